@@ -1,0 +1,3 @@
+from rdf2mm.cli import main
+
+main()

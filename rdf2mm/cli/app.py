@@ -1,0 +1,97 @@
+"""The Typer application object and what every command shares.
+
+Command modules (``rdf2mm/cli/<command>.py``) import :data:`app` and register
+themselves with ``@app.command()``; :mod:`rdf2mm.cli` imports them all.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from typing import Any, Iterator
+
+import typer
+from rich.console import Console
+
+from rdf2mm.errors import ExitCode, Rdf2mmError
+
+app = typer.Typer(
+    name="rdf2mm",
+    help="Learn from multimodal RDF knowledge graphs end to end (MR-GCN).",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+#: human-facing output goes to stderr so that stdout stays clean for --json and pipes
+console = Console(stderr=True)
+#: machine-facing output (tables the user asked for, JSON)
+out = Console()
+
+_state: dict[str, Any] = {"debug": False, "quiet": False}
+
+
+def set_global(debug: bool, quiet: bool) -> None:
+    _state["debug"] = debug or os.environ.get("RDF2MM_DEBUG") == "1"
+    _state["quiet"] = quiet
+
+
+def is_quiet() -> bool:
+    return bool(_state["quiet"])
+
+
+def info(message: str) -> None:
+    """A progress/info line on stderr, silenced by ``--quiet``."""
+    if not _state["quiet"]:
+        console.print(message, highlight=False)
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on stdout, nothing else."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn library errors into one-line messages and documented exit codes."""
+    try:
+        yield
+    except Rdf2mmError as exc:
+        if _state["debug"]:
+            console.print_exception()
+        console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted:[/] no partial output was written", highlight=False)
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except MemoryError:
+        if _state["debug"]:
+            console.print_exception()
+        console.print(
+            "[bold red]error:[/] out of memory; try --batching minibatch, fewer modalities or a smaller graph",
+            highlight=False,
+        )
+        raise typer.Exit(ExitCode.RESOURCE) from None
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported without a traceback
+        if _state["debug"]:
+            console.print_exception()
+        else:
+            console.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
+                highlight=False,
+            )
+        raise typer.Exit(ExitCode.INTERNAL) from None
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only results and errors."),
+) -> None:
+    """rdf2mm: read RDF as it is, encode every literal by its modality, train an MR-GCN."""
+    set_global(debug, quiet)
