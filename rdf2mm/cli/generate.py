@@ -1,0 +1,89 @@
+"""``rdf2mm generate``: write a synthetic multimodal graph with planted, known label signal."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rdf2mm.cli.app import app, handle_errors, info, print_json
+
+
+def _fractions(text: str, option: str) -> tuple[float, ...]:
+    from rdf2mm.errors import UsageError
+
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise UsageError(f"{option} must be three comma-separated fractions such as 0.6,0.2,0.2, got {text!r}") from None
+
+
+@app.command("generate")
+def generate_command(
+    out_dir: Path = typer.Argument(..., help="Folder to write (created; our files in it are replaced)."),
+    triples: int = typer.Option(10_000, "--triples", "-n", help="Approximate number of triples in graph (10^3 to 10^7)."),
+    classes: int = typer.Option(2, "--classes", "-k", help="Number of classes (2 to 50)."),
+    signal: str = typer.Option("all", "--signal", "-s", help="Modalities carrying the label: all, none, or a list such as numeric,visual."),
+    structure_signal: float = typer.Option(0.0, "--structure-signal", help="Probability that an item joins a group of its own class (0: structure carries no label)."),
+    strength: float = typer.Option(1.0, "--strength", help="Probability that a planted literal follows its item's class (1: separable, 0: noise)."),
+    ill_typed: float = typer.Option(0.0, "--ill-typed", help="Share of literals per modality written ill-typed on purpose."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical files."),
+    format: str = typer.Option("nt", "--format", "-f", help="Output syntax: nt or ttl."),
+    gzip: bool = typer.Option(False, "--gzip", help="Compress graph and link-prediction files (.gz)."),
+    image_size: int = typer.Option(32, "--image-size", help="Side of the generated images in pixels."),
+    image_format: str = typer.Option("jpeg", "--image-format", help="jpeg or png."),
+    max_images: int = typer.Option(20_000, "--max-images", help="Only this many items get an image (images dominate cost)."),
+    split: str = typer.Option("0.6,0.2,0.2", "--split", help="Label split fractions train,valid,test (stratified)."),
+    lp_split: str = typer.Option("0.8,0.1,0.1", "--lp-split", help="Link-prediction split fractions of the entity-entity triples."),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as one JSON object on stdout."),
+) -> None:
+    """Generate a graph whose items carry literals of every modality, with the label planted where asked.
+
+    Writes graph.nt (or .ttl, .gz), labels/{train,valid,test}.nt, labels/all.tsv,
+    lp/{train,valid,test}.nt and manifest.json.
+
+    Examples:
+
+      rdf2mm generate data/synth --triples 100000 --signal numeric,visual
+
+      rdf2mm generate data/noise --signal none --structure-signal 0.8 --json | jq .counts
+    """
+    with handle_errors():
+        from rdf2mm.synthetic import generate
+
+        ds = generate(
+            out_dir,
+            triples=triples,
+            classes=classes,
+            signal=signal,
+            structure_signal=structure_signal,
+            strength=strength,
+            ill_typed=ill_typed,
+            seed=seed,
+            format=format,
+            compress=gzip,
+            image_size=image_size,
+            image_format=image_format,
+            max_images=max_images,
+            split=_fractions(split, "--split"),
+            lp_split=_fractions(lp_split, "--lp-split"),
+        )
+        m = ds.manifest
+        if json_out:
+            print_json(m)
+            return
+        c = m["counts"]
+        planted = [k for k, v in m["planted"].items() if v is True] or ["nothing"]
+        info(
+            f"[bold]wrote[/] {ds.out_dir} in {ds.elapsed_s:.1f} s: {c['triples']:,} triples "
+            f"({c['entity_triples']:,} entity, {c['literal_triples']:,} literal), "
+            f"{c['items']:,} items, {c['groups']:,} groups, {c['tags']:,} tags, {c['images']:,} images"
+        )
+        info("literals: " + ", ".join(f"{k} {v:,}" for k, v in m["literals"]["by_modality"].items()))
+        info(f"label signal planted in: {', '.join(planted)} (strength {m['parameters']['strength']:g})")
+        if m["ill_typed"]["total"]:
+            info(f"ill-typed literals: {m['ill_typed']['total']:,}")
+        lab, lp = c["labels"], c["lp"]
+        info(
+            f"labels ({m['target_predicate']}): train {lab['train']:,} / valid {lab['valid']:,} / test {lab['test']:,}; "
+            f"link prediction: train {lp['train']:,} / valid {lp['valid']:,} / test {lp['test']:,}"
+        )

@@ -1,0 +1,64 @@
+"""``rdf2mm predict``: use a trained run to label nodes or rank link candidates."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from rdf2mm.cli.app import app, handle_errors, out, print_json
+
+
+@app.command("predict")
+def predict_command(
+    run_dir: str = typer.Argument(..., help="A run directory written by rdf2mm train."),
+    graph: Optional[list[str]] = typer.Argument(None, help="An updated graph to predict on (default: the run's own graph)."),
+    node: Optional[list[str]] = typer.Option(None, "--node", "-n", help="Entity IRI to classify (repeatable; default: the unlabelled entities like the labelled ones)."),
+    head: Optional[str] = typer.Option(None, "--head", help="Link prediction: rank tails for this head IRI."),
+    relation: Optional[str] = typer.Option(None, "--relation", help="Link prediction: the relation IRI."),
+    tail: Optional[str] = typer.Option(None, "--tail", help="Link prediction: rank heads for this tail IRI."),
+    top: int = typer.Option(10, "--top", help="Link prediction: how many candidates to list."),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="Format of GRAPH when not given by its extension."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Label unlabelled nodes (node classification) or rank link candidates (link prediction).
+
+    Examples:
+
+      rdf2mm predict runs/museum
+
+      rdf2mm predict runs/museum updated.ttl --node http://example.org/museum#work3 --json
+
+      rdf2mm predict runs/lp --head http://example.org/a --relation http://example.org/knows --top 5
+    """
+    with handle_errors():
+        if head or tail or relation:
+            from rdf2mm.errors import UsageError
+            from rdf2mm.tasks.link_prediction import predict_links
+
+            if not relation or bool(head) == bool(tail):
+                raise UsageError("link prediction needs --relation and exactly one of --head or --tail")
+            rows = predict_links(run_dir, head=head, relation=relation, tail=tail, top=top)
+            if json_out:
+                print_json({"head": head, "relation": relation, "tail": tail, "candidates": rows})
+                return
+            table = Table(title=f"Top {top} {'tails' if head else 'heads'}")
+            for col in ("rank", "candidate", "score"):
+                table.add_column(col, justify="right" if col != "candidate" else "left")
+            for r in rows:
+                table.add_row(str(r["rank"]), r["iri"], f"{r['score']:.4f}")
+            out.print(table)
+            return
+        from rdf2mm.prediction import predict_nodes
+
+        rows = predict_nodes(run_dir, graph=graph or None, nodes=node or None, device=device, format=format)
+        if json_out:
+            print_json({"predictions": rows})
+            return
+        table = Table(title=f"Predictions ({len(rows)})")
+        for col in ("entity", "predicted class", "score"):
+            table.add_column(col, justify="right" if col == "score" else "left")
+        for r in rows:
+            table.add_row(r["entity"], r["predicted_class"], f"{r['score']:.3f}")
+        out.print(table)

@@ -1,0 +1,132 @@
+"""``rdf2mm train``: train an MR-GCN for node classification or link prediction."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rdf2mm.cli.app import app, console, handle_errors, info, is_quiet, out, print_json
+
+
+def _progress_enabled() -> bool:
+    return console.is_terminal and not is_quiet()
+
+
+@app.command("train")
+def train_command(
+    graph: list[str] = typer.Argument(..., help="RDF files, folders, a store folder, a SPARQL endpoint URL, or - for stdin."),
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="node-classification (default) or link-prediction."),
+    target: Optional[str] = typer.Option(None, "--target", help="Predicate IRI holding the class labels in the graph (its triples are removed before training)."),
+    train: Optional[str] = typer.Option(None, "--train", help="Training labels (N-Triples or TSV/CSV) or, for link prediction, training triples."),
+    valid: Optional[str] = typer.Option(None, "--valid", help="Validation labels or triples."),
+    test: Optional[str] = typer.Option(None, "--test", help="Test labels or triples."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config (a run's config.toml reproduces it); flags override it."),
+    out_dir: Optional[str] = typer.Option(None, "--out", "-o", help="Run directory to write (default: runs/<time>-<task>)."),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format when it cannot be told from the extension."),
+    modalities: Optional[str] = typer.Option(None, "--modalities", "-m", help="all (default), none, or a list: numeric,temporal,textual,visual,spatial,boolean."),
+    literals: Optional[str] = typer.Option(None, "--literals", help="split (default): a node per literal occurrence; merged: a node per distinct literal; none."),
+    text_encoder: Optional[str] = typer.Option(None, "--text-encoder", help="charcnn (default) or minilm (frozen all-MiniLM-L6-v2 features, offline)."),
+    modality_map: Optional[str] = typer.Option(None, "--modality-map", help="TOML file adding or overriding datatype -> modality rules."),
+    embed_dim: Optional[int] = typer.Option(None, "--embed-dim", help="Size of node input vectors (default 32)."),
+    hidden: Optional[int] = typer.Option(None, "--hidden", help="Hidden size of the R-GCN layers (default 32)."),
+    layers: Optional[int] = typer.Option(None, "--layers", help="R-GCN layers (default 2)."),
+    bases: Optional[int] = typer.Option(None, "--bases", help="Basis decomposition with this many bases (default: 30 when there are more than 40 relations)."),
+    blocks: Optional[int] = typer.Option(None, "--blocks", help="Block-diagonal decomposition with this many blocks."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers (default 0.2)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default 0.01)."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay (default 5e-4)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (default 200)."),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience on validation (default 30)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0); fixes results on CPU."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
+    predictions_format: Optional[str] = typer.Option(None, "--predictions-format", help="tsv (default) or parquet."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
+    json_out: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON object on stdout."),
+) -> None:
+    """Train an MR-GCN on GRAPH and write a run directory (config, metrics, curve, predictions, model).
+
+    Examples:
+
+      rdf2mm train examples/museum.ttl --target http://example.org/museum#movement
+
+      rdf2mm train aifb.nt.gz --train train.nt --valid valid.nt --test test.nt --seeds 5 --json
+
+      rdf2mm train graph.nt --modalities numeric,temporal --literals merged --out runs/ablation-1
+    """
+    with handle_errors():
+        from rdf2mm.config import TrainConfig, load_config_file
+        from rdf2mm.pipeline import train as run_train
+
+        settings: dict[str, Any] = load_config_file(config) if config else {}
+        flags = {
+            "task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
+            "modalities": modalities, "literals": literals, "text_encoder": text_encoder,
+            "modality_map": modality_map, "embed_dim": embed_dim, "hidden": hidden, "layers": layers,
+            "bases": bases, "blocks": blocks, "dropout": dropout, "lr": lr, "weight_decay": weight_decay,
+            "epochs": epochs, "patience": patience, "device": device, "seed": seed, "seeds": seeds,
+            "predictions_format": predictions_format, "out": out_dir,
+        }
+        settings.update({k: v for k, v in flags.items() if v is not None})
+        settings["graph"] = list(graph)
+        if no_cache:
+            settings["cache"] = False
+        cfg = TrainConfig.from_dict(settings, source=str(config) if config else "options")
+        if not cfg.out:
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            cfg.out = str(Path("runs") / f"{stamp}-{cfg.task}")
+        result = _run_with_progress(run_train, cfg)
+        if json_out:
+            print_json({**result.metrics, "run_dir": str(result.run_dir) if result.run_dir else None})
+        else:
+            _print_metrics(result.metrics)
+            info(f"run written to [bold]{result.run_dir}[/]")
+
+
+def _run_with_progress(run_train: Any, cfg: Any) -> Any:
+    if not _progress_enabled():
+        def note(stage: str, data: dict) -> None:
+            if stage in ("read", "labels", "literals"):
+                info(f"{stage}: {data}")
+            elif stage == "seed_done":
+                acc = data.get("test_accuracy", data.get("test_mrr"))
+                info(f"seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
+        return run_train(cfg, note)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as bar:
+        state: dict[str, Any] = {"task": None}
+
+        def note(stage: str, data: dict) -> None:
+            if stage == "seed":
+                state["task"] = bar.add_task(f"seed {data['seed']}", total=cfg.epochs, status="")
+            elif stage == "epoch" and state["task"] is not None:
+                status = " ".join(f"{k}={v:.3f}" for k, v in data.items() if k.startswith(("train_loss", "valid_")))
+                bar.update(state["task"], completed=data["epoch"], status=status)
+            elif stage == "seed_done" and state["task"] is not None:
+                bar.update(state["task"], completed=cfg.epochs)
+            elif stage in ("read", "labels", "literals"):
+                bar.console.print(f"{stage}: {data}", highlight=False)
+        return run_train(cfg, note)
+
+
+def _print_metrics(metrics: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="Results")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        if k.endswith("_std") or k == "per_seed":
+            continue
+        std = metrics.get(f"{k}_std")
+        if isinstance(v, float):
+            table.add_row(k, f"{v:.4f}" + (f" ± {std:.4f}" if isinstance(std, float) and metrics.get("seeds", 1) > 1 else ""))
+        else:
+            table.add_row(k, str(v))
+    out.print(table)

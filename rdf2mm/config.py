@@ -1,0 +1,161 @@
+"""The resolved settings of a training run, and their TOML form.
+
+Every ``rdf2mm train`` option is a field of :class:`TrainConfig`. A run saves its
+resolved config as ``config.toml`` (and JSON), so ``rdf2mm train --config
+RUN_DIR/config.toml`` reproduces it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rdf2mm.errors import InputError, UsageError
+
+TASKS = ("node-classification", "link-prediction")
+
+
+@dataclass
+class TrainConfig:
+    """All settings of a training run (defaults follow the MR-GCN paper where it gives them)."""
+
+    # data
+    graph: list[str] = field(default_factory=list)
+    format: str | None = None
+    task: str = "node-classification"
+    target: str | None = None
+    train: str | None = None
+    valid: str | None = None
+    test: str | None = None
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    modality_map: str | None = None
+    # literals
+    modalities: str = "all"
+    literals: str = "split"
+    text_encoder: str = "charcnn"
+    inverse: bool = True
+    self_loops: bool = True
+    # model
+    embed_dim: int = 32
+    hidden: int = 32
+    layers: int = 2
+    bases: int | None = None
+    blocks: int | None = None
+    dropout: float = 0.2
+    # training
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    epochs: int = 200
+    patience: int = 30
+    clip: float = 1.0
+    device: str = "auto"
+    amp: bool = True
+    seed: int = 0
+    seeds: int = 1
+    # link prediction (ignored by node classification)
+    #: predicate IRIs whose triples are the prediction targets (empty: every entity relation)
+    target_relations: list[str] = field(default_factory=list)
+    #: triple scorer: distmult (the paper's), complex or tucker
+    decoder: str = "distmult"
+    #: corrupted triples per positive (head or tail, uniformly); 0 scores every entity (1-N)
+    negatives: int = 0
+    #: positive triples per optimisation step
+    batch_size: int = 4096
+    #: automatic train/valid/test fractions of the entity-entity triples (no split files)
+    lp_split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    #: evaluate on valid every N epochs (early stopping on filtered MRR)
+    eval_every: int = 1
+    #: memory for one block of ranking scores, MiB
+    eval_memory_mb: int = 512
+    # output
+    out: str | None = None
+    predictions_format: str = "tsv"
+    cache: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` for values no run can use."""
+        if self.task not in TASKS:
+            raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
+        if self.literals not in ("split", "merged", "none"):
+            raise UsageError(f"--literals must be split, merged or none, not {self.literals!r}")
+        if self.text_encoder not in ("charcnn", "minilm"):
+            raise UsageError(f"--text-encoder must be charcnn or minilm, not {self.text_encoder!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise UsageError(f"--device must be auto, cpu or cuda, not {self.device!r}")
+        if self.predictions_format not in ("tsv", "parquet"):
+            raise UsageError("--predictions-format must be tsv or parquet")
+        for name in ("embed_dim", "hidden", "layers", "epochs", "seeds"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+        if not 0 <= self.dropout < 1:
+            raise UsageError("--dropout must be in [0, 1)")
+        if self.lr <= 0:
+            raise UsageError("--lr must be positive")
+        if self.decoder not in ("distmult", "complex", "tucker"):
+            raise UsageError(f"--decoder must be distmult, complex or tucker, not {self.decoder!r}")
+        if self.negatives < 0 or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
+            raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
+        if len(self.lp_split) != 3 or any(x < 0 for x in self.lp_split) or sum(self.lp_split) <= 0:
+            raise UsageError("--lp-split needs three non-negative fractions, e.g. 0.8,0.1,0.1")
+        if len(self.split) != 3 or any(x < 0 for x in self.split) or sum(self.split) <= 0:
+            raise UsageError("--split needs three non-negative fractions, e.g. 0.6,0.2,0.2")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["split"] = list(self.split)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+        data = dict(data)
+        if "split" in data:
+            data["split"] = tuple(float(x) for x in data["split"])
+        if isinstance(data.get("graph"), str):
+            data["graph"] = [data["graph"]]
+        return cls(**data)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config (top-level keys, or a ``[train]`` table); returns plain settings."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    if "train" in data and isinstance(data["train"], dict):
+        data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def to_toml(settings: dict[str, Any]) -> str:
+    """Serialise flat settings (scalars and lists) as TOML; ``None`` values are omitted."""
+    lines = []
+    for key, value in settings.items():
+        if value is None:
+            lines.append(f"# {key} = (not set)")
+            continue
+        lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")

@@ -1,0 +1,141 @@
+"""The integer-coded knowledge graph every later stage works on.
+
+Terms are coded once, at read time:
+
+- entities (IRIs and blank nodes) are numbered ``0..E-1``; ``entities[i]`` is the
+  term in N-Triples syntax (``<http://...>`` or ``_:label``), which is unambiguous and
+  is what the output writers and label readers use as the key;
+- relations (predicate IRIs, plain strings without brackets) are ``0..R-1``;
+- literals are numbered ``0..L-1`` by identity (lexical form, datatype, language): two
+  occurrences of the same literal share one id. Whether they also share one *node* in
+  the message-passing graph is decided later (split vs merged, see
+  :mod:`rdf2mm.graph.message_graph`).
+
+Entity-entity triples are rows ``(s, r, o)`` of :attr:`KnowledgeGraph.edges`;
+entity-literal triples are rows ``(s, r, literal_id)`` of
+:attr:`KnowledgeGraph.literal_edges`. Both are duplicate-free.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+@dataclass
+class KnowledgeGraph:
+    """An integer-coded RDF graph with entities, relations and literals kept apart."""
+
+    entities: list[str]
+    relations: list[str]
+    literal_lexical: list[str]
+    literal_datatype: np.ndarray  # int32 [L], index into ``datatypes``
+    literal_language: list[str]  # "" when the literal has no language tag
+    datatypes: list[str]
+    edges: np.ndarray  # int64 [M, 3] (subject, relation, object entity)
+    literal_edges: np.ndarray  # int64 [K, 3] (subject, relation, literal id)
+    #: what was read and what was skipped while reading, for reports
+    stats: dict[str, Any] = field(default_factory=dict)
+    _entity_index: dict[str, int] | None = field(default=None, repr=False, compare=False)
+    _relation_index: dict[str, int] | None = field(default=None, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def num_entities(self) -> int:
+        return len(self.entities)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relations)
+
+    @property
+    def num_literals(self) -> int:
+        return len(self.literal_lexical)
+
+    @property
+    def num_triples(self) -> int:
+        return int(self.edges.shape[0] + self.literal_edges.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"KnowledgeGraph(triples={self.num_triples}, entities={self.num_entities}, "
+            f"relations={self.num_relations}, literals={self.num_literals})"
+        )
+
+    # ---------------------------------------------------------------- lookups
+    def entity_index(self) -> dict[str, int]:
+        """Map from N-Triples term (``<iri>`` or ``_:b``) to entity id (built once)."""
+        if self._entity_index is None:
+            self._entity_index = {t: i for i, t in enumerate(self.entities)}
+        return self._entity_index
+
+    def relation_index(self) -> dict[str, int]:
+        """Map from predicate IRI (no brackets) to relation id (built once)."""
+        if self._relation_index is None:
+            self._relation_index = {t: i for i, t in enumerate(self.relations)}
+        return self._relation_index
+
+    def find_entity(self, term: str) -> int | None:
+        """Entity id of an IRI (with or without ``<>``) or ``_:blank`` label, or None."""
+        term = term.strip()
+        if not term.startswith(("<", "_:")):
+            term = f"<{term}>"
+        return self.entity_index().get(term)
+
+    def literal_datatype_iri(self, literal_id: int) -> str:
+        return self.datatypes[int(self.literal_datatype[literal_id])]
+
+    def literal_term(self, literal_id: int) -> tuple[str, str, str]:
+        """(lexical form, datatype IRI, language) of a literal."""
+        return (
+            self.literal_lexical[literal_id],
+            self.literal_datatype_iri(literal_id),
+            self.literal_language[literal_id],
+        )
+
+    # ------------------------------------------------------------- summaries
+    def datatype_counts(self, occurrences: bool = True) -> Counter:
+        """Literals per datatype IRI: per triple (``occurrences``) or per distinct literal."""
+        if occurrences:
+            codes = self.literal_datatype[self.literal_edges[:, 2]] if len(self.literal_edges) else np.zeros(0, np.int32)
+        else:
+            codes = self.literal_datatype
+        counts = np.bincount(codes, minlength=len(self.datatypes)) if len(codes) else np.zeros(len(self.datatypes), int)
+        return Counter({self.datatypes[i]: int(c) for i, c in enumerate(counts) if c})
+
+    def predicate_counts(self) -> Counter:
+        """Triples per predicate IRI."""
+        rel = np.concatenate([self.edges[:, 1], self.literal_edges[:, 1]])
+        counts = np.bincount(rel, minlength=self.num_relations) if len(rel) else np.zeros(self.num_relations, int)
+        return Counter({self.relations[i]: int(c) for i, c in enumerate(counts) if c})
+
+    # --------------------------------------------------------------- editing
+    def without_relations(self, relation_ids: list[int] | set[int]) -> KnowledgeGraph:
+        """A copy without any triple whose predicate is one of ``relation_ids``.
+
+        Used to remove a target predicate (label leakage); entity, relation and literal
+        numbering stays the same so that ids remain valid.
+        """
+        rel = np.asarray(sorted(relation_ids), dtype=np.int64)
+        keep_e = ~np.isin(self.edges[:, 1], rel)
+        keep_l = ~np.isin(self.literal_edges[:, 1], rel)
+        stats = dict(self.stats)
+        stats["removed_triples"] = int((~keep_e).sum() + (~keep_l).sum())
+        return KnowledgeGraph(
+            entities=self.entities,
+            relations=self.relations,
+            literal_lexical=self.literal_lexical,
+            literal_datatype=self.literal_datatype,
+            literal_language=self.literal_language,
+            datatypes=self.datatypes,
+            edges=self.edges[keep_e],
+            literal_edges=self.literal_edges[keep_l],
+            stats=stats,
+            _entity_index=self._entity_index,
+            _relation_index=self._relation_index,
+        )

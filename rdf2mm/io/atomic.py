@@ -1,0 +1,75 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+An interrupted run (Ctrl-C, kill, crash) therefore never leaves a half-written file:
+the target either has its old content or its complete new content.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path; on success it is renamed onto ``target``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(target: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary file for writing; it replaces ``target`` only if the block succeeds."""
+    with atomic_path(target) as tmp:
+        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
+        with open(tmp, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_json(target: str | Path, obj: Any) -> None:
+    """Write ``obj`` as pretty JSON, atomically."""
+    with atomic_open(target) as fh:
+        json.dump(obj, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | Path, replace: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target``; renamed onto it when the block succeeds.
+
+    With ``replace`` an existing ``target`` is swapped out only after the new folder is
+    complete, so a failure leaves the old one intact.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            if not replace:
+                raise FileExistsError(str(target))
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,116 @@
+"""MR-GCN: literal encoders + entity embeddings feeding R-GCN message passing.
+
+Every node gets an initial vector of size ``in_dim``: entities a learned embedding,
+literal nodes of an encoded modality the output of that modality's encoder (trained end
+to end with the rest), and literal nodes whose value is not encoded (a modality left
+out, an "other" datatype, an ill-typed literal) a learned vector per datatype, so
+they still carry structure. Distinct literal values are encoded once per forward pass
+and scattered to their nodes (split literals repeat a value on many nodes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from rdf2mm.models.rgcn import RelationalAdjacency, RGCNLayer
+
+
+@dataclass
+class LiteralBlock:
+    """The literal nodes of one modality and the preprocessed data they encode from."""
+
+    modality: str
+    nodes: Tensor  # long [n]: node ids (in the message graph) of these literal nodes
+    rows: Tensor  # long [n]: row of ``data`` that each node encodes
+    data: Tensor  # [u, ...]: preprocessed distinct literal values
+    encoder: nn.Module = field(repr=False)
+
+
+class NodeFeatures(nn.Module):
+    """Builds the ``[num_nodes, dim]`` input matrix of the first R-GCN layer."""
+
+    def __init__(
+        self,
+        num_nodes: int,
+        num_entities: int,
+        dim: int,
+        blocks: list[LiteralBlock],
+        plain_nodes: Tensor,
+        plain_codes: Tensor,
+        num_plain_codes: int,
+    ) -> None:
+        super().__init__()
+        self.num_nodes = num_nodes
+        self.num_entities = num_entities
+        self.dim = dim
+        self.entity = nn.Embedding(num_entities, dim)
+        nn.init.normal_(self.entity.weight, std=1.0 / dim**0.5)
+        self.plain = nn.Embedding(max(num_plain_codes, 1), dim)
+        nn.init.normal_(self.plain.weight, std=1.0 / dim**0.5)
+        self.modalities = [b.modality for b in blocks]
+        self.encoders = nn.ModuleDict({b.modality: b.encoder for b in blocks})
+        for b in blocks:
+            self.register_buffer(f"data_{b.modality}", b.data, persistent=False)
+            self.register_buffer(f"rows_{b.modality}", b.rows, persistent=False)
+        self.register_buffer("plain_codes", plain_codes, persistent=False)
+        # Inverse permutation: output row k of the concatenation belongs to node order[k].
+        order = torch.cat(
+            [torch.arange(num_entities, dtype=torch.long), *[b.nodes for b in blocks], plain_nodes]
+        )
+        if order.numel() != num_nodes or not torch.equal(torch.sort(order).values, torch.arange(num_nodes)):
+            raise ValueError("literal blocks must cover every literal node exactly once")
+        self.register_buffer("position", torch.argsort(order), persistent=False)
+
+    def encode_block(self, modality: str) -> Tensor:
+        data = getattr(self, f"data_{modality}")
+        out = self.encoders[modality](data)
+        return out[getattr(self, f"rows_{modality}")]
+
+    def forward(self) -> Tensor:
+        parts = [self.entity.weight]
+        parts += [self.encode_block(m).to(self.entity.weight.dtype) for m in self.modalities]
+        parts.append(self.plain(self.plain_codes))
+        return torch.cat(parts, dim=0)[self.position]
+
+
+class MRGCN(nn.Module):
+    """Node features, then ``num_layers`` R-GCN layers; returns ``[num_nodes, out_dim]``."""
+
+    def __init__(
+        self,
+        features: NodeFeatures,
+        num_relations: int,
+        hidden: int,
+        out_dim: int,
+        num_layers: int = 2,
+        num_bases: int | None = None,
+        num_blocks: int | None = None,
+        dropout: float = 0.0,
+        self_loop: bool = True,
+    ) -> None:
+        super().__init__()
+        self.features = features
+        dims = [features.dim] + [hidden] * (num_layers - 1) + [out_dim]
+        self.layers = nn.ModuleList(
+            RGCNLayer(
+                dims[i],
+                dims[i + 1],
+                num_relations,
+                num_bases=num_bases,
+                num_blocks=num_blocks if dims[i] % (num_blocks or 1) == 0 and dims[i + 1] % (num_blocks or 1) == 0 else None,
+                self_loop=self_loop,
+            )
+            for i in range(num_layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, adj: RelationalAdjacency) -> Tensor:
+        h = self.features()
+        for i, layer in enumerate(self.layers):
+            h = self.dropout(h)
+            h = layer(h, adj)
+            if i < len(self.layers) - 1:
+                h = torch.relu(h)
+        return h

@@ -1,0 +1,207 @@
+"""The training pipeline end to end: read, build, encode, train, evaluate, write.
+
+This is the library behind ``rdf2mm train``: :func:`train` takes a
+:class:`~rdf2mm.config.TrainConfig` and returns the metrics, writing a run directory
+when ``cfg.out`` is set. The CLI only parses options and prints.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from rdf2mm.config import TrainConfig
+from rdf2mm.errors import DataError, InputError, UsageError
+from rdf2mm.graph.ingest import read_graph
+from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.io.atomic import atomic_dir, write_json
+from rdf2mm.modalities.registry import ModalityMap
+from rdf2mm.runs import provenance, save_model, write_config, write_curve, write_entities, write_table
+from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
+from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
+from rdf2mm.tasks.node_classification import NCResult, NCSettings, train_node_classifier
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    """What ``train`` returns: final metrics, and where the run was written."""
+
+    metrics: dict[str, Any]
+    run_dir: Path | None = None
+    per_seed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_labels(kg: KnowledgeGraph, cfg: TrainConfig) -> Labels:
+    if cfg.train:
+        if cfg.target:
+            raise UsageError("give either --target or --train/--valid/--test label files, not both")
+        return labels_from_files(kg, cfg.train, cfg.valid, cfg.test)
+    if cfg.target:
+        return labels_from_target(kg, cfg.target, cfg.split, seed=cfg.seed)
+    raise UsageError("node classification needs labels: --target PREDICATE or --train/--valid/--test files")
+
+
+def remove_targets(kg: KnowledgeGraph, predicates: list[str]) -> KnowledgeGraph:
+    """Drop the label predicates' triples (their inverses go with them): no leakage."""
+    index = kg.relation_index()
+    ids = {index[p] for p in predicates if p in index}
+    return kg.without_relations(ids) if ids else kg
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if len(arr) == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def train(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
+    """Run ``cfg`` end to end; see the module docstring."""
+    cfg.validate()
+    if cfg.task != "node-classification":
+        from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
+
+        return train_link_prediction(cfg, progress)
+    note = progress or (lambda _stage, _info: None)
+    started = dt.datetime.now(dt.timezone.utc)
+    device = resolve_device(cfg.device)
+    if not cfg.graph:
+        raise UsageError("no input graph given")
+    modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
+    kg, fingerprint = read_graph(cfg.graph, format=cfg.format, cache=cfg.cache)
+    note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
+    if kg.num_triples == 0:
+        raise InputError("the input graph is empty")
+    labels = load_labels(kg, cfg)
+    note("labels", labels.report)
+    kg = remove_targets(kg, labels.target_predicates)
+    inputs = prepare_inputs(
+        kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map
+    )
+    note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
+                      "edges": int(inputs.mg.edge_index.shape[1])})
+    settings = NCSettings.from_config(cfg)
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    results: list[NCResult] = []
+    for seed in seeds:
+        note("seed", {"seed": seed})
+        res = train_node_classifier(
+            inputs, labels, settings, seed, device,
+            on_epoch=lambda epoch, rec: note("epoch", rec),
+        )
+        results.append(res)
+        note("seed_done", {"seed": seed, **res.metrics})
+    metrics = summarise(results, cfg)
+    run_dir = None
+    if cfg.out:
+        run_dir = write_run(Path(cfg.out), cfg, kg, inputs, labels, results, metrics, fingerprint, seeds,
+                            str(device), started)
+    return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
+
+
+def summarise(results: list[NCResult], cfg: TrainConfig) -> dict[str, Any]:
+    metrics: dict[str, Any] = {"task": cfg.task, "seeds": len(results)}
+    keys = [k for k in results[0].metrics if k.endswith(("accuracy", "macro_f1"))]
+    for k in keys:
+        mean, std = mean_std([r.metrics.get(k, float("nan")) for r in results])
+        metrics[k] = mean
+        metrics[f"{k}_std"] = std
+    metrics["seconds_per_epoch"] = float(np.mean([r.metrics["seconds_per_epoch"] for r in results]))
+    return metrics
+
+
+def write_run(
+    folder: Path,
+    cfg: TrainConfig,
+    kg: KnowledgeGraph,
+    inputs: PreparedInputs,
+    labels: Labels,
+    results: list[NCResult],
+    metrics: dict[str, Any],
+    fingerprint: str | None,
+    seeds: list[int],
+    device: str,
+    started: dt.datetime,
+) -> Path:
+    """Write the run directory atomically (see :mod:`rdf2mm.runs`)."""
+    # The model kept is the seed with the best validation accuracy.
+    best = max(results, key=lambda r: (r.metrics.get("valid_accuracy", 0.0), -r.seed))
+    with atomic_dir(folder, replace=True) as tmp:
+        write_config(tmp, cfg.to_dict())
+        write_json(tmp / "provenance.json", provenance(fingerprint, seeds, device, started))
+        write_json(tmp / "metrics.json", {**metrics, "per_seed": [r.metrics for r in results],
+                                          "kept_seed": best.seed})
+        write_json(tmp / "literals.json", {"datatypes": inputs.prepared.report, "labels": labels.report})
+        write_curve(tmp, [rec for r in results for rec in r.curve])
+        write_predictions(tmp, kg, labels, best, cfg.predictions_format)
+        save_model(tmp, best.model, model_meta(cfg, kg, inputs, labels, best))
+        write_entities(tmp, kg)
+    return folder
+
+
+def write_predictions(folder: Path, kg: KnowledgeGraph, labels: Labels, result: NCResult, fmt: str) -> Path:
+    probs = result.probabilities
+    assert probs is not None
+    split_of = {}
+    true_of = {}
+    for name in ("train", "valid", "test"):
+        s = labels.split(name)
+        for n, c in zip(s.nodes.tolist(), s.classes.tolist()):
+            split_of[n] = name
+            true_of[n] = labels.class_names[c]
+    nodes = sorted(split_of) + unlabelled_candidates(kg, labels, set(split_of))
+    p = probs[torch.as_tensor(nodes, dtype=torch.long)]
+    score, cls = p.max(1)
+    return write_table(
+        folder / "predictions",
+        {
+            "entity": [kg.entities[n] for n in nodes],
+            "split": [split_of.get(n, "unlabelled") for n in nodes],
+            "true_class": [true_of.get(n, "") for n in nodes],
+            "predicted_class": [labels.class_names[c] for c in cls.tolist()],
+            "score": [round(float(x), 6) for x in score.tolist()],
+        },
+        fmt,
+    )
+
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def unlabelled_candidates(kg: KnowledgeGraph, labels: Labels, labelled: set[int]) -> list[int]:
+    """Entities like the labelled ones (sharing an rdf:type with them) that carry no label."""
+    tid = kg.relation_index().get(RDF_TYPE)
+    if tid is None:
+        return []
+    typed = kg.edges[kg.edges[:, 1] == tid]
+    lab = np.fromiter(labelled, dtype=np.int64)
+    classes = np.unique(typed[np.isin(typed[:, 0], lab), 2])
+    cand = np.unique(typed[np.isin(typed[:, 2], classes), 0])
+    return [int(n) for n in cand if int(n) not in labelled]
+
+
+def model_meta(cfg: TrainConfig, kg: KnowledgeGraph, inputs: PreparedInputs, labels: Labels,
+               result: NCResult) -> dict[str, Any]:
+    return {
+        "format": 1,
+        "task": cfg.task,
+        "class_names": labels.class_names,
+        "num_entities": kg.num_entities,
+        "num_nodes": inputs.mg.num_nodes,
+        "num_relations": inputs.mg.num_relations,
+        "relation_names": inputs.mg.relation_names,
+        "modalities": list(inputs.modalities),
+        "parsed_meta": {m: d.parsed.meta for m, d in inputs.prepared.data.items()},
+        "seed": result.seed,
+        "target_predicates": labels.target_predicates,
+        "datatypes": kg.datatypes,
+        "labelled_entities": [kg.entities[n] for name in ("train", "valid", "test")
+                              for n in labels.split(name).nodes.tolist()],
+    }

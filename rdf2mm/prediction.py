@@ -1,0 +1,123 @@
+"""Label nodes with a trained node-classification run.
+
+``predict_nodes`` rebuilds the model of a run directory around its saved weights
+(safetensors: loading runs no code) on the run's own graph, or on an updated graph.
+On an updated graph, entity embeddings are carried over by IRI (entities new to the
+graph start from the mean embedding, so they are classified from their literals and
+neighbours), datatype vectors by datatype IRI, and the text vocabulary of the run is
+reused so characters map to the same indices. Numeric and temporal scaling is refitted
+on the new graph's values.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from rdf2mm.config import TrainConfig
+from rdf2mm.errors import DataError, InputError
+from rdf2mm.graph.ingest import read_graph
+from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.modalities.registry import ModalityMap
+from rdf2mm.pipeline import RDF_TYPE, remove_targets
+from rdf2mm.runs import load_model_state, read_json
+from rdf2mm.tasks.inputs import prepare_inputs, resolve_device
+from rdf2mm.tasks.node_classification import NCSettings, build_model
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: run directory not found")
+    return TrainConfig.from_dict(read_json(run_dir / "config.json"), source=str(run_dir / "config.json"))
+
+
+def predict_nodes(
+    run_dir: str | Path,
+    graph: Sequence[str | Path] | None = None,
+    nodes: Sequence[str] | None = None,
+    device: str = "auto",
+    format: str | None = None,
+) -> list[dict[str, Any]]:
+    """Class, score and per-class probabilities for ``nodes`` (default: unlabelled candidates)."""
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    if cfg.task != "node-classification":
+        raise DataError(f"{run_dir} is a {cfg.task} run; use --head/--relation/--tail for link prediction")
+    state, meta = load_model_state(run_dir)
+    kg, _ = read_graph(list(graph) if graph else cfg.graph, format=format or cfg.format, cache=cfg.cache)
+    kg = remove_targets(kg, meta["target_predicates"])
+    mmap = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
+    inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=mmap,
+                            text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"))
+    model = build_model(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
+    _load_weights(model, state, kg, run_dir, meta)
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    with torch.no_grad():
+        probs = torch.softmax(model(inputs.adjacency(dev)).float()[: kg.num_entities], dim=1).cpu().numpy()
+    ids = _select_nodes(kg, nodes, run_dir, meta)
+    names = meta["class_names"]
+    out = []
+    for i in ids:
+        p = probs[i]
+        k = int(p.argmax())
+        out.append({"entity": kg.entities[i], "predicted_class": names[k], "score": float(p[k]),
+                    "probabilities": {n: float(x) for n, x in zip(names, p)}})
+    return out
+
+
+def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], kg: KnowledgeGraph,
+                  run_dir: Path, meta: dict[str, Any]) -> None:
+    state = dict(state)
+    old_entities = pq.read_table(run_dir / "entities.parquet").column("term").to_pylist()
+    if old_entities != kg.entities:
+        old = state["features.entity.weight"]
+        new = old.mean(0, keepdim=True).repeat(kg.num_entities, 1)
+        index = {t: i for i, t in enumerate(old_entities)}
+        pairs = [(j, index[t]) for j, t in enumerate(kg.entities) if t in index]
+        if pairs:
+            dst, src = map(list, zip(*pairs))
+            new[dst] = old[src]
+        state["features.entity.weight"] = new
+    old_dts = meta.get("datatypes")
+    if old_dts is not None and old_dts != kg.datatypes:
+        old = state["features.plain.weight"]
+        new = old.mean(0, keepdim=True).repeat(max(len(kg.datatypes), 1), 1)
+        index = {d: i for i, d in enumerate(old_dts)}
+        for j, d in enumerate(kg.datatypes):
+            if d in index:
+                new[j] = old[index[d]]
+        state["features.plain.weight"] = new
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise DataError(
+            f"{run_dir}: the model does not fit this graph ({str(exc).splitlines()[0]}); "
+            "the graph's literals differ too much from the training graph's"
+        ) from None
+
+
+def _select_nodes(kg: KnowledgeGraph, nodes: Sequence[str] | None, run_dir: Path, meta: dict[str, Any]) -> list[int]:
+    if nodes:
+        ids = []
+        for term in nodes:
+            i = kg.find_entity(term)
+            if i is None:
+                raise DataError(f"{term}: no such entity in the graph")
+            ids.append(i)
+        return ids
+    # Default: entities sharing an rdf:type with the run's labelled entities, minus those.
+    labelled_terms = set(meta.get("labelled_entities", []))
+    labelled = [i for t in labelled_terms if (i := kg.entity_index().get(t)) is not None]
+    tid = kg.relation_index().get(RDF_TYPE)
+    if tid is None or not labelled:
+        return sorted(set(range(kg.num_entities)) - set(labelled)) if not labelled_terms else []
+    typed = kg.edges[kg.edges[:, 1] == tid]
+    classes = np.unique(typed[np.isin(typed[:, 0], labelled), 2])
+    cand = np.unique(typed[np.isin(typed[:, 2], classes), 0])
+    lab = set(labelled)
+    return [int(c) for c in cand if int(c) not in lab]

@@ -1,0 +1,132 @@
+"""What both tasks feed the model: message graph, parsed literals, node features.
+
+:func:`prepare_inputs` does the per-dataset work once (graph to nodes and edges, literal
+parsing); :func:`make_features` builds fresh trainable node features for each seed.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from rdf2mm.errors import ResourceError
+from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.graph.message_graph import MessageGraph, build_message_graph
+from rdf2mm.modalities.preprocess import PreparedLiterals, prepare_literals
+from rdf2mm.modalities.registry import ModalityMap, get_modality, parse_modalities_option
+from rdf2mm.models.mrgcn import LiteralBlock, NodeFeatures
+from rdf2mm.models.rgcn import RelationalAdjacency
+
+
+@dataclass
+class PreparedInputs:
+    """Per-dataset inputs, independent of the seed."""
+
+    kg: KnowledgeGraph
+    mg: MessageGraph
+    prepared: PreparedLiterals
+    modalities: tuple[str, ...]
+    modality_options: dict[str, dict[str, Any]]
+
+    def adjacency(self, device: torch.device) -> RelationalAdjacency:
+        adj = RelationalAdjacency(
+            torch.as_tensor(self.mg.edge_index),
+            torch.as_tensor(self.mg.edge_type),
+            self.mg.num_nodes,
+            self.mg.num_relations,
+        )
+        return adj.to(device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ResourceError("--device cuda was asked for, but no CUDA device is available (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Fix Python, NumPy and torch RNGs (results are reproducible on CPU)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def prepare_inputs(
+    kg: KnowledgeGraph,
+    modalities: str = "all",
+    literals: str = "split",
+    inverse: bool = True,
+    text_encoder: str = "charcnn",
+    modality_map: ModalityMap | None = None,
+    text_vocab: list[str] | None = None,
+) -> PreparedInputs:
+    """Build the message graph and parse the literals of the chosen modalities.
+
+    ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
+    indexed exactly as it was in training.
+    """
+    chosen = parse_modalities_option(modalities)
+    mg = build_message_graph(kg, literals=literals, inverse=inverse)  # type: ignore[arg-type]
+    options: dict[str, dict[str, Any]] = {"textual": {"encoder": text_encoder}}
+    if text_vocab is not None and text_encoder == "charcnn":
+        options["textual"]["vocab"] = text_vocab
+    used = np.unique(mg.node_literal) if mg.num_literal_nodes else np.zeros(0, np.int64)
+    prepared = prepare_literals(kg, chosen, modality_map, options, literal_ids=used)
+    return PreparedInputs(kg, mg, prepared, chosen, options)
+
+
+def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, Any] | None = None) -> NodeFeatures:
+    """Fresh node features: entity embeddings, one encoder per modality, datatype vectors."""
+    mg, kg, prepared = inputs.mg, inputs.kg, inputs.prepared
+    node_literal = mg.node_literal
+    lit_nodes = mg.num_entities + np.arange(len(node_literal), dtype=np.int64)
+    encoded = np.zeros(len(node_literal), dtype=bool)
+    blocks: list[LiteralBlock] = []
+    for name in inputs.modalities:
+        md = prepared.data.get(name)
+        if md is None:
+            continue
+        valid_ids = md.literal_ids[md.parsed.valid]
+        if len(valid_ids) == 0:
+            continue
+        # Row of each literal id within the parsed arrays.
+        row_of = np.full(kg.num_literals, -1, dtype=np.int64)
+        row_of[md.literal_ids] = np.arange(len(md.literal_ids))
+        mask = np.zeros(kg.num_literals, dtype=bool)
+        mask[valid_ids] = True
+        take = mask[node_literal] & ~encoded
+        if not take.any():
+            continue
+        encoded |= take
+        rows = row_of[node_literal[take]]
+        # Encode only the distinct rows the nodes use.
+        uniq, local = np.unique(rows, return_inverse=True)
+        data = torch.as_tensor(np.ascontiguousarray(md.parsed.data[uniq]))
+        encoder = get_modality(name, **inputs.modality_options.get(name, {})).make_encoder(
+            md.parsed, dim, **(encoder_options or {}).get(name, {})
+        )
+        blocks.append(
+            LiteralBlock(
+                modality=name,
+                nodes=torch.as_tensor(lit_nodes[take]),
+                rows=torch.as_tensor(local.astype(np.int64)),
+                data=data,
+                encoder=encoder,
+            )
+        )
+    plain = ~encoded
+    return NodeFeatures(
+        num_nodes=mg.num_nodes,
+        num_entities=mg.num_entities,
+        dim=dim,
+        blocks=blocks,
+        plain_nodes=torch.as_tensor(lit_nodes[plain]),
+        plain_codes=torch.as_tensor(kg.literal_datatype[node_literal[plain]].astype(np.int64)),
+        num_plain_codes=len(kg.datatypes),
+    )

@@ -1,0 +1,198 @@
+"""Node-classification labels: from label files or from a target predicate in the graph.
+
+Label files are N-Triples (``<entity> <target> <class>``, the class an IRI or a literal,
+optionally gzipped) or TSV/CSV with two columns (entity, class; a header row is
+recognised and skipped). Labels naming entities absent from the graph are skipped and
+counted. The target predicates are returned so the caller can remove their triples
+(and thereby their inverses) from the graph before training: no label leakage.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyoxigraph as ox
+
+from rdf2mm.errors import DataError, InputError
+from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+
+
+@dataclass
+class LabelSplit:
+    nodes: np.ndarray  # int64 entity ids
+    classes: np.ndarray  # int64 class indices
+
+    def __len__(self) -> int:
+        return int(len(self.nodes))
+
+
+@dataclass
+class Labels:
+    """Train/valid/test labels over a graph's entities."""
+
+    class_names: list[str]
+    train: LabelSplit
+    valid: LabelSplit
+    test: LabelSplit
+    #: predicate IRIs whose triples hold the labels (removed from the graph)
+    target_predicates: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split(self, name: str) -> LabelSplit:
+        return {"train": self.train, "valid": self.valid, "test": self.test}[name]
+
+
+def _term_key(term: str) -> str:
+    """Entity key in N-Triples syntax for a plain IRI, ``<iri>`` or ``_:b``."""
+    term = term.strip()
+    if term.startswith(("<", "_:")):
+        return term
+    return f"<{term}>"
+
+
+def read_label_file(path: str | Path) -> tuple[list[tuple[str, str]], set[str]]:
+    """(entity term, class term) pairs from a label file, and the predicates it uses."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: label file not found")
+    name = path.name.lower()
+    opener = gzip.open if name.endswith(".gz") else open
+    base = name[:-3] if name.endswith(".gz") else name
+    pairs: list[tuple[str, str]] = []
+    predicates: set[str] = set()
+    try:
+        if base.endswith((".nt", ".ttl", ".nq")):
+            fmt = ox.RdfFormat.TURTLE if base.endswith(".ttl") else ox.RdfFormat.N_QUADS if base.endswith(".nq") else ox.RdfFormat.N_TRIPLES
+            with opener(path, "rb") as fh:
+                for q in ox.parse(fh, format=fmt):
+                    pairs.append((str(q.subject), str(q.object)))
+                    predicates.add(q.predicate.value)
+        elif base.endswith((".tsv", ".csv", ".txt")):
+            with opener(path, "rt", encoding="utf-8") as fh:
+                text = fh.read()
+            delim = "," if base.endswith(".csv") else "\t"
+            rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if r and not r[0].startswith("#")]
+            for i, row in enumerate(rows):
+                if len(row) < 2:
+                    raise InputError(f"{path}:{i + 1}: expected two columns (entity, class), got {len(row)}")
+                ent, cls = row[0].strip(), row[1].strip()
+                if i == 0 and not ent.startswith(("<", "_:", "http:", "https:", "urn:")) and ":" not in ent:
+                    continue  # header row
+                pairs.append((_term_key(ent), cls))
+        else:
+            raise InputError(f"{path}: unknown label file type (use .nt, .ttl, .tsv or .csv, optionally .gz)")
+    except SyntaxError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read label file: {exc}") from None
+    return pairs, predicates
+
+
+def labels_from_files(
+    kg: KnowledgeGraph, train: str | Path, valid: str | Path | None, test: str | Path | None
+) -> Labels:
+    """Labels from given split files (valid/test optional)."""
+    raw: dict[str, list[tuple[str, str]]] = {}
+    predicates: set[str] = set()
+    for name, path in (("train", train), ("valid", valid), ("test", test)):
+        if path is None:
+            raw[name] = []
+            continue
+        pairs, preds = read_label_file(path)
+        if not pairs:
+            raise DataError(f"{path}: label file holds no labels")
+        raw[name] = pairs
+        predicates |= preds
+    return _encode_labels(kg, raw, sorted(predicates))
+
+
+def labels_from_target(
+    kg: KnowledgeGraph, target: str, split: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0
+) -> Labels:
+    """Labels from the triples of predicate ``target``, split stratified by class."""
+    target = target.strip().strip("<>")
+    rid = kg.relation_index().get(target)
+    if rid is None:
+        raise DataError(f"target predicate <{target}> does not occur in the graph")
+    pairs: list[tuple[str, str]] = []
+    e = kg.edges[kg.edges[:, 1] == rid]
+    pairs += [(kg.entities[s], kg.entities[o]) for s, _, o in e.tolist()]
+    le = kg.literal_edges[kg.literal_edges[:, 1] == rid]
+    for s, _, lit in le.tolist():
+        lex, dt, lang = kg.literal_term(lit)
+        pairs.append((kg.entities[s], str(ox.Literal(lex, language=lang) if lang else ox.Literal(lex, datatype=ox.NamedNode(dt)))))
+    by_entity: dict[str, str] = {}
+    multi = 0
+    for ent, cls in pairs:
+        if ent in by_entity and by_entity[ent] != cls:
+            multi += 1
+            continue
+        by_entity[ent] = cls
+    items = sorted(by_entity.items())
+    rng = np.random.default_rng(seed)
+    fractions = np.asarray(split, dtype=float) / sum(split)
+    raw: dict[str, list[tuple[str, str]]] = {"train": [], "valid": [], "test": []}
+    by_class: dict[str, list[tuple[str, str]]] = {}
+    for ent, cls in items:
+        by_class.setdefault(cls, []).append((ent, cls))
+    for cls in sorted(by_class):
+        members = by_class[cls]
+        order = rng.permutation(len(members))
+        n_train = int(round(fractions[0] * len(members)))
+        n_valid = int(round(fractions[1] * len(members)))
+        for k, j in enumerate(order):
+            name = "train" if k < n_train else "valid" if k < n_train + n_valid else "test"
+            raw[name].append(members[j])
+    labels = _encode_labels(kg, raw, [target])
+    labels.report["entities_with_several_classes"] = multi
+    return labels
+
+
+def _encode_labels(kg: KnowledgeGraph, raw: dict[str, list[tuple[str, str]]], predicates: list[str]) -> Labels:
+    index = kg.entity_index()
+    class_names = sorted({cls for pairs in raw.values() for _, cls in pairs})
+    class_index = {c: i for i, c in enumerate(class_names)}
+    unknown: Counter = Counter()
+    splits: dict[str, LabelSplit] = {}
+    seen: dict[int, str] = {}
+    duplicates = 0
+    for name in ("train", "valid", "test"):
+        nodes, classes = [], []
+        for ent, cls in raw[name]:
+            node = index.get(ent)
+            if node is None:
+                unknown[name] += 1
+                continue
+            if node in seen:
+                duplicates += 1
+                continue
+            seen[node] = name
+            nodes.append(node)
+            classes.append(class_index[cls])
+        splits[name] = LabelSplit(np.asarray(nodes, dtype=np.int64), np.asarray(classes, dtype=np.int64))
+    if len(splits["train"]) == 0:
+        total = sum(len(v) for v in raw.values())
+        raise DataError(
+            f"no training label names an entity of the graph ({unknown['train']} of {len(raw['train'])} unknown"
+            f"{'' if total else '; the label set is empty'})"
+        )
+    train_classes = set(splits["train"].classes.tolist())
+    if len(train_classes) < 2:
+        raise DataError(f"the training labels hold only one class ({class_names[train_classes.pop()]}): nothing to learn")
+    report = {
+        "unknown_entities": dict(unknown),
+        "duplicate_labels_skipped": duplicates,
+        "sizes": {k: len(v) for k, v in splits.items()},
+        "classes": len(class_names),
+    }
+    return Labels(class_names, splits["train"], splits["valid"], splits["test"], list(predicates), report)
