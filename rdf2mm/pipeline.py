@@ -21,7 +21,8 @@ from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.modalities.registry import ModalityMap
-from rdf2mm.runs import provenance, save_model, write_config, write_curve, write_entities, write_table
+from rdf2mm.runs import (provenance, save_embeddings, save_model, write_config, write_curve, write_entities,
+                         write_table)
 from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, train_node_classifier
@@ -143,6 +144,8 @@ def write_run(
         write_predictions(tmp, kg, labels, best, cfg.predictions_format)
         save_model(tmp, best.model, model_meta(cfg, kg, inputs, labels, best))
         write_entities(tmp, kg)
+        assert best.embeddings is not None
+        save_embeddings(tmp, best.embeddings)
     return folder
 
 

@@ -9,6 +9,8 @@ Layout::
       curve.csv                  per-epoch training curve
       predictions.tsv|.parquet   per-entity predictions
       literals.json              per-datatype modality and ill-typed report
+      entities.parquet           the graph's entities; row i = embedding row i
+      embeddings.safetensors     entity embeddings (float32), and relation embeddings for link prediction
       model.safetensors          weights (no pickle: loading runs no code)
       model.json                 what is needed to rebuild the model around the weights
 
@@ -105,6 +107,26 @@ def write_entities(folder: Path, kg: Any) -> None:
 
     with atomic_path(folder / "entities.parquet") as tmp:
         pq.write_table(pa.table({"term": pa.array(kg.entities, pa.string())}), tmp)
+
+
+def save_embeddings(folder: Path, entity: torch.Tensor, relation: torch.Tensor | None = None) -> None:
+    """Entity (and relation) embeddings, row i = ``entities.parquet`` row i, as float32 safetensors."""
+    tensors = {"entity": entity.detach().float().cpu().contiguous()}
+    if relation is not None:
+        tensors["relation"] = relation.detach().float().cpu().contiguous()
+    with atomic_path(folder / "embeddings.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+
+
+def load_embeddings(folder: Path) -> dict[str, torch.Tensor]:
+    """Embeddings written by :func:`save_embeddings` (no pickle)."""
+    path = Path(folder) / "embeddings.safetensors"
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise InputError(f"{folder}: no embeddings.safetensors in this run directory") from None
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot load embeddings: {exc}") from None
 
 
 def save_model(folder: Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:

@@ -109,8 +109,21 @@ class MRGCN(nn.Module):
     def forward(self, adj: RelationalAdjacency) -> Tensor:
         h = self.features()
         for i, layer in enumerate(self.layers):
-            h = self.dropout(h)
+            if i > 0:
+                h = self.dropout(h)
             h = layer(h, adj)
             if i < len(self.layers) - 1:
                 h = torch.relu(h)
+        return h
+
+    @torch.no_grad()
+    def embed(self, adj: RelationalAdjacency) -> Tensor:
+        """Node representations before the output layer (the input vectors for a 1-layer model).
+
+        These are the "entity embeddings" rdf2mm exports: they combine an entity's own
+        embedding with its neighbours' and its literals' encodings.
+        """
+        h = self.features()
+        for layer in self.layers[:-1]:
+            h = torch.relu(layer(h, adj))
         return h

@@ -55,6 +55,8 @@ class NCResult:
     curve: list[dict[str, float]] = field(default_factory=list)
     #: softmax probabilities for every entity, [E, C] (CPU)
     probabilities: torch.Tensor | None = None
+    #: entity embeddings (representation before the output layer), [E, hidden] float32 (CPU)
+    embeddings: torch.Tensor | None = None
 
 
 def default_bases(num_relations: int) -> int | None:
@@ -165,6 +167,7 @@ def train_node_classifier(
     with torch.no_grad(), autocast():
         out = model(adj).float()
     probs = torch.softmax(out[: inputs.mg.num_entities], dim=1).cpu()
+    embeddings = model.embed(adj)[: inputs.mg.num_entities].float().cpu()
     metrics: dict[str, float] = {
         "best_epoch": best_epoch,
         "epochs_run": len(curve),
@@ -179,4 +182,4 @@ def train_node_classifier(
         acc, f1 = accuracy_and_f1(pred, split.classes, labels.num_classes)
         metrics[f"{name}_accuracy"] = acc
         metrics[f"{name}_macro_f1"] = f1
-    return NCResult(seed=seed, model=model, metrics=metrics, curve=curve, probabilities=probs)
+    return NCResult(seed=seed, model=model, metrics=metrics, curve=curve, probabilities=probs, embeddings=embeddings)
