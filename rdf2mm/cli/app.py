@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rdf2mm.errors import ExitCode, Rdf2mmError
 
@@ -62,7 +63,7 @@ def handle_errors() -> Iterator[None]:
     except Rdf2mmError as exc:
         if _state["debug"]:
             console.print_exception()
-        console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+        console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, markup=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         console.print("[bold red]interrupted:[/] no partial output was written", highlight=False)
@@ -82,7 +83,7 @@ def handle_errors() -> Iterator[None]:
             console.print_exception()
         else:
             console.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug for a traceback)",
                 highlight=False,
             )
         raise typer.Exit(ExitCode.INTERNAL) from None

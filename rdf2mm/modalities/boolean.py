@@ -1,0 +1,62 @@
+"""Boolean literals: ``xsd:boolean`` as +1 (true) or -1 (false).
+
+The XSD lexical space is exactly ``true``, ``false``, ``1`` and ``0`` after whitespace
+collapsing; anything else (``True``, ``yes``, ``t``) is ill-typed ("not a boolean").
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from rdf2mm.modalities.base import Modality, ParsedLiterals
+
+XSD_WS = " \t\n\r"
+_VALUE = {"true": 1.0, "1": 1.0, "false": -1.0, "0": -1.0}
+
+
+class BooleanModality(Modality):
+    """xsd:boolean as one value, +1 or -1."""
+
+    name: ClassVar[str] = "boolean"
+
+    def __init__(self) -> None:
+        pass
+
+    def parse(
+        self,
+        lexical: Sequence[str],
+        datatypes: Sequence[str],
+        groups: np.ndarray | None = None,
+    ) -> ParsedLiterals:
+        """``data`` float32 ``[n, 1]``: +1 true, -1 false, 0 for ill-typed rows."""
+        n = len(lexical)
+        get = _VALUE.get
+        values = np.fromiter(
+            (get(t.strip(XSD_WS), 0.0) if isinstance(t, str) else 0.0 for t in lexical), dtype=np.float32, count=n
+        )
+        valid = values != 0
+        errors: Counter = Counter()
+        for i in np.flatnonzero(~valid):
+            errors["not a string" if not isinstance(lexical[i], str) else "not a boolean"] += 1
+        return ParsedLiterals(data=values.reshape(n, 1), valid=valid, errors=errors, meta={})
+
+    def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
+        """One ``Linear(1, out_dim)``: the value direction plus a bias."""
+        return BooleanEncoder(out_dim=out_dim, **options)
+
+
+class BooleanEncoder(nn.Module):
+    """Maps ``[b, 1]`` values in {-1, +1} to ``[b, out_dim]``."""
+
+    def __init__(self, out_dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(1, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 1:
+            x = x.unsqueeze(1)
+        return self.linear(x.to(self.linear.weight.dtype))
