@@ -17,6 +17,13 @@ from rdf2mm.errors import InputError, UsageError
 
 TASKS = ("node-classification", "link-prediction")
 
+#: Defaults that differ by task: node classification follows the MR-GCN paper's two-layer
+#: R-GCN; link prediction its one-layer encoder with a wider embedding and no weight decay.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "node-classification": {"embed_dim": 32, "hidden": 32, "layers": 2, "weight_decay": 5e-4, "patience": 30},
+    "link-prediction": {"embed_dim": 64, "hidden": 64, "layers": 1, "weight_decay": 0.0, "patience": 10},
+}
+
 
 @dataclass
 class TrainConfig:
@@ -38,18 +45,18 @@ class TrainConfig:
     text_encoder: str = "charcnn"
     inverse: bool = True
     self_loops: bool = True
-    # model
-    embed_dim: int = 32
-    hidden: int = 32
-    layers: int = 2
+    # model (None: the task's default, see TASK_DEFAULTS; the saved config holds the value used)
+    embed_dim: int | None = None
+    hidden: int | None = None
+    layers: int | None = None
     bases: int | None = None
     blocks: int | None = None
     dropout: float = 0.2
     # training
     lr: float = 0.01
-    weight_decay: float = 5e-4
+    weight_decay: float | None = None
     epochs: int = 200
-    patience: int = 30
+    patience: int | None = None
     clip: float = 1.0
     device: str = "auto"
     amp: bool = True
@@ -75,8 +82,15 @@ class TrainConfig:
     predictions_format: str = "tsv"
     cache: bool = True
 
+    def resolve(self) -> TrainConfig:
+        """Fill settings left as None with the task's defaults (in place); returns self."""
+        for key, value in TASK_DEFAULTS.get(self.task, {}).items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        return self
+
     def validate(self) -> None:
-        """Raise :class:`UsageError` for values no run can use."""
+        """Raise :class:`UsageError` for values no run can use (call after :meth:`resolve`)."""
         if self.task not in TASKS:
             raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
         if self.literals not in ("split", "merged", "none"):

@@ -65,7 +65,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 def train(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
     """Run ``cfg`` end to end; see the module docstring."""
-    cfg.validate()
+    cfg.resolve().validate()
     if cfg.task != "node-classification":
         from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
 

@@ -182,8 +182,23 @@ class CharCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(channels, out_dim)
 
+    #: strings are encoded in chunks of similar length, each trimmed to its longest string
+    bucket_size: int = 512
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.long()
+        if x.shape[0] <= self.bucket_size:
+            return self._encode(x, int((x != PAD).sum(1).max()) if x.numel() else 0)
+        # Real text is mostly much shorter than max_length: sorting by length and trimming
+        # each chunk's padding cuts the convolution work several-fold (AIFB: median 19 of 128).
+        lengths = (x != PAD).sum(1)
+        order = torch.argsort(lengths)
+        chunks = torch.split(order, self.bucket_size)
+        outs = [self._encode(x[idx], int(lengths[idx[-1]])) for idx in chunks]
+        return torch.cat(outs)[torch.argsort(order)]
+
+    def _encode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+        x = x[:, : max(length, self.min_len)]
         if x.shape[1] < self.min_len:
             x = nn.functional.pad(x, (0, self.min_len - x.shape[1]), value=PAD)
         h = self.embed(x).transpose(1, 2)  # [b, emb, L]

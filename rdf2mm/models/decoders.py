@@ -1,0 +1,130 @@
+"""Triple scoring functions (decoders) on top of the MR-GCN entity embeddings.
+
+All decoders share one interface so training and ranking never look at which one is
+used:
+
+- ``score(h, r, t)``: one score per triple, ``h``/``t`` embeddings ``[B, d]``, ``r``
+  relation ids ``[B]``;
+- ``score_all_tails(h, r, candidates)``: ``[B, N]`` scores of every candidate tail;
+- ``score_all_heads(t, r, candidates)``: ``[B, N]`` scores of every candidate head.
+
+The batched forms are a query vector times the candidate matrix, so ranking 10^5
+entities is one matrix product per block (see :mod:`rdf2mm.tasks.evaluation`).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+DECODERS = ("distmult", "complex", "tucker")
+
+
+class Decoder(nn.Module):
+    """Scores triples from entity embeddings and learned relation parameters."""
+
+    name = "decoder"
+
+    def __init__(self, num_relations: int, dim: int) -> None:
+        super().__init__()
+        self.num_relations = num_relations
+        self.dim = dim
+
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        """``[B, d]`` vector whose dot product with a tail embedding is the score."""
+        raise NotImplementedError
+
+    def head_query(self, t: Tensor, r: Tensor) -> Tensor:
+        """``[B, d]`` vector whose dot product with a head embedding is the score."""
+        raise NotImplementedError
+
+    def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
+        return (self.tail_query(h, r) * t).sum(-1)
+
+    def score_all_tails(self, h: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
+        return self.tail_query(h, r) @ candidates.t()
+
+    def score_all_heads(self, t: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
+        return self.head_query(t, r) @ candidates.t()
+
+    def regulariser(self) -> Tensor:
+        """Squared norm of the relation parameters (for optional L2 on the decoder)."""
+        return sum((p.pow(2).sum() for p in self.parameters()), torch.zeros(()))
+
+
+class DistMult(Decoder):
+    """``<h, diag(w_r), t>`` (Yang et al. 2015), the MR-GCN paper's decoder; symmetric in h, t."""
+
+    name = "distmult"
+
+    def __init__(self, num_relations: int, dim: int) -> None:
+        super().__init__(num_relations, dim)
+        self.relation = nn.Parameter(torch.empty(num_relations, dim))
+        nn.init.xavier_uniform_(self.relation)
+
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        return h * self.relation[r]
+
+    def head_query(self, t: Tensor, r: Tensor) -> Tensor:
+        return t * self.relation[r]
+
+
+class ComplEx(Decoder):
+    """``Re(<h, w_r, conj(t)>)`` (Trouillon et al. 2016): embeddings split into real and imaginary halves."""
+
+    name = "complex"
+
+    def __init__(self, num_relations: int, dim: int) -> None:
+        if dim % 2:
+            raise ValueError(f"ComplEx needs an even embedding size, got {dim}")
+        super().__init__(num_relations, dim)
+        self.relation = nn.Parameter(torch.empty(num_relations, dim))
+        nn.init.xavier_uniform_(self.relation)
+
+    def _split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        half = x.shape[-1] // 2
+        return x[..., :half], x[..., half:]
+
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        hr, hi = self._split(h)
+        rr, ri = self._split(self.relation[r])
+        # Re(h * r * conj(t)) = t_re * Re(h r) + t_im * Im(h r)
+        return torch.cat([hr * rr - hi * ri, hr * ri + hi * rr], dim=-1)
+
+    def head_query(self, t: Tensor, r: Tensor) -> Tensor:
+        tr, ti = self._split(t)
+        rr, ri = self._split(self.relation[r])
+        # Re(h * r * conj(t)) = h_re * Re(r conj(t)) - h_im * Im(r conj(t))
+        return torch.cat([rr * tr + ri * ti, rr * ti - ri * tr], dim=-1)
+
+
+class TuckER(Decoder):
+    """``W x1 h x2 w_r x3 t`` (Balazevic et al. 2019) with a shared core tensor."""
+
+    name = "tucker"
+
+    def __init__(self, num_relations: int, dim: int, relation_dim: int | None = None) -> None:
+        super().__init__(num_relations, dim)
+        rdim = relation_dim or min(dim, 32)
+        self.relation = nn.Parameter(torch.empty(num_relations, rdim))
+        nn.init.xavier_uniform_(self.relation)
+        self.core = nn.Parameter(torch.empty(dim, rdim, dim).uniform_(-1.0 / dim**0.5, 1.0 / dim**0.5))
+
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        w = torch.einsum("ijk,bj->bik", self.core, self.relation[r])  # [B, d, d]
+        return torch.einsum("bi,bik->bk", h, w)
+
+    def head_query(self, t: Tensor, r: Tensor) -> Tensor:
+        w = torch.einsum("ijk,bj->bik", self.core, self.relation[r])
+        return torch.einsum("bik,bk->bi", w, t)
+
+
+def make_decoder(name: str, num_relations: int, dim: int) -> Decoder:
+    """Decoder by name (``distmult``, ``complex``, ``tucker``)."""
+    key = name.lower().replace("-", "")
+    if key == "distmult":
+        return DistMult(num_relations, dim)
+    if key == "complex":
+        return ComplEx(num_relations, dim)
+    if key == "tucker":
+        return TuckER(num_relations, dim)
+    raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")

@@ -1,0 +1,565 @@
+"""Link prediction: MR-GCN entity embeddings scored by a triple decoder (DistMult first).
+
+The encoder is the node-classification one (entity embeddings, literal encoders trained
+end to end, R-GCN layers); its output for the entity nodes feeds a decoder from
+:mod:`rdf2mm.models.decoders`. Training uses binary cross-entropy either on sampled
+corruptions (``negatives=k``: head or tail replaced uniformly, as in the MR-GCN paper)
+or on every entity at once (``negatives=0``, "1-N" scoring, both directions).
+
+Held-out triples never enter the message-passing graph (see
+:mod:`rdf2mm.tasks.lp_splits`); early stopping uses the validation filtered MRR and
+really restores the best weights (copied tensors); the test split is ranked once, with
+those weights, under the protocol of :mod:`rdf2mm.tasks.evaluation`.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rdf2mm.config import TrainConfig
+from rdf2mm.errors import DataError, InputError, UsageError
+from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.io.atomic import atomic_dir, write_json
+from rdf2mm.models.decoders import Decoder, make_decoder
+from rdf2mm.runs import (load_model_state, provenance, read_json, save_embeddings, save_model, write_config, write_curve,
+                         write_entities, write_table)
+from rdf2mm.tasks.evaluation import (
+    TripleRanks,
+    TrueIndex,
+    filtered_candidate_counts,
+    random_mrr,
+    rank_triples,
+)
+from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
+
+if TYPE_CHECKING:
+    from rdf2mm.models.mrgcn import MRGCN
+    from rdf2mm.models.rgcn import RelationalAdjacency
+    from rdf2mm.pipeline import RunResult
+    from rdf2mm.tasks.inputs import PreparedInputs
+
+Progress = Callable[[str, dict[str, Any]], None]
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+#: 1-N scoring holds a [batch, entities] matrix (plus gradients): cap its cells
+ONE_TO_N_CELLS = 2**24
+
+
+@dataclass
+class LPSettings:
+    """Model and training settings of a link-prediction run (from :class:`TrainConfig`)."""
+
+    embed_dim: int = 32
+    hidden: int = 32
+    layers: int = 1
+    bases: int | None = None
+    blocks: int | None = None
+    dropout: float = 0.2
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    epochs: int = 200
+    patience: int = 30
+    clip: float = 1.0
+    amp: bool = True
+    self_loops: bool = True
+    decoder: str = "distmult"
+    negatives: int = 0
+    batch_size: int = 4096
+    eval_every: int = 1
+    eval_memory_mb: int = 512
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> LPSettings:
+        return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__ if hasattr(cfg, k)})
+
+
+class LinkPredictor(nn.Module):
+    """MR-GCN encoder + decoder; ``forward`` returns the entity embeddings ``[E, d]``."""
+
+    def __init__(self, encoder: MRGCN, decoder: Decoder, num_entities: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.num_entities = num_entities
+
+    def forward(self, adj: RelationalAdjacency) -> Tensor:
+        return self.encoder(adj)[: self.num_entities]
+
+
+def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor:
+    from rdf2mm.models.mrgcn import MRGCN  # noqa: PLC0415 - keeps ranking importable alone
+    from rdf2mm.tasks.inputs import make_features  # noqa: PLC0415 - heavy modality imports
+    from rdf2mm.tasks.node_classification import default_bases  # noqa: PLC0415
+
+    features = make_features(inputs, s.embed_dim)
+    encoder = MRGCN(
+        features,
+        num_relations=inputs.mg.num_relations,
+        hidden=s.hidden,
+        out_dim=s.hidden,
+        num_layers=s.layers,
+        num_bases=s.bases if s.bases is not None else default_bases(inputs.mg.num_relations),
+        num_blocks=s.blocks,
+        dropout=s.dropout,
+        self_loop=s.self_loops,
+    )
+    decoder = make_decoder(s.decoder, inputs.kg.num_relations, s.hidden)
+    return LinkPredictor(encoder, decoder, inputs.mg.num_entities)
+
+
+@dataclass
+class LPResult:
+    """One seed's trained model, metrics, curve and test ranks."""
+
+    seed: int
+    model: LinkPredictor
+    metrics: dict[str, float]
+    curve: list[dict[str, float]] = field(default_factory=list)
+    test_ranks: TripleRanks | None = None
+    valid_ranks: TripleRanks | None = None
+    #: entity embeddings the decoder scores, [E, d] (CPU, best weights)
+    embeddings: Tensor | None = None
+
+
+@dataclass
+class FilterIndex:
+    """Known true triples as (h, r) -> tails and (r, t) -> heads, built once per dataset."""
+
+    tails: TrueIndex
+    heads: TrueIndex
+
+    @classmethod
+    def build(cls, known: np.ndarray, num_relations: int) -> FilterIndex:
+        return cls(TrueIndex.build(known, "tail", num_relations), TrueIndex.build(known, "head", num_relations))
+
+
+def rank_with_embeddings(
+    emb: Tensor, decoder: Decoder, triples: np.ndarray, index: FilterIndex | None, memory_budget: int
+) -> TripleRanks:
+    """Rank ``triples`` both ways against every entity, given the entity embeddings."""
+    E = emb.shape[0]
+    dev = emb.device
+
+    def tails(h: Tensor, r: Tensor, s: int, e: int) -> Tensor:
+        return decoder.score_all_tails(emb[h], r, emb[s:e]).float()
+
+    def heads(t: Tensor, r: Tensor, s: int, e: int) -> Tensor:
+        return decoder.score_all_heads(emb[t], r, emb[s:e]).float()
+
+    return rank_triples(
+        triples, E, tails, heads,
+        index.tails if index else None, index.heads if index else None,
+        device=dev, memory_budget=memory_budget,
+    )
+
+
+def _bce_negative_sampling(
+    emb: Tensor, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator
+) -> Tensor:
+    """BCE on the positives and ``k`` corruptions each (head or tail, uniformly)."""
+    B = batch.shape[0]
+    dev = emb.device
+    neg = batch.repeat_interleave(k, dim=0).clone()
+    corrupt_head = torch.rand(B * k, generator=gen, device="cpu").to(dev) < 0.5
+    repl = torch.randint(num_entities, (B * k,), generator=gen, device="cpu").to(dev)
+    neg[:, 0] = torch.where(corrupt_head, repl, neg[:, 0])
+    neg[:, 2] = torch.where(corrupt_head, neg[:, 2], repl)
+    both = torch.cat([batch, neg])
+    logits = decoder.score(emb[both[:, 0]], both[:, 1], emb[both[:, 2]]).float()
+    labels = torch.cat([torch.ones(B, device=dev), torch.zeros(B * k, device=dev)])
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def _bce_one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, index: FilterIndex) -> Tensor:
+    """BCE of every entity as tail of (h, r, ?) and as head of (?, r, t): 1 for known answers."""
+    dev = emb.device
+    E = emb.shape[0]
+    h = torch.as_tensor(batch[:, 0], device=dev)
+    r = torch.as_tensor(batch[:, 1], device=dev)
+    t = torch.as_tensor(batch[:, 2], device=dev)
+    losses = []
+    for scores, (rows, answers) in (
+        (decoder.score_all_tails(emb[h], r, emb), index.tails.lookup(batch[:, 0], batch[:, 1])),
+        (decoder.score_all_heads(emb[t], r, emb), index.heads.lookup(batch[:, 2], batch[:, 1])),
+    ):
+        target = torch.zeros(len(batch), E, device=dev)
+        target[torch.as_tensor(rows, device=dev), torch.as_tensor(answers, device=dev)] = 1.0
+        losses.append(F.binary_cross_entropy_with_logits(scores.float(), target))
+    return (losses[0] + losses[1]) / 2
+
+
+def train_link_predictor(
+    inputs: PreparedInputs,
+    splits: LinkSplits,
+    settings: LPSettings,
+    seed: int,
+    device: torch.device,
+    filter_index: FilterIndex | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> LPResult:
+    """Train one model with one seed; returns it with its best-validation weights."""
+    from rdf2mm.tasks.inputs import seed_everything  # noqa: PLC0415
+
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    kg = inputs.kg
+    E, R = kg.num_entities, kg.num_relations
+    if filter_index is None:
+        filter_index = FilterIndex.build(splits.known(), R)
+    train_index = FilterIndex.build(splits.train, R)
+    model = build_model(inputs, settings).to(device)
+    adj = inputs.adjacency(device)
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    use_amp = settings.amp and device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    budget = settings.eval_memory_mb * 2**20
+    train = np.asarray(splits.train, dtype=np.int64)
+    train_t = torch.as_tensor(train, device=device)
+    one_to_n = settings.negatives == 0
+    batch_size = settings.batch_size
+    if one_to_n:
+        batch_size = max(1, min(batch_size, ONE_TO_N_CELLS // max(E, 1)))
+    has_valid = len(splits.valid) > 0
+
+    best_state: dict[str, Tensor] | None = None
+    best_key = -math.inf
+    best_epoch = 0
+    stale = 0
+    curve: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    eval_seconds = 0.0
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        perm = torch.randperm(len(train), generator=gen).numpy()
+        total, steps = 0.0, 0
+        for s in range(0, len(train), batch_size):
+            idx = perm[s:s + batch_size]
+            opt.zero_grad(set_to_none=True)
+            with autocast():
+                emb = model(adj)
+            emb = emb.float()
+            if one_to_n:
+                loss = _bce_one_to_n(emb, model.decoder, train[idx], train_index)
+            else:
+                loss = _bce_negative_sampling(
+                    emb, model.decoder, train_t[torch.as_tensor(idx, device=device)], settings.negatives, E, gen
+                )
+            loss.backward()
+            if settings.clip and settings.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
+            opt.step()
+            total += float(loss.detach())
+            steps += 1
+        record: dict[str, float] = {"epoch": epoch, "seed": seed, "train_loss": total / max(steps, 1)}
+        evaluate_now = has_valid and (epoch % settings.eval_every == 0 or epoch == settings.epochs)
+        if evaluate_now:
+            te = time.perf_counter()
+            model.eval()
+            with torch.no_grad(), autocast():
+                emb = model(adj).float()
+                ranks = rank_with_embeddings(emb, model.decoder, splits.valid, filter_index, budget)
+            eval_seconds += time.perf_counter() - te
+            record.update({f"valid_{k}": v for k, v in ranks.metrics().items()})
+            key = record["valid_mrr"]
+        elif has_valid:
+            key = None
+        else:
+            key = -record["train_loss"]
+        curve.append(record)
+        if on_epoch:
+            on_epoch(epoch, record)
+        if key is None:
+            continue
+        if key > best_key:
+            best_key, best_epoch, stale = key, epoch, 0
+            # A real copy: a state_dict holds references to the live tensors.
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += settings.eval_every if has_valid else 1
+            if stale >= settings.patience:
+                break
+    train_seconds = time.perf_counter() - t0 - eval_seconds
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    metrics: dict[str, float] = {
+        "best_epoch": best_epoch,
+        "epochs_run": len(curve),
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / max(len(curve), 1),
+    }
+    te = time.perf_counter()
+    with torch.no_grad(), autocast():
+        emb = model(adj).float()
+        valid_ranks = rank_with_embeddings(emb, model.decoder, splits.valid, filter_index, budget) if has_valid else None
+        test_ranks = rank_with_embeddings(emb, model.decoder, splits.test, filter_index, budget) if len(splits.test) else None
+    metrics["eval_seconds"] = eval_seconds + time.perf_counter() - te
+    if valid_ranks is not None:
+        metrics.update(valid_ranks.metrics("valid_"))
+    if test_ranks is not None:
+        metrics.update(test_ranks.metrics("test_"))
+    return LPResult(seed, model, metrics, curve, test_ranks, valid_ranks, emb.detach().cpu())
+
+
+# ------------------------------------------------------------------ data
+@dataclass
+class LPData:
+    """Everything a link-prediction run reads: splits, model inputs, filter index."""
+
+    splits: LinkSplits
+    inputs: PreparedInputs
+    fingerprint: str | None
+    filter_index: FilterIndex
+
+
+def _sources(cfg: TrainConfig) -> list[str]:
+    """GRAPH plus the split files (so every term they name gets an id); no file twice."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for src in [*cfg.graph, cfg.train, cfg.valid, cfg.test]:
+        if not src:
+            continue
+        key = str(Path(src).resolve()) if Path(src).exists() else src
+        if key not in seen:
+            seen.add(key)
+            out.append(src)
+    return out
+
+
+def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
+    """Read the graph and split files, split, and prepare the model inputs."""
+    from rdf2mm.graph.ingest import read_graph  # noqa: PLC0415
+    from rdf2mm.modalities.registry import ModalityMap  # noqa: PLC0415
+    from rdf2mm.tasks.inputs import prepare_inputs  # noqa: PLC0415
+
+    note = progress or (lambda _stage, _info: None)
+    if not cfg.graph:
+        raise UsageError("no input graph given")
+    modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
+    kg, fingerprint = read_graph(_sources(cfg), format=cfg.format, cache=cfg.cache)
+    note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
+    if kg.num_triples == 0:
+        raise InputError("the input graph is empty")
+    if cfg.valid or cfg.test:
+        splits = splits_from_files(kg, cfg.train, cfg.valid, cfg.test, cfg.target_relations)
+    else:
+        splits = auto_split(kg, cfg.lp_split, cfg.seed, cfg.target_relations)
+    note("labels", splits.report)
+    inputs = prepare_inputs(
+        splits.graph, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map
+    )
+    note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
+                      "edges": int(inputs.mg.edge_index.shape[1])})
+    return LPData(splits, inputs, fingerprint, FilterIndex.build(splits.known(), kg.num_relations))
+
+
+def graph_digest(inputs: PreparedInputs) -> str:
+    """Hash of the message graph: a saved model only fits the graph it was trained on."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(inputs.mg.edge_index).tobytes())
+    h.update(np.ascontiguousarray(inputs.mg.edge_type).tobytes())
+    h.update(np.ascontiguousarray(inputs.mg.node_literal).tobytes())
+    return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ pipeline
+def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
+    """Run a link-prediction config end to end (the library behind ``rdf2mm train --task link-prediction``)."""
+    from rdf2mm.pipeline import RunResult, mean_std  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.tasks.inputs import resolve_device  # noqa: PLC0415
+
+    cfg.validate()
+    note = progress or (lambda _stage, _info: None)
+    started = dt.datetime.now(dt.timezone.utc)
+    device = resolve_device(cfg.device)
+    data = load_lp_data(cfg, note)
+    settings = LPSettings.from_config(cfg)
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    results: list[LPResult] = []
+    for seed in seeds:
+        note("seed", {"seed": seed})
+        res = train_link_predictor(
+            data.inputs, data.splits, settings, seed, device, data.filter_index,
+            on_epoch=lambda epoch, rec: note("epoch", rec),
+        )
+        results.append(res)
+        note("seed_done", {"seed": seed, **res.metrics})
+    metrics: dict[str, Any] = {"task": cfg.task, "seeds": len(results)}
+    keys = [k for k in results[0].metrics if k.startswith(("valid_", "test_"))]
+    for k in keys:
+        mean, std = mean_std([r.metrics.get(k, float("nan")) for r in results])
+        metrics[k] = mean
+        metrics[f"{k}_std"] = std
+    metrics["test_mrr_random"] = random_baseline_mrr(data.splits.test, data.splits.graph.num_entities, data.filter_index)
+    metrics["seconds_per_epoch"] = float(np.mean([r.metrics["seconds_per_epoch"] for r in results]))
+    run_dir = None
+    if cfg.out:
+        run_dir = write_run(Path(cfg.out), cfg, data, results, metrics, seeds, str(device), started)
+    return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
+
+
+def random_baseline_mrr(triples: np.ndarray, num_entities: int, index: FilterIndex) -> float:
+    """Expected filtered MRR of uniformly random scores on ``triples`` (both directions)."""
+    if len(triples) == 0:
+        return float("nan")
+    h, r, t = triples[:, 0], triples[:, 1], triples[:, 2]
+    counts = np.concatenate([
+        filtered_candidate_counts(h, r, t, num_entities, index.tails),
+        filtered_candidate_counts(t, r, h, num_entities, index.heads),
+    ])
+    return random_mrr(counts)
+
+
+def _plain(term: str) -> str:
+    return term[1:-1] if term.startswith("<") and term.endswith(">") else term
+
+
+def write_ranks(folder: Path, kg: KnowledgeGraph, ranks: TripleRanks, fmt: str = "tsv") -> Path:
+    """Per-triple ranks (filtered and raw, both directions): every figure can be recomputed."""
+    tr = ranks.triples
+    return write_table(
+        folder / "ranks",
+        {
+            "head": [_plain(kg.entities[i]) for i in tr[:, 0].tolist()],
+            "relation": [kg.relations[i] for i in tr[:, 1].tolist()],
+            "tail": [_plain(kg.entities[i]) for i in tr[:, 2].tolist()],
+            "head_rank": ranks.head.tolist(),
+            "tail_rank": ranks.tail.tolist(),
+            "head_rank_raw": ranks.head_raw.tolist(),
+            "tail_rank_raw": ranks.tail_raw.tolist(),
+        },
+        fmt,
+    )
+
+
+def write_run(
+    folder: Path,
+    cfg: TrainConfig,
+    data: LPData,
+    results: list[LPResult],
+    metrics: dict[str, Any],
+    seeds: list[int],
+    device: str,
+    started: dt.datetime,
+) -> Path:
+    """Write the run directory atomically (see :mod:`rdf2mm.runs`); keeps the best-validation seed."""
+    best = max(results, key=lambda r: (r.metrics.get("valid_mrr", 0.0), -r.seed))
+    inputs = data.inputs
+    with atomic_dir(folder, replace=True) as tmp:
+        write_config(tmp, cfg.to_dict())
+        write_json(tmp / "provenance.json", provenance(data.fingerprint, seeds, device, started))
+        write_json(tmp / "metrics.json", {**metrics, "per_seed": [r.metrics for r in results],
+                                          "kept_seed": best.seed, "splits": data.splits.report})
+        write_json(tmp / "literals.json", {"datatypes": inputs.prepared.report, "splits": data.splits.report})
+        write_curve(tmp, [rec for r in results for rec in r.curve])
+        if best.test_ranks is not None:
+            write_ranks(tmp, inputs.kg, best.test_ranks, cfg.predictions_format)
+        save_model(tmp, best.model, model_meta(cfg, inputs, best))
+        write_entities(tmp, inputs.kg)
+        if best.embeddings is not None:
+            relation = getattr(best.model.decoder, "relation", None)
+            save_embeddings(tmp, best.embeddings, relation)
+    return folder
+
+
+def model_meta(cfg: TrainConfig, inputs: PreparedInputs, result: LPResult) -> dict[str, Any]:
+    return {
+        "format": 1,
+        "task": cfg.task,
+        "decoder": cfg.decoder,
+        "num_entities": inputs.kg.num_entities,
+        "num_nodes": inputs.mg.num_nodes,
+        "num_relations": inputs.kg.num_relations,
+        "message_relations": inputs.mg.num_relations,
+        "relation_names": list(inputs.kg.relations),
+        "modalities": list(inputs.modalities),
+        "parsed_meta": {m: d.parsed.meta for m, d in inputs.prepared.data.items()},
+        "graph_digest": graph_digest(inputs),
+        "seed": result.seed,
+    }
+
+
+# ------------------------------------------------------------------ predict
+def load_link_predictor(run_dir: str | Path) -> tuple[LinkPredictor, LPData]:
+    """Rebuild a trained model from a run directory (same graph, weights from safetensors)."""
+    run_dir = Path(run_dir)
+    state, meta = load_model_state(run_dir)
+    if meta.get("task") != "link-prediction":
+        raise UsageError(f"{run_dir}: not a link-prediction run (task {meta.get('task')!r})")
+    cfg = TrainConfig.from_dict(read_json(run_dir / "config.json"), source=str(run_dir / "config.json"))
+    data = load_lp_data(cfg)
+    if graph_digest(data.inputs) != meta.get("graph_digest") or data.inputs.kg.num_entities != meta.get("num_entities"):
+        raise DataError(f"{run_dir}: the graph read from the saved config differs from the one the model was trained on")
+    model = build_model(data.inputs, LPSettings.from_config(cfg))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(f"{run_dir}: weights do not fit the rebuilt model: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    return model, data
+
+
+def predict_links(
+    run_dir: str | Path,
+    head: str | None = None,
+    relation: str | None = None,
+    tail: str | None = None,
+    top: int = 10,
+    exclude_known: bool = False,
+    model: tuple[LinkPredictor, LPData] | None = None,
+) -> list[dict[str, Any]]:
+    """Top ``top`` entities completing ``(head, relation, ?)`` or ``(?, relation, tail)``.
+
+    Give exactly one of ``head`` and ``tail`` (IRIs, with or without ``<>``). Returns
+    dicts ``{iri, score, rank, known}``, best first; ``known`` marks triples already in
+    the training graph, and ``exclude_known`` drops them. ``model`` reuses a loaded
+    ``load_link_predictor`` result for repeated queries.
+    """
+    if (head is None) == (tail is None):
+        raise UsageError("give exactly one of --head and --tail")
+    if not relation:
+        raise UsageError("--relation is required")
+    net, data = model if model is not None else load_link_predictor(run_dir)
+    kg = data.inputs.kg
+    anchor_term = head if head is not None else tail
+    anchor = kg.find_entity(anchor_term)  # type: ignore[arg-type]
+    if anchor is None:
+        raise DataError(f"entity {anchor_term} is not in the graph")
+    rid = kg.relation_index().get(relation.strip().strip("<>"))
+    if rid is None:
+        raise DataError(f"relation <{relation.strip().strip('<>')}> is not in the graph")
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        emb = net(data.inputs.adjacency(device)).float()
+        a = torch.tensor([anchor], device=device)
+        r = torch.tensor([rid], device=device)
+        if head is not None:
+            scores = net.decoder.score_all_tails(emb[a], r, emb)[0]
+        else:
+            scores = net.decoder.score_all_heads(emb[a], r, emb)[0]
+    scores = scores.float().cpu()
+    # "known" = in the graph the model saw (train), not the held-out valid/test triples.
+    g = data.splits.graph.edges
+    if head is not None:
+        seen = set(g[(g[:, 0] == anchor) & (g[:, 1] == rid), 2].tolist())
+    else:
+        seen = set(g[(g[:, 2] == anchor) & (g[:, 1] == rid), 0].tolist())
+    if exclude_known and seen:
+        scores[torch.as_tensor(sorted(seen))] = -math.inf
+    k = max(0, min(top, kg.num_entities - (len(seen) if exclude_known else 0)))
+    vals, idx = torch.topk(scores, k)
+    return [
+        {"iri": _plain(kg.entities[i]), "score": float(v), "rank": n + 1, "known": i in seen}
+        for n, (v, i) in enumerate(zip(vals.tolist(), idx.tolist()))
+    ]
