@@ -1,0 +1,65 @@
+"""``rdf2mm export``: a run's embeddings and predictions as Parquet/RDF, into stores."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+
+
+@app.command("export")
+def export_command(
+    run_dir: str = typer.Argument(..., help="A run directory written by rdf2mm train."),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o",
+        help="Files to write: any of parquet, nt, ttl, trig, nq, comma-separated, or none. "
+             "Default: parquet,trig, or none when --store/--sparql-update/--gsp is given."),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="Folder for the files (default RUN_DIR/export)."),
+    vectors: str = typer.Option("tensor", "--vectors", help="Vector literals: tensor (rdf-tensor JSON) or base64."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base IRI for the run, its nodes and skolemised blank nodes."),
+    store: Optional[str] = typer.Option(None, "--store", help="Load into this pyoxigraph store folder (created if absent)."),
+    sparql_update: Optional[str] = typer.Option(None, "--sparql-update", help="Push to this SPARQL 1.1 Update endpoint."),
+    gsp: Optional[str] = typer.Option(None, "--gsp", help="Push to this Graph Store Protocol endpoint."),
+    user: Optional[str] = typer.Option(None, "--user", envvar="RDF2MM_SPARQL_USER", help="HTTP basic user (env RDF2MM_SPARQL_USER)."),
+    password: Optional[str] = typer.Option(None, "--password", envvar="RDF2MM_SPARQL_PASSWORD", show_envvar=True,
+                                           help="HTTP basic password (prefer the env var RDF2MM_SPARQL_PASSWORD)."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="RDF2MM_SPARQL_TOKEN", help="Bearer token (env RDF2MM_SPARQL_TOKEN)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for each remote request."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
+) -> None:
+    """Write a run's embeddings and predictions as Parquet and RDF, or load them into a store.
+
+    Each run is one named graph (its IRI is printed); re-exporting replaces it.
+
+    Examples:
+
+      rdf2mm export runs/museum
+
+      rdf2mm export runs/museum --output parquet,ttl --vectors base64
+
+      rdf2mm export runs/museum --store results.oxigraph
+
+      rdf2mm export runs/museum --gsp http://localhost:7878/store
+    """
+    with handle_errors():
+        from rdf2mm.export import DEFAULT_OUTPUTS, export_run
+
+        outputs = output if output is not None else (() if (store or sparql_update or gsp) else DEFAULT_OUTPUTS)
+        summary = export_run(run_dir, outputs, out_dir, vectors=vectors, base=base, store=store,
+                             sparql_update=sparql_update, gsp=gsp, user=user, password=password, token=token,
+                             timeout=timeout, progress=info)
+        if json_out:
+            print_json(summary)
+            return
+        c = summary["counts"]
+        info(f"run <{summary['run']}>: {c['entities']} entities (d={c['dimension']}), {c['predictions']} predictions, "
+             f"{c['link_predictions']} link predictions, {c['ranked_triples']} ranked triples")
+        if summary["files"]:
+            table = Table(title=f"Exported to {summary.get('out_dir')}")
+            table.add_column("file")
+            table.add_column("bytes", justify="right")
+            for name, f in summary["files"].items():
+                table.add_row(name, f"{f['bytes']:,}")
+            out.print(table)
