@@ -7,6 +7,8 @@ The Python API mirrors the command line::
     report = rdf2mm.inspect(kg)                       # what `rdf2mm inspect --json` prints
     result = rdf2mm.train(rdf2mm.TrainConfig(graph=["examples/museum.ttl"],
                                              target="http://example.org/museum#movement"))
+    enc = rdf2mm.encode(kg, "museum-encoded")         # what `rdf2mm encode` writes
+    data = kg.to_pyg()                                # a torch_geometric Data with edge_type
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
     from rdf2mm.config import TrainConfig
+    from rdf2mm.encoding import EncodedFiles, EncodedGraph
     from rdf2mm.graph.knowledge_graph import KnowledgeGraph
     from rdf2mm.pipeline import RunResult
 
@@ -44,6 +47,34 @@ def train(cfg: TrainConfig) -> RunResult:
     return _train(cfg)
 
 
+def encode(graph: KnowledgeGraph | str | Path | Sequence[str | Path], out: str | Path | None = None, **options: Any) -> EncodedGraph:
+    """Encode as ``rdf2mm encode`` does: message graph, vocabularies, literal tensors.
+
+    ``graph`` is a KnowledgeGraph or what :func:`read` takes. Options (keyword): ``to``
+    ("files" or "pyg"), ``hetero``, ``modalities``, ``literals``, ``inverse``,
+    ``self_loops``, ``text_encoder``, ``modality_map``, ``format``, ``cache``,
+    ``overwrite``. Writes to ``out`` when given; returns the encoded graph (``.manifest``,
+    ``.to_pyg()``, ``.kg``, ``.prepared``).
+    """
+    from rdf2mm.encoding import encode as _encode
+
+    return _encode(graph, out, **options)
+
+
+def load_encoded(folder: str | Path) -> EncodedFiles:
+    """Load an ``rdf2mm encode`` output folder (``--as files``): arrays, tables, manifest."""
+    from rdf2mm.encoding import load_encoded as _load
+
+    return _load(folder)
+
+
+def load_pyg(path: str | Path) -> Any:
+    """Load an ``rdf2mm encode --as pyg`` output (folder or ``data.safetensors``); no pickle."""
+    from rdf2mm.pyg import load_pyg as _load
+
+    return _load(path)
+
+
 def __getattr__(name: str) -> Any:
     # Heavy classes are imported on first use so that `import rdf2mm` stays fast.
     if name == "KnowledgeGraph":
@@ -57,4 +88,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["KnowledgeGraph", "TrainConfig", "inspect", "read", "train", "__version__"]
+__all__ = [
+    "KnowledgeGraph", "TrainConfig", "encode", "inspect", "load_encoded", "load_pyg", "read", "train", "__version__",
+]

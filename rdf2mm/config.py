@@ -52,6 +52,8 @@ class TrainConfig:
     bases: int | None = None
     blocks: int | None = None
     dropout: float = 0.2
+    #: probability of dropping an entity's whole input embedding in a training step
+    entity_dropout: float = 0.0
     # training
     lr: float = 0.01
     weight_decay: float | None = None
@@ -80,6 +82,10 @@ class TrainConfig:
     # output
     out: str | None = None
     predictions_format: str = "tsv"
+    #: also export the run as these formats (parquet, nt, ttl, trig, nq) into RUN_DIR/export
+    output: list[str] = field(default_factory=list)
+    #: also load the run's vectors and predictions into this embedded pyoxigraph store
+    store: str | None = None
     cache: bool = True
 
     def resolve(self) -> TrainConfig:

@@ -37,6 +37,8 @@ class RunResult:
     metrics: dict[str, Any]
     run_dir: Path | None = None
     per_seed: list[dict[str, Any]] = field(default_factory=list)
+    #: what ``export_run`` reported, when the run was exported (``--output`` / ``--store``)
+    export: dict[str, Any] | None = None
 
 
 def load_labels(kg: KnowledgeGraph, cfg: TrainConfig) -> Labels:
@@ -66,10 +68,23 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 def train(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
     """Run ``cfg`` end to end; see the module docstring."""
     cfg.resolve().validate()
-    if cfg.task != "node-classification":
+    if cfg.task == "node-classification":
+        result = train_node_classification(cfg, progress)
+    else:
         from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
 
-        return train_link_prediction(cfg, progress)
+        result = train_link_prediction(cfg, progress)
+    if result.run_dir is not None and (cfg.output or cfg.store):
+        from rdf2mm.export import export_run  # noqa: PLC0415
+
+        result.export = export_run(result.run_dir, outputs=tuple(cfg.output), store=cfg.store)
+        if progress:
+            progress("export", {"files": [f for f in result.export.get("files", [])], "store": cfg.store})
+    return result
+
+
+def train_node_classification(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
+    """Node classification end to end (``cfg`` already resolved and validated)."""
     note = progress or (lambda _stage, _info: None)
     started = dt.datetime.now(dt.timezone.utc)
     device = resolve_device(cfg.device)

@@ -44,6 +44,8 @@ def train_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0); fixes results on CPU."),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
     predictions_format: Optional[str] = typer.Option(None, "--predictions-format", help="tsv (default) or parquet."),
+    output: Optional[str] = typer.Option(None, "--output", help="Also export the run: comma list of parquet, nt, ttl, trig, nq (into RUN_DIR/export)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Also load the run's vectors and predictions into this embedded pyoxigraph store folder."),
     target_relations: Optional[str] = typer.Option(None, "--target-relations", help="Link prediction: comma-separated predicate IRIs to predict (default: every entity-entity relation)."),
     decoder: Optional[str] = typer.Option(None, "--decoder", help="Link prediction: distmult (default), complex or tucker."),
     negatives: Optional[int] = typer.Option(None, "--negatives", help="Link prediction: corrupted triples per positive; 0 (default) scores every entity (1-N)."),
@@ -75,6 +77,8 @@ def train_command(
             "predictions_format": predictions_format, "out": out_dir,
             "target_relations": [t.strip() for t in target_relations.split(",") if t.strip()] if target_relations else None,
             "decoder": decoder, "negatives": negatives, "batch_size": batch_size,
+            "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
+            "store": store,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         settings["graph"] = list(graph)
@@ -86,7 +90,8 @@ def train_command(
             cfg.out = str(Path("runs") / f"{stamp}-{cfg.task}")
         result = _run_with_progress(run_train, cfg)
         if json_out:
-            print_json({**result.metrics, "run_dir": str(result.run_dir) if result.run_dir else None})
+            print_json({**result.metrics, "run_dir": str(result.run_dir) if result.run_dir else None,
+                        **({"export": result.export} if result.export else {})})
         else:
             _print_metrics(result.metrics)
             info(f"run written to [bold]{result.run_dir}[/]")
@@ -95,7 +100,7 @@ def train_command(
 def _run_with_progress(run_train: Any, cfg: Any) -> Any:
     if not _progress_enabled():
         def note(stage: str, data: dict) -> None:
-            if stage in ("read", "labels", "literals"):
+            if stage in ("read", "labels", "literals", "export"):
                 info(f"{stage}: {data}")
             elif stage == "seed_done":
                 acc = data.get("test_accuracy", data.get("test_mrr"))
@@ -116,7 +121,7 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
                 bar.update(state["task"], completed=data["epoch"], status=status)
             elif stage == "seed_done" and state["task"] is not None:
                 bar.update(state["task"], completed=cfg.epochs)
-            elif stage in ("read", "labels", "literals"):
+            elif stage in ("read", "labels", "literals", "export"):
                 bar.console.print(f"{stage}: {data}", highlight=False)
         return run_train(cfg, note)
 

@@ -139,3 +139,10 @@ class KnowledgeGraph:
             _entity_index=self._entity_index,
             _relation_index=self._relation_index,
         )
+
+    # ------------------------------------------------------------ interop
+    def to_pyg(self, *, hetero: bool = False, **options: Any) -> Any:
+        """A torch-geometric ``Data`` (or ``HeteroData``); see :func:`rdf2mm.pyg.to_pyg` for options."""
+        from rdf2mm.pyg import to_pyg
+
+        return to_pyg(self, hetero=hetero, **options)

@@ -89,9 +89,11 @@ class MRGCN(nn.Module):
         num_blocks: int | None = None,
         dropout: float = 0.0,
         self_loop: bool = True,
+        entity_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.features = features
+        self.entity_dropout = entity_dropout
         dims = [features.dim] + [hidden] * (num_layers - 1) + [out_dim]
         self.layers = nn.ModuleList(
             RGCNLayer(
@@ -108,6 +110,12 @@ class MRGCN(nn.Module):
 
     def forward(self, adj: RelationalAdjacency) -> Tensor:
         h = self.features()
+        if self.training and self.entity_dropout > 0:
+            # Drop whole entity embeddings: a labelled node cannot just memorise its own
+            # vector, so the model has to use its literals and neighbours.
+            keep = torch.rand(h.shape[0], 1, device=h.device) >= self.entity_dropout
+            keep[self.features.num_entities :] = True
+            h = h * keep / (1 - self.entity_dropout)
         for i, layer in enumerate(self.layers):
             if i > 0:
                 h = self.dropout(h)

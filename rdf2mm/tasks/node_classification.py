@@ -39,10 +39,11 @@ class NCSettings:
     clip: float = 1.0
     amp: bool = True
     self_loops: bool = True
+    entity_dropout: float = 0.0
 
     @classmethod
     def from_config(cls, cfg: Any) -> NCSettings:
-        return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__})
+        return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__ if hasattr(cfg, k)})
 
 
 @dataclass
@@ -76,6 +77,7 @@ def build_model(inputs: PreparedInputs, num_classes: int, s: NCSettings) -> MRGC
         num_blocks=s.blocks,
         dropout=s.dropout,
         self_loop=s.self_loops,
+        entity_dropout=s.entity_dropout,
     )
 
 
