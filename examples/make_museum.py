@@ -20,7 +20,7 @@ from PIL import Image
 MOVEMENTS = {
     # name: (year range, base colour, rough painting region (lon, lat))
     "baroque": ((1600, 1700), (120, 70, 20), (4.9, 52.3)),
-    "impressionism": ((1860, 1905), (90, 150, 220), (2.3, 48.8)),
+    "impressionism": ((1860, 1890), (90, 150, 220), (2.3, 48.8)),
     "cubism": ((1907, 1925), (150, 150, 140), (2.2, 41.4)),
 }
 WORDS = {
@@ -60,7 +60,7 @@ def main() -> None:
     print()
     n = 0
     for movement, ((y0, y1), colour, (lon, lat)) in MOVEMENTS.items():
-        for _ in range(16):
+        for _ in range(40):
             year = rng.randint(y0, y1)
             word = rng.choice(WORDS[movement])
             title = f"{rng.choice(['The', 'A', 'Study of a', 'Evening'])} {word}".replace("Evening The", "Evening")

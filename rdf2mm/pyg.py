@@ -159,6 +159,7 @@ def save_pyg(data: Data | HeteroData, path: str | Path) -> None:
 
     tensors: dict[str, torch.Tensor] = {}
     entries: list[dict[str, Any]] = []
+    seen: set[int] = set()
     for store in data.stores:
         key = getattr(store, "_key", None)
         store_key = list(key) if isinstance(key, tuple) else key
@@ -166,8 +167,14 @@ def save_pyg(data: Data | HeteroData, path: str | Path) -> None:
             entry: dict[str, Any] = {"store": store_key, "attr": attr}
             if isinstance(value, torch.Tensor):
                 name = str(len(tensors))
-                # clone: safetensors refuses tensors sharing memory (views of one buffer)
-                tensors[name] = value.detach().cpu().contiguous().clone()
+                t = value.detach().cpu().contiguous()
+                # safetensors refuses tensors sharing memory; copy only those (a copy of
+                # every tensor would double peak memory on large graphs)
+                ptr = t.untyped_storage().data_ptr()
+                if ptr in seen or t.untyped_storage().nbytes() != t.numel() * t.element_size():
+                    t = t.clone()
+                seen.add(t.untyped_storage().data_ptr())
+                tensors[name] = t
                 entry["tensor"] = name
             else:
                 entry["value"] = _json_value(value, f"attribute {attr!r}")

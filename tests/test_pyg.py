@@ -171,6 +171,15 @@ def test_cli_as_pyg_loads_to_the_same_object(synth, kg, tmp_path):
     _same(kg.to_pyg(hetero=True, modalities="none"), load_pyg(het))
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine, spinning OpenMP threads cost far more than they give."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _example():
     spec = importlib.util.spec_from_file_location("pyg_rgcn_example", ROOT / "examples" / "pyg_rgcn.py")
     module = importlib.util.module_from_spec(spec)
@@ -178,7 +187,7 @@ def _example():
     return module
 
 
-def test_example_rgcn_learns(synth):
+def test_example_rgcn_learns(synth, one_thread):
     # Structure alone carries the label here (chance is 0.5 with two balanced classes);
     # literals are left out to keep the test fast, not because the example needs it.
     args = [str(synth.graph_path), "--train", str(synth.labels_path("train")), "--valid", str(synth.labels_path("valid")),
@@ -188,7 +197,7 @@ def test_example_rgcn_learns(synth):
     assert result["test_accuracy"] >= 0.8, result
 
 
-def test_example_rgcn_runs_with_literal_encoders(synth):
+def test_example_rgcn_runs_with_literal_encoders(synth, one_thread):
     args = [str(synth.graph_path), "--train", str(synth.labels_path("train")), "--test", str(synth.labels_path("test")),
             "--modalities", "numeric,temporal,textual,boolean", "--epochs", "2"]
     result = _example().main(args)

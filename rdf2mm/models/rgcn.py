@@ -25,6 +25,7 @@ spmm alone; PyG FastRGCNConv 4.8 s.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import torch
@@ -82,7 +83,10 @@ class _Scatter(torch.autograd.Function):
 def _csr(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
     """CSR matrix from COO triples; duplicate entries are summed."""
     coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape, check_invariants=False)
-    return coo.coalesce().to_sparse_csr()
+    with warnings.catch_warnings():
+        # "Sparse CSR tensor support is in beta": noise on every build.
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return coo.coalesce().to_sparse_csr()
 
 
 class _PairPlan:
