@@ -42,6 +42,7 @@ FEATURES: tuple[str, ...] = (
     "year_sin", "year_cos",  # year within its decade, period 10
     "time",  # tanh((year + fraction of year - 2000) / 500): ordered, finest near the present
     "magnitude",  # sign(year) * log10(1 + |year|) / 15: tells 10^5 from 10^9
+    "time_local",  # continuous time scaled robustly within its group (predicate), like numbers
     "month_sin", "month_cos",
     "day_sin", "day_cos",
     "weekday_sin", "weekday_cos",
@@ -104,6 +105,7 @@ class TemporalModality(Modality):
     ) -> ParsedLiterals:
         """``data`` float32 ``[n, WIDTH]`` for any mix of the temporal datatypes; invalid rows are 0."""
         data, valid, errors = parse_temporal(lexical, datatypes)
+        _scale_time_per_group(data, valid, groups)
         return ParsedLiterals(data=data, valid=valid, errors=errors, meta={"width": WIDTH, "features": list(FEATURES)})
 
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
@@ -139,6 +141,23 @@ class _Reasons:
     def counter(self, codes: np.ndarray) -> Counter:
         counts = np.bincount(codes, minlength=len(self.names))
         return Counter({self.names[c]: int(k) for c, k in enumerate(counts) if c and k})
+
+
+def _scale_time_per_group(data: np.ndarray, valid: np.ndarray, groups: np.ndarray | None) -> None:
+    """Fill ``time_local``: a predicate's dates spread over [-1, 1].
+
+    The global ``time`` feature must cover millennia, so dates within one dataset (say
+    1860-1925) differ there by a few hundredths; scaling per predicate, robustly as
+    numbers are, lets the encoder separate them without first learning a steep slope.
+    """
+    from rdf2mm.modalities.numeric import scale_per_group  # noqa: PLC0415
+
+    dated = valid & (data[:, _F["has_year"]] > 0)
+    if not dated.any():
+        return
+    years = np.arctanh(np.clip(data[:, _F["time"]].astype(np.float64), -0.999999, 0.999999)) * 500.0 + 2000.0
+    g = np.zeros(len(data), np.int64) if groups is None else np.asarray(groups, np.int64)
+    data[:, _F["time_local"]] = scale_per_group(years, g, dated, "robust")
 
 
 def parse_temporal(lexical: Sequence[str], datatypes: Sequence[str]) -> tuple[np.ndarray, np.ndarray, Counter]:

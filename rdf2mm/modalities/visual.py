@@ -217,11 +217,14 @@ def channel_stats(data: np.ndarray, valid: np.ndarray, chunk: int = 1024) -> tup
 
 
 # -------------------------------------------------------------------------- encoder
-class _ConvBN(nn.Sequential):
+class _ConvNorm(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1, act: bool = True) -> None:
         layers: list[nn.Module] = [
             nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
-            nn.BatchNorm2d(c_out),
+            # GroupNorm, not BatchNorm: rdf2mm trains full-batch and switches to eval for
+            # validation every epoch, where BatchNorm's lagging running statistics made
+            # evaluation disagree with training.
+            nn.GroupNorm(min(8, c_out), c_out),
         ]
         if act:
             layers.append(nn.ReLU6(inplace=True))
@@ -229,11 +232,11 @@ class _ConvBN(nn.Sequential):
 
 
 class SeparableBlock(nn.Module):
-    """Depthwise 3x3 conv + pointwise 1x1 conv (each BN + ReLU6); residual when shapes match."""
+    """Depthwise 3x3 conv + pointwise 1x1 conv (each GroupNorm + ReLU6); residual when shapes match."""
 
     def __init__(self, c_in: int, c_out: int, stride: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(_ConvBN(c_in, c_in, 3, stride, groups=c_in), _ConvBN(c_in, c_out, 1, 1))
+        self.body = nn.Sequential(_ConvNorm(c_in, c_in, 3, stride, groups=c_in), _ConvNorm(c_in, c_out, 1, 1))
         self.residual = stride == 1 and c_in == c_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -246,7 +249,7 @@ class MobileNetEncoder(nn.Module):
 
     Input is scaled to 0..1 and standardised per channel with the statistics from
     parsing. The stack downsamples by up to 16, but never below a 2x2 map for the
-    parsed ``size`` (BatchNorm needs more than one value per channel even for a
+    parsed ``size`` (normalisation needs more than one value per channel even for a
     single-image batch), so small images stay cheap instead of being upsampled.
     """
 
@@ -266,7 +269,7 @@ class MobileNetEncoder(nn.Module):
         n_down = max(0, min(4, int(size).bit_length() - 2))  # 64 -> 4 (4x4 map), 16 -> 3 (2x2), 4 -> 1
         strides = iter([2] * n_down + [1] * (4 - n_down))
         self.features = nn.Sequential(
-            _ConvBN(3, w, 3, next(strides)),
+            _ConvNorm(3, w, 3, next(strides)),
             SeparableBlock(w, 2 * w, next(strides)),
             SeparableBlock(2 * w, 2 * w, 1),
             SeparableBlock(2 * w, 4 * w, next(strides)),
