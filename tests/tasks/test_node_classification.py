@@ -1,0 +1,99 @@
+"""Node classification end to end on graphs whose answer is known."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rdf2mm.config import TrainConfig
+from rdf2mm.errors import InputError
+from rdf2mm.pipeline import train
+from rdf2mm.prediction import predict_nodes
+from rdf2mm.runs import load_model_state
+from rdf2mm.synthetic import generate
+from tests.conftest import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def numeric_only(tmp_path_factory):
+    """Signal planted in the numeric literals only; structure and other modalities are noise."""
+    return generate(tmp_path_factory.mktemp("num"), triples=4000, signal=("numeric",), seed=3)
+
+
+def config(ds, **kw) -> TrainConfig:
+    return TrainConfig(
+        graph=[str(ds.graph_path)], train=str(ds.labels_path("train")), valid=str(ds.labels_path("valid")),
+        test=str(ds.labels_path("test")), device="cpu", **kw,
+    )
+
+
+def test_planted_modality_alone_learns_and_structure_only_is_at_chance(numeric_only):
+    torch.set_num_threads(1)
+    alone = train(config(numeric_only, modalities="numeric", epochs=100))
+    structure = train(config(numeric_only, modalities="none", epochs=100))
+    assert alone.metrics["test_accuracy"] >= 0.90
+    assert structure.metrics["test_accuracy"] <= 0.70  # two balanced classes: chance is 0.5
+
+
+def test_run_directory_and_prediction(numeric_only, tmp_path):
+    torch.set_num_threads(1)
+    out = tmp_path / "run"
+    res = train(config(numeric_only, modalities="numeric", epochs=30, seeds=2, out=str(out)))
+    for name in ("config.toml", "config.json", "provenance.json", "metrics.json", "curve.csv", "predictions.tsv",
+                 "literals.json", "model.safetensors", "model.json", "entities.parquet", "embeddings.safetensors"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seeds"] == 2 and len(metrics["per_seed"]) == 2
+    assert metrics["test_accuracy"] == pytest.approx(res.metrics["test_accuracy"])
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["data_fingerprint"] and prov["seeds"] == [0, 1] and prov["versions"]["torch"]
+    # predictions on the labelled test nodes agree with the reported accuracy of the kept seed
+    lines = (out / "predictions.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+    test_rows = [r for r in rows if r["split"] == "test"]
+    kept = metrics["per_seed"][[0, 1].index(metrics["kept_seed"])]
+    acc = sum(r["true_class"] == r["predicted_class"] for r in test_rows) / len(test_rows)
+    assert acc == pytest.approx(kept["test_accuracy"])
+    # predict reproduces the run's own predictions from the saved weights
+    terms = [r["entity"] for r in test_rows[:5]]
+    again = predict_nodes(out, nodes=terms, device="cpu")
+    assert [p["predicted_class"] for p in again] == [r["predicted_class"] for r in test_rows[:5]]
+
+
+def test_same_seed_same_result_on_cpu(numeric_only):
+    torch.set_num_threads(1)
+    a = train(config(numeric_only, modalities="numeric,temporal", epochs=8, patience=100))
+    b = train(config(numeric_only, modalities="numeric,temporal", epochs=8, patience=100))
+    assert a.per_seed[0]["test_accuracy"] == b.per_seed[0]["test_accuracy"]
+    assert a.per_seed[0]["valid_accuracy"] == b.per_seed[0]["valid_accuracy"]
+
+
+def test_tampered_checkpoint_is_refused(numeric_only, tmp_path):
+    out = tmp_path / "run"
+    train(config(numeric_only, modalities="none", epochs=2, out=str(out)))
+    load_model_state(out)  # loads fine as written
+    # a pickle payload in place of the safetensors file must not be executed, only refused
+    marker = tmp_path / "pwned"
+    payload = (b"\x80\x04\x95" + b"cos\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR.")
+    (out / "model.safetensors").write_bytes(payload)
+    with pytest.raises(InputError, match="cannot load model"):
+        load_model_state(out)
+    assert not marker.exists()
+
+
+def test_readme_main_command_learns_the_museum(tmp_path):
+    """The README's first command: train on the shipped example; its classes are learnable."""
+    out = tmp_path / "museum"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rdf2mm", "--quiet", "train", str(EXAMPLES / "museum.ttl"),
+         "--target", "http://example.org/museum#movement", "--out", str(out), "--json"],
+        capture_output=True, text=True, env={"PATH": "", "OMP_NUM_THREADS": "1", "RDF2MM_CACHE": str(tmp_path / "c")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert metrics["run_dir"] == str(out)
+    assert metrics["test_accuracy"] > 0.6  # three balanced classes: chance is 1/3
