@@ -84,7 +84,7 @@ def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], kg: Kn
             new[dst] = old[src]
         state["features.entity.weight"] = new
     old_dts = meta.get("datatypes")
-    if old_dts is not None and old_dts != kg.datatypes:
+    if old_dts is not None and old_dts != kg.datatypes and state["features.plain.weight"].shape[0] == len(old_dts):
         old = state["features.plain.weight"]
         new = old.mean(0, keepdim=True).repeat(max(len(kg.datatypes), 1), 1)
         index = {d: i for i, d in enumerate(old_dts)}

@@ -82,7 +82,9 @@ def prepare_inputs(
 
 
 def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, Any] | None = None) -> NodeFeatures:
-    """Fresh node features: entity embeddings, one encoder per modality, datatype vectors."""
+    """Fresh node features: entity embeddings, one encoder per modality, and for literal
+    nodes whose value is not encoded a learned vector per datatype (split literals) or
+    per node (merged literals)."""
     mg, kg, prepared = inputs.mg, inputs.kg, inputs.prepared
     node_literal = mg.node_literal
     lit_nodes = mg.num_entities + np.arange(len(node_literal), dtype=np.int64)
@@ -121,12 +123,20 @@ def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, A
             )
         )
     plain = ~encoded
+    codes = kg.literal_datatype[node_literal[plain]].astype(np.int64)
+    num_codes = len(kg.datatypes)
+    if mg.literals == "merged":
+        # A merged literal node is one value shared by every entity that has it: like an
+        # entity, it gets a learned vector of its own (R-GCN's featureless treatment), so
+        # "true" and "false" are told apart even when their values are not encoded.
+        codes = num_codes + np.arange(int(plain.sum()), dtype=np.int64)
+        num_codes += int(plain.sum())
     return NodeFeatures(
         num_nodes=mg.num_nodes,
         num_entities=mg.num_entities,
         dim=dim,
         blocks=blocks,
         plain_nodes=torch.as_tensor(lit_nodes[plain]),
-        plain_codes=torch.as_tensor(kg.literal_datatype[node_literal[plain]].astype(np.int64)),
-        num_plain_codes=len(kg.datatypes),
+        plain_codes=torch.as_tensor(codes),
+        num_plain_codes=num_codes,
     )

@@ -73,7 +73,7 @@ def build_model(inputs: PreparedInputs, num_classes: int, s: NCSettings) -> MRGC
         hidden=s.hidden,
         out_dim=num_classes,
         num_layers=s.layers,
-        num_bases=s.bases if s.bases is not None else default_bases(inputs.mg.num_relations),
+        num_bases=(s.bases or None) if s.bases is not None else default_bases(inputs.mg.num_relations),
         num_blocks=s.blocks,
         dropout=s.dropout,
         self_loop=s.self_loops,
