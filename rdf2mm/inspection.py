@@ -39,12 +39,14 @@ def inspect_graph(
             "distinct": distinct_dt.get(dt, 0),
             "ill_typed": report[dt]["ill_typed"],
             "ill_typed_reasons": report[dt]["reasons"],
+            "accepted_nonstandard": report[dt].get("accepted_nonstandard", {}),
         }
         for dt in sorted(kg.datatypes, key=lambda d: -occ_dt.get(d, 0))
     }
     blank = sum(1 for e in kg.entities if e.startswith("_:"))
     preds = kg.predicate_counts().most_common(top)
     ill = {dt: d["ill_typed"] for dt, d in datatypes.items() if d["ill_typed"]}
+    lenient = {dt: sum(d["accepted_nonstandard"].values()) for dt, d in datatypes.items() if d["accepted_nonstandard"]}
     return {
         "triples": kg.num_triples,
         "entity_triples": int(len(kg.edges)),
@@ -60,6 +62,8 @@ def inspect_graph(
         },
         "datatypes": datatypes,
         "ill_typed": {"total": sum(ill.values()) if validate else None, "by_datatype": ill},
+        # not canonical XSD, but accepted and encoded (e.g. "120"^^xsd:gYear): reported, not skipped
+        "accepted_nonstandard": {"total": sum(lenient.values()), "by_datatype": lenient},
         "top_predicates": [{"predicate": p, "triples": n} for p, n in preds],
         "read": {k: v for k, v in kg.stats.items()},
     }

@@ -57,7 +57,8 @@ def _print_report(r: dict) -> None:
         ("  blank nodes", r["blank_nodes"]),
         ("relations", r["relations"]),
         ("literals (distinct)", r["literals"]["distinct"]),
-        ("ill-typed literals", r["ill_typed"]["total"] if r["ill_typed"]["total"] is not None else "not checked"),
+        ("ill-typed literals (skipped)", r["ill_typed"]["total"] if r["ill_typed"]["total"] is not None else "not checked"),
+        ("non-standard literals (accepted)", r["accepted_nonstandard"]["total"]),
     ]:
         summary.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
     out.print(summary)
@@ -73,6 +74,7 @@ def _print_report(r: dict) -> None:
         dts.add_column(col, justify="right" if col in ("literals", "distinct", "ill-typed") else "left")
     for dt, d in r["datatypes"].items():
         why = ", ".join(f"{k}: {v}" for k, v in (d["ill_typed_reasons"] or {}).items())
+        why += "".join(f"; accepted, {k}: {v}" for k, v in d["accepted_nonstandard"].items())
         ill = "-" if d["ill_typed"] is None else f"{d['ill_typed']:,}"
         dts.add_row(dt, d["modality"], f"{d['literals']:,}", f"{d['distinct']:,}", ill, why)
     out.print(dts)

@@ -30,6 +30,9 @@ class ParsedLiterals:
     valid: np.ndarray
     errors: Counter = field(default_factory=Counter)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: literals accepted although not in the canonical XSD lexical space, by reason
+    #: (bool per row), e.g. years with fewer than four digits: valid and encoded, but reported
+    lenient: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.valid.shape[0])

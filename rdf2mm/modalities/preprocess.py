@@ -83,7 +83,8 @@ def prepare_literals(
     prepared = PreparedLiterals(datatype_modality=per_dt, literal_modality=lit_mod)
     counts = np.bincount(kg.literal_datatype, minlength=len(kg.datatypes)) if kg.num_literals else np.zeros(len(kg.datatypes), int)
     for i, dt in enumerate(kg.datatypes):
-        prepared.report[dt] = {"modality": per_dt[dt], "literals": int(counts[i]), "ill_typed": 0, "reasons": {}}
+        prepared.report[dt] = {"modality": per_dt[dt], "literals": int(counts[i]), "ill_typed": 0, "reasons": {},
+                               "accepted_nonstandard": {}}
     wanted = set(modalities)
     selected = np.zeros(kg.num_literals, dtype=bool)
     if literal_ids is None:
@@ -91,6 +92,8 @@ def prepare_literals(
     else:
         selected[np.asarray(literal_ids, dtype=np.int64)] = True
     groups = _first_predicate(kg)
+    # counts are per triple (occurrence), like the literal counts they sit next to
+    occurrences = np.bincount(kg.literal_edges[:, 2], minlength=kg.num_literals) if len(kg.literal_edges) else np.zeros(kg.num_literals, np.int64)
     for code, name in enumerate(MODALITY_NAMES):
         if name not in wanted:
             continue
@@ -104,20 +107,29 @@ def prepare_literals(
         modality = get_modality(name, **options.get(name, {}))
         parsed = modality.parse(lexical, dts, groups[ids])
         prepared.data[name] = ModalityData(literal_ids=ids.astype(np.int64), parsed=parsed)
-        _count_invalid(prepared, kg, ids, parsed, modality)
+        _count_invalid(prepared, kg, ids, parsed, modality, occurrences)
+        for reason, rows in parsed.lenient.items():
+            hit = ids[rows]
+            per_dt = np.bincount(kg.literal_datatype[hit], weights=occurrences[hit], minlength=len(kg.datatypes))
+            for code in np.flatnonzero(per_dt):
+                prepared.report[kg.datatypes[code]]["accepted_nonstandard"][reason] = int(per_dt[code])
     return prepared
 
 
 def _count_invalid(
-    prepared: PreparedLiterals, kg: KnowledgeGraph, ids: np.ndarray, parsed: ParsedLiterals, modality: Any
+    prepared: PreparedLiterals, kg: KnowledgeGraph, ids: np.ndarray, parsed: ParsedLiterals, modality: Any,
+    occurrences: np.ndarray,
 ) -> None:
+    """Ill-typed counts per datatype: triples (``ill_typed``) and distinct literals; reasons per distinct literal."""
     bad = ids[~parsed.valid]
     if len(bad) == 0:
         return
     per_dt = Counter(kg.literal_datatype[bad].tolist())
+    weighted = np.bincount(kg.literal_datatype[bad], weights=occurrences[bad], minlength=len(kg.datatypes))
     for code, n in per_dt.items():
         entry = prepared.report[kg.datatypes[code]]
-        entry["ill_typed"] += int(n)
+        entry["ill_typed"] += int(weighted[code])
+        entry["ill_typed_distinct"] = entry.get("ill_typed_distinct", 0) + int(n)
         if len(per_dt) == 1:
             entry["reasons"] = dict(parsed.errors)
         else:

@@ -106,7 +106,13 @@ class TemporalModality(Modality):
         """``data`` float32 ``[n, WIDTH]`` for any mix of the temporal datatypes; invalid rows are 0."""
         data, valid, errors = parse_temporal(lexical, datatypes)
         _scale_time_per_group(data, valid, groups)
-        return ParsedLiterals(data=data, valid=valid, errors=errors, meta={"width": WIDTH, "features": list(FEATURES)})
+        short = np.fromiter(
+            (ok and bool(_SHORT_YEAR.match(t)) for t, ok in zip(lexical, valid.tolist())), dtype=bool, count=len(valid)
+        )
+        return ParsedLiterals(
+            data=data, valid=valid, errors=errors, meta={"width": WIDTH, "features": list(FEATURES)},
+            lenient={"year with fewer than four digits": short} if short.any() else {},
+        )
 
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """A feed-forward net ``Linear(WIDTH, hidden)-ReLU-Linear(hidden, out_dim)`` (option ``hidden``)."""
@@ -141,6 +147,10 @@ class _Reasons:
     def counter(self, codes: np.ndarray) -> Counter:
         counts = np.bincount(codes, minlength=len(self.names))
         return Counter({self.names[c]: int(k) for c, k in enumerate(counts) if c and k})
+
+
+#: XSD requires at least four year digits ("0120"); real data writes "120" and "-44"
+_SHORT_YEAR = re.compile(r"\s*-?[0-9]{1,3}(?![0-9])(?:$|[-+Z\s])")
 
 
 def _scale_time_per_group(data: np.ndarray, valid: np.ndarray, groups: np.ndarray | None) -> None:
