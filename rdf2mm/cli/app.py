@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 #: human-facing output goes to stderr so that stdout stays clean for --json and pipes
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 #: machine-facing output (tables the user asked for, JSON)
 out = Console()
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import mmap
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ import pyoxigraph as ox
 
 from rdf2mm.graph.knowledge_graph import RDF_LANGSTRING, KnowledgeGraph
 
-__all__ = ["FastPathUnavailable", "line_format", "read_bytes", "build_line_based"]
+__all__ = ["FastPathUnavailable", "line_format", "read_bytes", "map_bytes", "build_line_based"]
 
 
 class FastPathUnavailable(Exception):
@@ -96,6 +98,25 @@ def read_bytes(path: str | Path, compression: str | None = None) -> bytes:
     else:
         decompress = _DECOMPRESS.get(path.suffix.lower())
     return decompress(data) if decompress else data
+
+
+def map_bytes(path: str | Path, compression: str | None = None) -> bytes | mmap.mmap:
+    """Like :func:`read_bytes`, but an uncompressed file is memory-mapped (read-only).
+
+    Mapping saves copying the whole file into a fresh ``bytes`` (a tenth of a second
+    per 100 MiB); the arrays built over it keep the mapping alive as long as needed.
+    """
+    path = Path(path)
+    if compression is not None or path.suffix.lower() in _DECOMPRESS:
+        return read_bytes(path, compression)
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return b""
+            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+            return mmap.mmap(fh.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+    except (OSError, ValueError):  # not mappable (a pipe, a special file...): read it
+        return read_bytes(path, compression)
 
 
 # ------------------------------------------------------------------ patterns
@@ -153,16 +174,32 @@ _POOL = _memory_pool()
 
 
 # ------------------------------------------------------------------ arrays
-def _newlines(buf: np.ndarray) -> np.ndarray:
-    """Positions of every ``\\n`` in ``buf`` (int64)."""
-    out = []
+def _newlines_spaces(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of every ``\\n`` and of every space in ``buf`` (int64), in one pass."""
+    nls, spaces = [], []
     tmp = np.empty(min(_CHUNK, max(len(buf), 1)), dtype=bool)
     for i in range(0, len(buf), _CHUNK):
         block = buf[i : i + _CHUNK]
         mask = tmp[: len(block)]
         np.equal(block, 10, out=mask)
-        out.append(np.flatnonzero(mask) + i)
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
+        nls.append(np.flatnonzero(mask) + i)
+        np.equal(block, 32, out=mask)
+        spaces.append(np.flatnonzero(mask) + i)
+    if not nls:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(nls), np.concatenate(spaces)
+
+
+def _split_run(pool: ThreadPoolExecutor | None, fn: Callable[[int, int], object], n: int) -> list:
+    """``fn(lo, hi)`` over the two halves of ``range(n)``, the first in ``pool`` (when
+    given) while this thread does the second; the results in order. For work that
+    releases the GIL (numpy, Arrow compute)."""
+    if pool is None or n < (1 << 16):
+        return [fn(0, n)]
+    half = n // 2
+    job = pool.submit(fn, 0, half)
+    second = fn(half, n)
+    return [job.result(), second]
 
 
 def _string_array(offsets: np.ndarray, data: pa.Buffer) -> pa.Array:
@@ -234,13 +271,17 @@ def _first_bytes(arr: pa.Array) -> np.ndarray:
     return np.where(offsets[1:] > offsets[:-1], first, 0).astype(np.uint8)
 
 
-def _substrings(arr: pa.Array, rel_start: np.ndarray, length: np.ndarray) -> pa.Array:
-    """``arr[i][rel_start[i] : rel_start[i] + length[i]]`` (in bytes), large_string."""
+def _substrings(arr: pa.Array, rel_start: np.ndarray, length: np.ndarray, pos: np.ndarray | None = None) -> pa.Array:
+    """``arr[i][rel_start[i] : rel_start[i] + length[i]]`` (in bytes), large_string;
+    only for ``i`` in ``pos`` (in that order) when given."""
     data = arr.buffers()[2]
     if len(arr) == 0 or data is None or data.size == 0:
-        return pa.array([""] * len(arr), pa.large_string())
+        return pa.array([""] * (len(arr) if pos is None else len(pos)), pa.large_string())
     buf = np.frombuffer(data, dtype=np.uint8)
-    return _views(buf, data, _offsets(arr)[:-1] + rel_start, length).cast(pa.large_string(), memory_pool=_POOL)
+    starts = _offsets(arr)[:-1] + rel_start
+    if pos is not None:
+        starts, length = starts[pos], np.asarray(length)[pos]
+    return _views(buf, data, starts, length).cast(pa.large_string(), memory_pool=_POOL)
 
 
 def _match(arr: pa.Array, pattern: str) -> np.ndarray:
@@ -298,7 +339,10 @@ def _cut_lines(data: bytes, quads: bool, pool: ThreadPoolExecutor | None = None,
         return _Source(z, z, np.zeros(0, bool), empty, empty, z, empty, None, 0)
     abuf = pa.py_buffer(data)
     buf = np.frombuffer(data, dtype=np.uint8)
-    nl = _newlines(buf)
+    # two halves of the file on two cores (no line can start in both: each half finds
+    # only its own newlines)
+    parts = _split_run(pool, lambda lo, hi: [a + lo for a in _newlines_spaces(buf[lo:hi])], len(buf))
+    nl, spaces = (np.concatenate([part[j] for part in parts]) for j in (0, 1))
     starts = np.empty(len(nl) + 1, dtype=np.int64)
     starts[0] = 0
     starts[1:] = nl + 1
@@ -315,10 +359,14 @@ def _cut_lines(data: bytes, quads: bool, pool: ThreadPoolExecutor | None = None,
 
     # Plain lines "S P O ." with single spaces: S and P hold no space by construction,
     # and every distinct piece is validated later, so a wrong cut cannot go unnoticed.
-    first = pc.find_substring(lines, " ").to_numpy(zero_copy_only=False).astype(np.int64)
-    p_start = np.where(first > 0, starts + first + 1, starts)
-    rest = _string_array(np.append(p_start, len(data)), abuf)
-    second = pc.find_substring(rest, " ").to_numpy(zero_copy_only=False).astype(np.int64)
+    # first / second space at or after each line start, from the sorted positions of
+    # all spaces (two sentinels past the end: "none"); a space found beyond the line's
+    # end puts o_start past o_end, and the line takes the regex path
+    spaces = np.append(spaces, [len(buf) + 2, len(buf) + 4])
+    at = np.searchsorted(spaces, starts)
+    first = spaces[at] - starts
+    p_start = starts + first + 1
+    second = spaces[at + 1] - p_start
     o_start = p_start + second + 1
     o_end = core_end - 2
     top = len(buf) - 1
@@ -337,12 +385,14 @@ def _cut_lines(data: bytes, quads: bool, pool: ThreadPoolExecutor | None = None,
         )
     phase("cut")
     o_lit = o_byte == _QUOTE
-    s_cols = [_views(buf, abuf, starts, first)]
-    p_cols = [_views(buf, abuf, p_start, second)]
     o_len = o_end - o_start
-    lit_cols: list[pa.Array] = []  # the plain lines' literals are cut in the worker below
-    ent_cols = [_views(buf, abuf, o_start[~o_lit], o_len[~o_lit])]
+    # the other lines' pieces, after the plain lines' ones (views of those are cut below)
+    s_cols: list[pa.Array] = []
+    p_cols: list[pa.Array] = []
+    lit_cols: list[pa.Array] = []
+    ent_cols: list[pa.Array] = []
     lit_starts, lit_lens = o_start[o_lit], o_len[o_lit]
+    ent_starts, ent_lens = o_start[~o_lit], o_len[~o_lit]
     graphs: list[pa.Array] = []
     if not all_plain:
         others = pc.filter(lines, pa.array(~plain), memory_pool=_POOL)
@@ -361,15 +411,18 @@ def _cut_lines(data: bytes, quads: bool, pool: ThreadPoolExecutor | None = None,
             if quads:
                 g = matched.field("g")
                 graphs.append(g.filter(pc.not_equal(g, "")).cast(pa.large_string()))
-    s = _concat(s_cols)
-    n = len(s)
-    phase("views")
     # numpy and Arrow release the GIL: literals are cut and hashed on the other core
-    # while entities and predicates are on this one
+    # while entities and predicates are cut and hashed on this one
     def literals() -> tuple[np.ndarray, pa.Array]:
         return _encode(_concat([_views(buf, abuf, lit_starts, lit_lens), *lit_cols]))
 
     lit_job = (pool.submit if pool else _now)(literals)
+    s_cols.insert(0, _views(buf, abuf, starts, first))
+    p_cols.insert(0, _views(buf, abuf, p_start, second))
+    ent_cols.insert(0, _views(buf, abuf, ent_starts, ent_lens))
+    s = _concat(s_cols)
+    n = len(s)
+    phase("views")
     ent_idx, ent_dict = _encode(_concat([s, *ent_cols]))
     p_idx, p_dict = _encode(_concat(p_cols))
     lit_idx, lit_dict = lit_job.result()
@@ -547,13 +600,22 @@ def _build(
     s, p = (np.concatenate(x) if x else np.zeros(0, np.int64) for x in (s_all, p_all))
     lit_rows = np.concatenate([src.o_lit for src in sources]) if sources else np.zeros(0, bool)
     edges = _unique_rows(s[~lit_rows], p[~lit_rows], np.concatenate(o_ent) if o_ent else np.zeros(0, np.int64))
+    # entity-literal triples, deduplicated on literal *tokens* while the literals are
+    # being worked out: the same rows in the same (first-seen) order as deduplicating
+    # on literal ids, once tokens are mapped to literals (again below, should two
+    # tokens spell one literal)
+    for src, lm in zip(sources, lit_maps):
+        o_lit.append(lm[src.o_idx[src.o_lit]])
+    tok_edges = _unique_rows(s[lit_rows], p[lit_rows], np.concatenate(o_lit) if o_lit else np.zeros(0, np.int64))
     phase("relations+entities")
 
     lit_of_tok, lexical, lit_dt, language, datatypes = lit_job.result()
     phase("literals")
-    for src, lm in zip(sources, lit_maps):
-        o_lit.append(lit_of_tok[lm[src.o_idx[src.o_lit]]])
-    literal_edges = _unique_rows(s[lit_rows], p[lit_rows], np.concatenate(o_lit) if o_lit else np.zeros(0, np.int64))
+    if len(lexical) == len(lit_tokens):  # one literal per token (every literal has one)
+        literal_edges = tok_edges
+        literal_edges[:, 2] = lit_of_tok[tok_edges[:, 2]]
+    else:
+        literal_edges = _unique_rows(tok_edges[:, 0], tok_edges[:, 1], lit_of_tok[tok_edges[:, 2]])
     phase("triples")
     stats = {
         "quads_read": n_total,
@@ -600,7 +662,7 @@ def _literals(tokens: pa.Array) -> tuple[np.ndarray, list[str], np.ndarray, list
     language), as in the generic builder.
     """
     n_tok = len(tokens)
-    safe = _match(tokens, _SAFE_LITERAL_RE)
+    safe, q, sfx = _safe_literals(tokens)
     unsafe_tok = np.flatnonzero(~safe)
     canon: list[ox.Literal] = []
     for term in _canonical_terms(_take(tokens, unsafe_tok).to_pylist()):
@@ -610,12 +672,15 @@ def _literals(tokens: pa.Array) -> tuple[np.ndarray, list[str], np.ndarray, list
     # work on all tokens (no copy of the safe ones); unsafe ones get empty pieces
     arr = tokens
     lens = _lengths(arr)
-    # the lexical form of a safe token holds no quote and its suffix none either: the
-    # lexical ends at the token's last quote
-    q = np.where(safe, _last_quote(arr) - 1, 0)  # lexical length
-    ones = np.ones(len(arr), np.int64)
-    lex = _substrings(arr, ones, q)
-    sfx_idx, sfx_dict = _encode(_substrings(arr, q + 2, np.where(safe, lens - q - 2, 0)))
+    # q: the lexical length of each safe token (0 for the others)
+    sfx_idx, sfx_dict = sfx or _encode(_substrings(arr, q + 2, np.where(safe, lens - q - 2, 0)))
+
+    def lex_of(pos: np.ndarray) -> pa.Array:  # the lexical forms of safe tokens (views)
+        data = arr.buffers()[2]
+        if len(pos) == 0 or data is None or data.size == 0:
+            return pa.array([""] * len(pos), pa.large_string())
+        return _views(np.frombuffer(data, dtype=np.uint8), data, _offsets(arr)[pos] + 1, q[pos])
+
     sfx_values = sfx_dict.to_pylist()
     # every distinct suffix ("", @lang, ^^<dt>) is validated and canonicalised by pyoxigraph
     pair_code: dict[tuple[str, str], int] = {}
@@ -642,9 +707,7 @@ def _literals(tokens: pa.Array) -> tuple[np.ndarray, list[str], np.ndarray, list
     reg_pos = np.flatnonzero(regular)
     n_reg = len(reg_pos)
     all_regular = n_reg == len(arr)
-    lex_values = lex.to_pylist()
-    if not all_regular:  # cheaper than filtering the Arrow strings
-        lex_values = np.array(lex_values, dtype=object)[reg_pos].tolist()
+    lex_values = lex_of(reg_pos).to_pylist()
     lit_of_tok[reg_pos] = np.arange(n_reg)
     all_codes = codes[reg_pos]
     new_lex: list[str] = []
@@ -666,13 +729,14 @@ def _literals(tokens: pa.Array) -> tuple[np.ndarray, list[str], np.ndarray, list
         group, group_keys = _encode(keys)
         # groups whose key is a regular token take that token's id; the others are new
         # (irregular tokens never equal a key: a key has the regular suffix spelling)
-        hit = pc.index_in(arr, value_set=group_keys, memory_pool=_POOL).to_numpy(zero_copy_only=False)
+        # (only regular tokens of a key's length can equal it: look those up)
+        cand = np.flatnonzero(regular & np.isin(lens, np.unique(_lengths(group_keys))))
+        hit = pc.index_in(_take(arr, cand), value_set=group_keys, memory_pool=_POOL).to_numpy(zero_copy_only=False)
         group_id = np.full(len(group_keys), -1, np.int64)
         found = np.flatnonzero(~np.isnan(hit)) if np.issubdtype(hit.dtype, np.floating) else np.arange(len(hit))
-        found = found[regular[found]]
         reg_id = np.cumsum(regular) - 1  # position among safe tokens -> regular literal id
-        group_id[hit[found].astype(np.int64)] = reg_id[found]
-        member_lex = _concat([_take(lex, irr_pos), pa.array([t.value for t in canon], pa.large_string())])
+        group_id[hit[found].astype(np.int64)] = reg_id[cand[found]]
+        member_lex = _concat([lex_of(irr_pos).cast(pa.large_string(), memory_pool=_POOL), pa.array([t.value for t in canon], pa.large_string())])
         member_code = np.concatenate([irr_codes, np.asarray(unsafe_codes, np.int64)])
         first_member = np.full(len(group_keys), -1, np.int64)
         first_member[group[::-1]] = np.arange(len(group))[::-1]
@@ -690,38 +754,46 @@ def _literals(tokens: pa.Array) -> tuple[np.ndarray, list[str], np.ndarray, list
     return lit_of_tok, lexical, dt_of_pair[all_codes], lang_of_pair[all_codes].tolist(), list(dt_index)
 
 
+_SAFE_SUFFIX_RE = rf"^(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^{SAFE_IRI})?$"
+
+
+def _safe_literals(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, pa.Array] | None]:
+    """Which literal tokens are safe (``_SAFE_LITERAL_RE``), and their lexical lengths.
+
+    Equivalent to matching the pattern, but with one byte scan: a token is safe when it
+    starts with a quote, holds exactly two quotes and no backslash, and the suffix after
+    the closing quote is a safe one (few distinct suffixes: those are matched). Also
+    returns the suffixes' codes and values (empty for unsafe tokens) when it has them.
+    """
+    n = len(tokens)
+    offsets = _offsets(tokens)
+    data = tokens.buffers()[2]
+    if n == 0 or data is None or data.size == 0:
+        safe = _match(tokens, _SAFE_LITERAL_RE)
+        return safe, np.zeros(n, np.int64), None
+    raw = np.frombuffer(data, dtype=np.uint8)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    seg = raw[lo:hi]
+    quotes = np.flatnonzero(seg == _QUOTE) + lo
+    slashes = np.flatnonzero(seg == 92) + lo
+    n_quotes = np.bincount(np.searchsorted(offsets, quotes, "right") - 1, minlength=n)
+    has_slash = np.zeros(n, bool)
+    has_slash[np.searchsorted(offsets, slashes, "right") - 1] = True
+    starts, ends = offsets[:-1], offsets[1:]
+    quotes = np.append(quotes, [hi + 1, hi + 1])  # sentinels
+    k = np.searchsorted(quotes, starts)  # each token's first quote
+    core = (n_quotes == 2) & ~has_slash & (quotes[k] == starts)
+    q = np.where(core, quotes[k + 1] - starts - 1, 0)  # the lexical length
+    sfx_idx, sfx_dict = _encode(_views(raw, data, starts + q + 2, np.where(core, ends - starts - q - 2, 0)))
+    ok = _match(sfx_dict, _SAFE_SUFFIX_RE)
+    if ok.all():
+        return core, q, (sfx_idx, sfx_dict)
+    safe = core & ok[sfx_idx]
+    return safe, np.where(safe, q, 0), None
+
+
 def _needs_escape(text: str) -> bool:
     return '"' in text or "\\" in text or "\n" in text or "\r" in text
-
-
-def _last_quote(arr: pa.Array, rounds: int = 64) -> np.ndarray:
-    """Byte offset of the closing quote of each safe literal token (``"lex"suffix``).
-
-    A safe token holds exactly two quotes, so a quote found after its first byte is the
-    closing one. Suffixes come in few lengths (one per datatype or language tag): each
-    round learns one length from the first unresolved token and resolves, with one
-    vectorised byte test, every token with a quote at that distance from its end.
-    """
-    offsets = _offsets(arr)
-    pos = np.full(len(arr), -1, np.int64)
-    data = arr.buffers()[2]
-    if len(arr) == 0 or data is None:
-        return pos
-    buf = np.frombuffer(data, dtype=np.uint8)
-    starts, ends = offsets[:-1], offsets[1:]
-    todo = np.arange(len(arr))
-    for _ in range(rounds):
-        if not len(todo):
-            return pos
-        i = int(todo[0])
-        suffix_len = int(ends[i] - starts[i]) - 1 - bytes(buf[starts[i] : ends[i]]).rindex(b'"')
-        at = ends[todo] - suffix_len - 1
-        hit = (at > starts[todo]) & (buf[np.maximum(at, 0)] == 34)
-        pos[todo[hit]] = at[hit] - starts[todo[hit]]
-        todo = todo[~hit]
-    for i in todo.tolist():  # unusually many suffix lengths: finish one by one
-        pos[i] = bytes(buf[starts[i] : ends[i]]).rindex(b'"')
-    return pos
 
 
 def _dt_lang(term: ox.Literal) -> tuple[str, str]:

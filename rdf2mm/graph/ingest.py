@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from rdf2mm.errors import InputError
 from rdf2mm.graph.build import GraphBuilder
 from rdf2mm.graph.cache import cache_key, load_cached, store_cached
-from rdf2mm.graph.fast_ntriples import FastPathUnavailable, build_line_based, line_format, read_bytes
+from rdf2mm.graph.fast_ntriples import FastPathUnavailable, build_line_based, line_format, map_bytes
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.read import describe_sources, fingerprint, read_quads
 
@@ -103,7 +103,7 @@ def _read_fast(infos: list[Any], format: str | None) -> KnowledgeGraph | str:
         formats.append(fmt)
         compression[path] = getattr(info, "compression", None)
     try:
-        return build_line_based(paths, formats, reader=lambda p: read_bytes(p, compression[p]))
+        return build_line_based(paths, formats, reader=lambda p: map_bytes(p, compression[p]))
     except FastPathUnavailable as exc:
         return str(exc)
     except MemoryError:

@@ -19,9 +19,13 @@ from rdf2mm.graph.fast_ntriples import (
     SAFE_BNODE,
     SAFE_IRI,
     FastPathUnavailable,
+    _match,
+    _safe_literals,
+    _SAFE_LITERAL_RE,
     _views,
     build_line_based,
     line_format,
+    map_bytes,
     read_bytes,
 )
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
@@ -323,3 +327,26 @@ def test_random_documents_equal_generic(tmp_path_factory, rows):
 def test_real_datasets_equal_generic(parts):
     kg = assert_same([shared(*parts)])
     assert kg.num_triples > 20_000
+
+
+LITERAL_TOKENS = [
+    '"a"', '""', '"a"@en', '"a"@EN-gb', '"a"^^<http://x/y>', '"a\\"b"', '"a"@', '"a"^^<\u00e9>', '"\u00e9"',
+    '"a" "b"', '"a"@en-', '"a"x', 'x"a"', '"a"^^<http://x/\u00e9>', '"\\u0041"', '"a"^^<a>', '"a b c"@de',
+    '"a"@1en', '"a"^^<http://x/y> .', '"a\\\\"', '"""', '"a"^^<http://x/"y>', '"ab"^^<http://x/y#z>',
+]
+
+
+@pytest.mark.parametrize("start", [0, 3, 7])
+def test_safe_literal_scan_equals_the_pattern(start):
+    tokens = pa.array(LITERAL_TOKENS, pa.large_string()).slice(start)
+    safe, q, _ = _safe_literals(tokens)
+    assert safe.tolist() == _match(tokens, _SAFE_LITERAL_RE).tolist()
+    for tok, ok, n in zip(tokens.to_pylist(), safe, q):
+        if ok:
+            assert tok[0] == '"' and tok.encode()[n + 1 : n + 2] == b'"' and b'"' not in tok.encode()[1 : n + 1]
+
+
+def test_map_bytes_equals_read_bytes(tmp_path):
+    for name, data in [("a.nt", b"<x:a> <x:b> <x:c> .\n"), ("e.nt", b""), ("c.nt.gz", gzip.compress(b"<x:a> <x:b> <x:c> .\n"))]:
+        (tmp_path / name).write_bytes(data)
+        assert bytes(map_bytes(tmp_path / name)) == read_bytes(tmp_path / name)
