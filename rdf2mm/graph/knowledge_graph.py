@@ -124,8 +124,12 @@ class KnowledgeGraph:
         rel = np.asarray(sorted(relation_ids), dtype=np.int64)
         keep_e = ~np.isin(self.edges[:, 1], rel)
         keep_l = ~np.isin(self.literal_edges[:, 1], rel)
+        return self.keep_triples(keep_e, keep_l, "removed_triples")
+
+    def keep_triples(self, keep_edges: np.ndarray, keep_literal_edges: np.ndarray, stat: str) -> KnowledgeGraph:
+        """A copy with only the marked triples; ids stay valid; ``stats[stat]`` counts the dropped ones."""
         stats = dict(self.stats)
-        stats["removed_triples"] = int((~keep_e).sum() + (~keep_l).sum())
+        stats[stat] = int((~keep_edges).sum() + (~keep_literal_edges).sum())
         return KnowledgeGraph(
             entities=self.entities,
             relations=self.relations,
@@ -133,8 +137,8 @@ class KnowledgeGraph:
             literal_datatype=self.literal_datatype,
             literal_language=self.literal_language,
             datatypes=self.datatypes,
-            edges=self.edges[keep_e],
-            literal_edges=self.literal_edges[keep_l],
+            edges=self.edges[keep_edges],
+            literal_edges=self.literal_edges[keep_literal_edges],
             stats=stats,
             _entity_index=self._entity_index,
             _relation_index=self._relation_index,

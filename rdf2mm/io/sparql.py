@@ -49,10 +49,10 @@ def read_endpoint(url: str, *, page_size: int = 100_000, timeout: float = 60.0) 
     """
     if page_size < 1:
         raise InputError(f"SPARQL page size must be at least 1, got {page_size}")
-    where = _public_url(url)
+    where = public_url(url)
     headers = _auth_headers(url)
     if headers:  # urllib would take user:password@ for part of the host name
-        url = _strip_userinfo(url)
+        url = strip_userinfo(url)
     offset = 0
     while True:
         body, ctype = _fetch(url, page_query(page_size, offset), timeout, where, headers)
@@ -137,14 +137,15 @@ def _snippet(body: bytes, n: int = 200) -> str:
     return " ".join(text.split()) or "(empty body)"
 
 
-def _strip_userinfo(url: str) -> str:
+def strip_userinfo(url: str) -> str:
+    """``url`` without ``user:password@``."""
     parts = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-def _public_url(url: str) -> str:
+def public_url(url: str) -> str:
     """``url`` without user:password, query or fragment, for messages."""
-    parts = urllib.parse.urlsplit(_strip_userinfo(url))
+    parts = urllib.parse.urlsplit(strip_userinfo(url))
     return urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
 
 

@@ -30,6 +30,7 @@ import pyoxigraph as ox
 
 from rdf2mm import vocab as V
 from rdf2mm.errors import DataError, InputError, RemoteError, UsageError
+from rdf2mm.io.sparql import public_url, strip_userinfo
 
 __all__ = ["Auth", "is_endpoint", "load_store", "push_gsp", "push_sparql_update", "query", "read_vectors",
            "similar"]
@@ -116,11 +117,11 @@ def load_store(path: str | Path, graph: str, quads: QuadSource) -> dict[str, Any
 # ------------------------------------------------------------------ remote
 def _request(url: str, data: bytes, content_type: str, auth: Auth, timeout: float, method: str = "POST",
              accept: str | None = None) -> tuple[bytes, str]:
-    where = _public(url)
+    where = public_url(url)
     headers = {"Content-Type": content_type, "User-Agent": _USER_AGENT, **auth.headers()}
     if accept:
         headers["Accept"] = accept
-    req = urllib.request.Request(_strip_userinfo(url), data=data, headers=headers, method=method)
+    req = urllib.request.Request(strip_userinfo(url), data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.read(), resp.headers.get("Content-Type", "") or ""
@@ -143,16 +144,6 @@ def _request(url: str, data: bytes, content_type: str, auth: Auth, timeout: floa
         raise RemoteError(f"{where}: connection failed: {e}") from None
     except ValueError as e:
         raise InputError(f"{where}: not a usable endpoint URL: {e}") from None
-
-
-def _strip_userinfo(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _public(url: str) -> str:
-    parts = urllib.parse.urlsplit(_strip_userinfo(url))
-    return urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
 
 
 def _url_auth(url: str, auth: Auth) -> Auth:
@@ -202,7 +193,7 @@ def push_sparql_update(url: str, graph: str, quads: QuadSource, *, auth: Auth | 
     if first:  # nothing to insert: still replace the old graph with an empty one
         _request(url, f"DROP SILENT GRAPH {g}".encode(), "application/sparql-update; charset=utf-8", auth, timeout)
         requests += 1
-    return {"endpoint": _public(url), "graph": graph, "quads": n, "requests": requests}
+    return {"endpoint": public_url(url), "graph": graph, "quads": n, "requests": requests}
 
 
 def push_gsp(url: str, graph: str, quads: QuadSource, *, auth: Auth | None = None, timeout: float = 60.0,
@@ -222,7 +213,7 @@ def push_gsp(url: str, graph: str, quads: QuadSource, *, auth: Auth | None = Non
     if method == "PUT":
         _request(target, b"", "application/n-triples", auth, timeout, method="PUT")
         requests += 1
-    return {"endpoint": _public(url), "graph": graph, "quads": n, "requests": requests}
+    return {"endpoint": public_url(url), "graph": graph, "quads": n, "requests": requests}
 
 
 # ------------------------------------------------------------------ reading back
@@ -248,7 +239,7 @@ def query(target: str | Path, sparql: str, *, auth: Auth | None = None, timeout:
             rdf = ox.RdfFormat.from_media_type(media) or ox.RdfFormat.N_TRIPLES
             return list(ox.parse(body, format=rdf))
         except (SyntaxError, ValueError) as exc:
-            raise RemoteError(f"{_public(url)}: cannot read the answer ({media or 'no media type'}): {exc}") from None
+            raise RemoteError(f"{public_url(url)}: cannot read the answer ({media or 'no media type'}): {exc}") from None
     store = open_store(target, create=False)
     try:
         result = store.query(sparql)

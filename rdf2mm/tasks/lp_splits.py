@@ -76,21 +76,7 @@ def without_triples(kg: KnowledgeGraph, edges: np.ndarray, literal_edges: np.nda
     E, R, L = kg.num_entities, kg.num_relations, kg.num_literals
     keep_e = ~rows_in(kg.edges, edges, R, E)
     keep_l = ~rows_in(kg.literal_edges, literal_edges, R, max(L, 1))
-    stats = dict(kg.stats)
-    stats["held_out_triples"] = int((~keep_e).sum() + (~keep_l).sum())
-    return KnowledgeGraph(
-        entities=kg.entities,
-        relations=kg.relations,
-        literal_lexical=kg.literal_lexical,
-        literal_datatype=kg.literal_datatype,
-        literal_language=kg.literal_language,
-        datatypes=kg.datatypes,
-        edges=kg.edges[keep_e],
-        literal_edges=kg.literal_edges[keep_l],
-        stats=stats,
-        _entity_index=kg._entity_index,
-        _relation_index=kg._relation_index,
-    )
+    return kg.keep_triples(keep_e, keep_l, "held_out_triples")
 
 
 def resolve_relations(kg: KnowledgeGraph, names: Sequence[str] | None) -> list[int] | None:
