@@ -284,6 +284,8 @@ def _read_file(path: Path, fmt: str, compression: str | None, base_iri: str | No
         if ofmt == ox.RdfFormat.RDF_XML:
             with open_decompressed(path, compression) as f:
                 _refuse_xml_entities(f.read, str(path))
+            with open_decompressed(path, compression) as f:
+                _check_xml_well_formed(f.read, str(path))
         if compression is None:
             yield from _parse(str(path), ox.parse(path=str(path), format=ofmt, base_iri=base))
         else:
@@ -362,6 +364,23 @@ class _Prefixed(io.RawIOBase):
 
 # ------------------------------------------------------------------ RDF/XML entities
 _NAME_START = re.compile(rb"<[A-Za-z_:\x80-\xff]")
+
+
+def _check_xml_well_formed(read, name: str) -> None:
+    """Refuse XML that is not well-formed (e.g. truncated): pyoxigraph's RDF/XML parser
+    returns the triples it saw without an error, which would silently lose data."""
+    import xml.parsers.expat  # noqa: PLC0415
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        while True:
+            chunk = read(1 << 20)
+            parser.Parse(chunk, not chunk)
+            if not chunk:
+                break
+    except xml.parsers.expat.ExpatError as e:
+        raise InputError(f"{name}:{e.lineno}:{e.offset + 1}: XML syntax error: {xml.parsers.expat.ErrorString(e.code)}") from None
 
 
 def _refuse_xml_entities(read, name: str) -> bytes:
