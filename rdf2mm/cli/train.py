@@ -17,7 +17,7 @@ def _progress_enabled() -> bool:
 
 @app.command("train")
 def train_command(
-    graph: list[str] = typer.Argument(..., help="RDF files, folders, a store folder, a SPARQL endpoint URL, or - for stdin."),
+    graph: Optional[list[str]] = typer.Argument(None, help="RDF files, folders, a store folder, a SPARQL endpoint URL, or - for stdin (default: the --config file's graph)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="node-classification (default) or link-prediction."),
     target: Optional[str] = typer.Option(None, "--target", help="Predicate IRI holding the class labels in the graph (its triples are removed before training)."),
     train: Optional[str] = typer.Option(None, "--train", help="Training labels (N-Triples or TSV/CSV) or, for link prediction, training triples."),
@@ -62,6 +62,8 @@ def train_command(
       rdf2mm train aifb.nt.gz --train train.nt --valid valid.nt --test test.nt --seeds 5 --json
 
       rdf2mm train graph.nt --modalities numeric,temporal --literals merged --out runs/ablation-1
+
+      rdf2mm train --config runs/ablation-1/config.toml --out runs/ablation-1-again
     """
     with handle_errors():
         from rdf2mm.config import TrainConfig, load_config_file
@@ -81,7 +83,12 @@ def train_command(
             "store": store,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
-        settings["graph"] = list(graph)
+        if graph:
+            settings["graph"] = list(graph)
+        if not settings.get("graph"):
+            from rdf2mm.errors import UsageError
+
+            raise UsageError("no input graph: give GRAPH or a --config file that names one")
         if no_cache:
             settings["cache"] = False
         cfg = TrainConfig.from_dict(settings, source=str(config) if config else "options")
