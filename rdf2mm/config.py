@@ -81,6 +81,8 @@ class TrainConfig:
     eval_memory_mb: int = 512
     # output
     out: str | None = None
+    #: save a checkpoint every N epochs next to the run directory (0: never); see --resume
+    checkpoint_every: int = 10
     predictions_format: str = "tsv"
     #: also export the run as these formats (parquet, nt, ttl, trig, nq) into RUN_DIR/export
     output: list[str] = field(default_factory=list)

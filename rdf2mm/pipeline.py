@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.graph.ingest import read_graph
@@ -25,7 +26,7 @@ from rdf2mm.runs import (provenance, save_embeddings, save_model, write_config, 
                          write_table)
 from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
-from rdf2mm.tasks.node_classification import NCResult, NCSettings, train_node_classifier
+from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, train_node_classifier
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -65,14 +66,38 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
-def train(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
-    """Run ``cfg`` end to end; see the module docstring."""
+def _checkpoint(cfg: TrainConfig, resume: bool) -> TrainingCheckpoint | None:
+    """The run's checkpoint folder: reused when resuming, otherwise started afresh."""
+    if not cfg.out or cfg.checkpoint_every <= 0:
+        return None
+    ckpt = TrainingCheckpoint(checkpoint_folder(cfg.out), cfg.checkpoint_every)
+    if resume:
+        saved = ckpt.load_config()
+        if saved != cfg.to_dict():
+            changed = sorted(k for k in set(saved) | set(cfg.to_dict()) if saved.get(k) != cfg.to_dict().get(k))
+            raise UsageError(f"cannot resume: settings differ from the interrupted run ({', '.join(changed)})")
+    else:
+        ckpt.remove()  # a fresh run never picks up another run's leftovers
+        ckpt.save_config(cfg.to_dict())
+    return ckpt
+
+
+def resume(run_dir: str | Path, progress: Progress | None = None) -> RunResult:
+    """Continue an interrupted ``train`` run from its last checkpoint (same result, CPU)."""
+    saved = TrainingCheckpoint(checkpoint_folder(run_dir)).load_config()
+    return train(TrainConfig.from_dict(saved, source=str(checkpoint_folder(run_dir))), progress, resume=True)
+
+
+def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
+    """Run ``cfg`` end to end; see the module docstring. ``resume`` continues from a checkpoint."""
     cfg.resolve().validate()
     if cfg.task == "node-classification":
-        result = train_node_classification(cfg, progress)
+        result = train_node_classification(cfg, progress, resume)
     else:
         from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
 
+        if resume:
+            raise UsageError("--resume is implemented for node classification runs only")
         result = train_link_prediction(cfg, progress)
     if result.run_dir is not None and (cfg.output or cfg.store):
         from rdf2mm.export import export_run  # noqa: PLC0415
@@ -83,7 +108,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
     return result
 
 
-def train_node_classification(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
+def train_node_classification(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
     """Node classification end to end (``cfg`` already resolved and validated)."""
     note = progress or (lambda _stage, _info: None)
     started = dt.datetime.now(dt.timezone.utc)
@@ -105,13 +130,27 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
                       "edges": int(inputs.mg.edge_index.shape[1])})
     settings = NCSettings.from_config(cfg)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    ckpt = _checkpoint(cfg, resume)
     results: list[NCResult] = []
     for seed in seeds:
+        done = ckpt.load_done(seed) if ckpt else None
+        if done is not None:
+            model = build_model(inputs, labels.num_classes, settings)
+            model.load_state_dict(done["model"])
+            res = NCResult(seed=seed, model=model.to(device), metrics=done["metrics"], curve=done["curve"],
+                           probabilities=done["extra"]["probabilities"], embeddings=done["extra"]["embeddings"])
+            note("seed_done", {"seed": seed, "resumed": True, **res.metrics})
+            results.append(res)
+            continue
         note("seed", {"seed": seed})
         res = train_node_classifier(
             inputs, labels, settings, seed, device,
-            on_epoch=lambda epoch, rec: note("epoch", rec),
+            on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
         )
+        if ckpt:
+            assert res.probabilities is not None and res.embeddings is not None
+            ckpt.save_done(seed, model=res.model, metrics=res.metrics, curve=res.curve,
+                           extra={"probabilities": res.probabilities, "embeddings": res.embeddings})
         results.append(res)
         note("seed_done", {"seed": seed, **res.metrics})
     metrics = summarise(results, cfg)
@@ -119,6 +158,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     if cfg.out:
         run_dir = write_run(Path(cfg.out), cfg, kg, inputs, labels, results, metrics, fingerprint, seeds,
                             str(device), started)
+    if ckpt:
+        ckpt.remove()
     return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
 
 

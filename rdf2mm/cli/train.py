@@ -50,6 +50,8 @@ def train_command(
     decoder: Optional[str] = typer.Option(None, "--decoder", help="Link prediction: distmult (default), complex or tucker."),
     negatives: Optional[int] = typer.Option(None, "--negatives", help="Link prediction: corrupted triples per positive; 0 (default) scores every entity (1-N)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Link prediction: positive triples per step (default 4096)."),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Save a checkpoint every N epochs next to the run directory (default 10; 0: never)."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
     json_out: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON object on stdout."),
 ) -> None:
@@ -64,10 +66,21 @@ def train_command(
       rdf2mm train graph.nt --modalities numeric,temporal --literals merged --out runs/ablation-1
 
       rdf2mm train --config runs/ablation-1/config.toml --out runs/ablation-1-again
+
+      rdf2mm train --resume runs/ablation-1       # after Ctrl-C or a kill
     """
     with handle_errors():
         from rdf2mm.config import TrainConfig, load_config_file
+        from rdf2mm.pipeline import resume as run_resume
         from rdf2mm.pipeline import train as run_train
+
+        if resume:
+            from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
+
+            saved = TrainConfig.from_dict(TrainingCheckpoint(checkpoint_folder(resume)).load_config())
+            result = _run_with_progress(lambda _cfg, note: run_resume(resume, note), saved)
+            _report(result, json_out)
+            return
 
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {
@@ -80,7 +93,7 @@ def train_command(
             "target_relations": [t.strip() for t in target_relations.split(",") if t.strip()] if target_relations else None,
             "decoder": decoder, "negatives": negatives, "batch_size": batch_size,
             "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
-            "store": store,
+            "store": store, "checkpoint_every": checkpoint_every,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:
@@ -96,12 +109,16 @@ def train_command(
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             cfg.out = str(Path("runs") / f"{stamp}-{cfg.task}")
         result = _run_with_progress(run_train, cfg)
-        if json_out:
-            print_json({**result.metrics, "run_dir": str(result.run_dir) if result.run_dir else None,
-                        **({"export": result.export} if result.export else {})})
-        else:
-            _print_metrics(result.metrics)
-            info(f"run written to [bold]{result.run_dir}[/]")
+        _report(result, json_out)
+
+
+def _report(result: Any, json_out: bool) -> None:
+    if json_out:
+        print_json({**result.metrics, "run_dir": str(result.run_dir) if result.run_dir else None,
+                    **({"export": result.export} if result.export else {})})
+    else:
+        _print_metrics(result.metrics)
+        info(f"run written to [bold]{result.run_dir}[/]")
 
 
 def _run_with_progress(run_train: Any, cfg: Any) -> Any:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
 from rdf2mm.models.mrgcn import MRGCN
 from rdf2mm.tasks.inputs import PreparedInputs, make_features, seed_everything
 from rdf2mm.tasks.labels import LabelSplit, Labels
@@ -104,8 +105,13 @@ def train_node_classifier(
     seed: int,
     device: torch.device,
     on_epoch: EpochCallback | None = None,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> NCResult:
-    """Train one model with one seed; returns it with its best-validation weights."""
+    """Train one model with one seed; returns it with its best-validation weights.
+
+    With ``checkpoint``, the state is saved every ``checkpoint.every`` epochs and a saved
+    state for this seed is resumed from, giving the same result as an uninterrupted run.
+    """
     seed_everything(seed)
     model = build_model(inputs, labels.num_classes, settings).to(device)
     adj = inputs.adjacency(device)
@@ -127,8 +133,21 @@ def train_node_classifier(
     best_epoch = 0
     curve: list[dict[str, float]] = []
     stale = 0
+    start = 1
+    saved = checkpoint.load_progress(seed) if checkpoint else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        restore_optimizer(opt, saved["opt_tensors"], saved["optimizer"])
+        best_state = saved["best"]
+        c = saved["counters"]
+        best_key, best_epoch, stale = tuple(c["best_key"]), c["best_epoch"], c["stale"]  # type: ignore[assignment]
+        curve = saved["curve"]
+        start = saved["epoch"] + 1
+        torch.set_rng_state(saved["rng_torch"])
+        if saved["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["rng_cuda"])
     t0 = time.perf_counter()
-    for epoch in range(1, settings.epochs + 1):
+    for epoch in range(start, settings.epochs + 1):
         model.train()
         opt.zero_grad(set_to_none=True)
         with autocast():
@@ -162,6 +181,11 @@ def train_node_classifier(
             stale += 1
             if has_valid and stale >= settings.patience:
                 break
+        if checkpoint and checkpoint.every and epoch % checkpoint.every == 0 and epoch < settings.epochs:
+            checkpoint.save_progress(
+                seed, epoch=epoch, model=model, opt=opt, best_state=best_state, curve=curve,
+                counters={"best_key": list(best_key), "best_epoch": best_epoch, "stale": stale},
+            )
     train_seconds = time.perf_counter() - t0
     if best_state is not None:
         model.load_state_dict(best_state)
