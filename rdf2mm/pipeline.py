@@ -25,6 +25,7 @@ from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.runs import (provenance, save_embeddings, save_model, write_config, write_curve, write_entities,
                          write_table)
 from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
+from rdf2mm.tasks.memory import check_fits, estimate_training_memory
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, train_node_classifier
 
@@ -129,6 +130,11 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
     settings = NCSettings.from_config(cfg)
+    estimate = estimate_training_memory(inputs, settings.embed_dim, settings.hidden, settings.layers,
+                                        labels.num_classes)
+    note("memory", {"estimated_peak_mb": estimate["total"] >> 20})
+    if device.type == "cpu":
+        check_fits(estimate)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
     ckpt = _checkpoint(cfg, resume)
     results: list[NCResult] = []
