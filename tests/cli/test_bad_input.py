@@ -1,61 +1,36 @@
 """Bad input through the CLI: a documented exit code, a one-line message, no traceback,
-nothing written. Each case is a small file made here (the corpus is generated, not shipped,
-so it cannot go stale)."""
+nothing written. The corpus is the files in tests/cli/bad_input/ (written by its
+make_corpus.py), plus label and option mistakes made here."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import struct
 import zlib
 
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from rdf2mm.cli import app
+from tests.cli.bad_input.make_corpus import HERE as CORPUS
+from tests.cli.bad_input.make_corpus import ILL_TYPED, UNREADABLE, XSD, labelled_graph, png
 
 runner = CliRunner()
-XSD = "http://www.w3.org/2001/XMLSchema#"
-GOOD = "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/b> <http://e/p> <http://e/a> .\n"
+UNREADABLE_FILES = sorted((CORPUS / "unreadable").iterdir())
+ILL_TYPED_FILES = sorted((CORPUS / "ill_typed").iterdir())
 
 
-def png(w: int, h: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (w, h), (10, 20, 30)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-# name -> (file content, exit code); content None means the file is not created
-UNREADABLE = {
-    "broken.nt": ('<http://e/a> <http://e/p> .\n', 3),
-    "unterminated.nt": ('<http://e/a> <http://e/p> "open .\n', 3),
-    "spaced_iri.nt": ('<http://e/a b> <http://e/p> <http://e/c> .\n', 3),
-    "no_dot.nt": ('<http://e/a> <http://e/p> <http://e/c>\n', 3),
-    "broken.ttl": ('@prefix ex: <http://e/> .\nex:a ex:p ex:b ;; .\nex:c ex:p\n', 3),
-    "undeclared_prefix.ttl": ('ex:a ex:p ex:b .\n', 3),
-    "broken.rdf": ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>', 3),
-    "bomb.rdf": ('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>\n'
-                 '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>', 3),
-    "external.rdf": ('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
-                     '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>', 3),
-    "broken.jsonld": ('{"@context": ', 3),
-    "broken.nq": ('<http://e/a> <http://e/p> <http://e/b> <http://e/g> <http://e/h> .\n', 3),
-    "unknown.xyz": (GOOD, 3),
-    "missing.ttl": (None, 3),
-    "not_gzip.nt.gz": (GOOD, 3),
-    "binary.nt": ("\x00\x01\x02\xff garbage", 3),
-    "latin1.nt": ('<http://e/a> <http://e/p> "caf\xe9" .\n'.encode("latin-1").decode("latin-1"), 3),
-}
+def test_corpus_is_complete():
+    """The shipped files are exactly what make_corpus writes (regenerate with it)."""
+    assert len(UNREADABLE_FILES) + len(ILL_TYPED_FILES) >= 30
+    assert {p.name for p in UNREADABLE_FILES} == {n for n, (c, _) in UNREADABLE.items() if c is not None}
+    assert {p.stem for p in ILL_TYPED_FILES} == set(ILL_TYPED)
 
 
 @pytest.mark.parametrize("name", sorted(UNREADABLE))
 def test_unreadable_input(tmp_path, name):
-    content, code = UNREADABLE[name]
-    path = tmp_path / name
-    if content is not None:
-        data = content.encode("latin-1") if name == "latin1.nt" else content.encode("utf-8", "surrogateescape")
-        path.write_bytes(data)
+    _content, code = UNREADABLE[name]
+    path = CORPUS / "unreadable" / name  # missing.ttl is absent on purpose
     out = tmp_path / "run"
     for args in (["inspect", str(path)], ["train", str(path), "--target", "http://e/p", "--out", str(out)]):
         result = runner.invoke(app, args)
@@ -67,33 +42,9 @@ def test_unreadable_input(tmp_path, name):
     assert not out.exists()
 
 
-def labelled_graph(extra: str = "") -> str:
-    lines = [f"<http://e/i{i}> <http://e/cls> <http://e/c{i % 2}> .\n<http://e/i{i}> <http://e/near> <http://e/i{(i + 1) % 12}> ."
-             for i in range(12)]
-    return "\n".join(lines) + "\n" + extra
-
-
-ILL_TYPED = {
-    "impossible_date": f'"1990-02-30"^^<{XSD}date>',
-    "month_13": f'"2021-13-01"^^<{XSD}date>',
-    "not_a_number": f'"abc"^^<{XSD}integer>',
-    "nan": f'"NaN"^^<{XSD}double>',
-    "inf": f'"INF"^^<{XSD}double>',
-    "overflow_byte": f'"300"^^<{XSD}byte>',
-    "bad_boolean": f'"yes"^^<{XSD}boolean>',
-    "bad_base64": '"%%%not base64%%%"^^<http://kgbench.info/dt#base64Image>',
-    "not_an_image": f'"{base64.b64encode(b"hello world, not an image").decode()}"^^<http://kgbench.info/dt#base64Image>',
-    "truncated_image": f'"{base64.b64encode(png(8, 8)[:40]).decode()}"^^<http://kgbench.info/dt#base64Image>',
-    "invalid_wkt": '"POLYGON((0 0, 1 1"^^<http://www.opengis.net/ont/geosparql#wktLiteral>',
-    "empty_wkt": '"POINT EMPTY"^^<http://www.opengis.net/ont/geosparql#wktLiteral>',
-    "bad_time": f'"25:61:00"^^<{XSD}time>',
-}
-
-
 @pytest.mark.parametrize("name", sorted(ILL_TYPED))
 def test_ill_typed_literals_are_skipped_counted_and_training_goes_on(tmp_path, name):
-    g = tmp_path / "g.nt"
-    g.write_text(labelled_graph(f"<http://e/i0> <http://e/{name}> {ILL_TYPED[name]} .\n"))
+    g = CORPUS / "ill_typed" / f"{name}.nt"
     result = runner.invoke(app, ["inspect", str(g), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
