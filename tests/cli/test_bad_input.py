@@ -112,3 +112,16 @@ def test_decompression_bomb_image_is_skipped_not_decoded(tmp_path):
     assert result.exit_code == 0
     dt = json.loads(result.stdout)["datatypes"]["http://kgbench.info/dt#base64Image"]
     assert dt["ill_typed"] == 1 and "too large" in dt["ill_typed_reasons"]
+
+
+def test_sparql_endpoint_down(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", f"http://127.0.0.1:{port}/sparql", "--target", "http://e/p", "--out", str(out)])
+    assert result.exit_code == 5, result.output
+    assert "connection refused" in result.output and "Traceback" not in result.output
+    assert not out.exists()
