@@ -85,10 +85,12 @@ class TrainingCheckpoint:
 
     def save_progress(self, seed: int, *, epoch: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
                       best_state: dict[str, torch.Tensor] | None, counters: dict[str, Any],
-                      curve: list[dict[str, float]]) -> None:
+                      curve: list[dict[str, float]], extra: dict[str, torch.Tensor] | None = None) -> None:
+        """Save a seed in progress; ``extra`` holds task-specific tensors (e.g. a sampler's RNG)."""
         opt_tensors, opt_meta = optimizer_state(opt)
         tensors = {
             **_tensors("model.", model.state_dict()),
+            **_tensors("extra.", extra or {}),
             **_tensors("opt.", opt_tensors),
             **(_tensors("best.", best_state) if best_state is not None else {}),
             "rng.torch": torch.get_rng_state(),
@@ -112,6 +114,7 @@ class TrainingCheckpoint:
         meta["model"] = _split("model.", tensors)
         meta["opt_tensors"] = _split("opt.", tensors)
         meta["best"] = _split("best.", tensors) if meta["has_best"] else None
+        meta["extra"] = _split("extra.", tensors)
         meta["rng_torch"] = tensors["rng.torch"]
         meta["rng_cuda"] = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda")]
         return meta

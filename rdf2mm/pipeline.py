@@ -67,7 +67,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
-def _checkpoint(cfg: TrainConfig, resume: bool) -> TrainingCheckpoint | None:
+def run_checkpoint(cfg: TrainConfig, resume: bool) -> TrainingCheckpoint | None:
     """The run's checkpoint folder: reused when resuming, otherwise started afresh."""
     if not cfg.out or cfg.checkpoint_every <= 0:
         return None
@@ -97,9 +97,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = Fal
     else:
         from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
 
-        if resume:
-            raise UsageError("--resume is implemented for node classification runs only")
-        result = train_link_prediction(cfg, progress)
+        result = train_link_prediction(cfg, progress, resume)
     if result.run_dir is not None and (cfg.output or cfg.store):
         from rdf2mm.export import export_run  # noqa: PLC0415
 
@@ -136,7 +134,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     if device.type == "cpu":
         check_fits(estimate)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    ckpt = _checkpoint(cfg, resume)
+    ckpt = run_checkpoint(cfg, resume)
     results: list[NCResult] = []
     for seed in seeds:
         done = ckpt.load_done(seed) if ckpt else None

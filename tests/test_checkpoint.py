@@ -113,3 +113,25 @@ def test_killed_process_resumes_to_the_same_result(data, tmp_path):
     m1, m2 = json.loads(resumed.stdout), json.loads(straight.stdout)
     for k in ("train_accuracy", "valid_accuracy", "test_accuracy"):
         assert m1[k] == m2[k], k
+
+
+def test_link_prediction_resumes_to_the_same_result(tmp_path):
+    torch.set_num_threads(1)
+    ds = generate(tmp_path / "lp", triples=2000, signal=(), seed=2)
+    base = dict(graph=[str(ds.lp_path("train"))], task="link-prediction", train=str(ds.lp_path("train")),
+                valid=str(ds.lp_path("valid")), test=str(ds.lp_path("test")), modalities="numeric",
+                device="cpu", epochs=12, patience=100, seeds=2, checkpoint_every=2, negatives=4)
+    straight = train(TrainConfig(**base, out=str(tmp_path / "straight")))
+    out = tmp_path / "interrupted"
+
+    def stop(stage, info):
+        if stage == "epoch" and info["seed"] == 1 and info["epoch"] == 7:
+            raise Interrupt()
+
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**base, out=str(out)), stop)
+    assert not out.exists()
+    resumed = resume(out)
+    for k in ("test_mrr", "test_hits@10", "valid_mrr"):
+        assert resumed.metrics[k] == straight.metrics[k], k
+    assert (tmp_path / "straight" / "curve.csv").read_text() == (out / "curve.csv").read_text()

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
@@ -207,8 +208,13 @@ def train_link_predictor(
     device: torch.device,
     filter_index: FilterIndex | None = None,
     on_epoch: EpochCallback | None = None,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> LPResult:
-    """Train one model with one seed; returns it with its best-validation weights."""
+    """Train one model with one seed; returns it with its best-validation weights.
+
+    With ``checkpoint``, the state (model, optimiser, both RNGs, best weights, counters)
+    is saved every ``checkpoint.every`` epochs and resumed from when present.
+    """
     from rdf2mm.tasks.inputs import seed_everything  # noqa: PLC0415
 
     seed_everything(seed)
@@ -237,9 +243,21 @@ def train_link_predictor(
     best_epoch = 0
     stale = 0
     curve: list[dict[str, float]] = []
+    start = 1
+    saved = checkpoint.load_progress(seed) if checkpoint else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        restore_optimizer(opt, saved["opt_tensors"], saved["optimizer"])
+        best_state = saved["best"]
+        c = saved["counters"]
+        best_key, best_epoch, stale = c["best_key"], c["best_epoch"], c["stale"]
+        curve = saved["curve"]
+        start = saved["epoch"] + 1
+        torch.set_rng_state(saved["rng_torch"])
+        gen.set_state(saved["extra"]["sampler_rng"])
     t0 = time.perf_counter()
     eval_seconds = 0.0
-    for epoch in range(1, settings.epochs + 1):
+    for epoch in range(start, settings.epochs + 1):
         model.train()
         perm = torch.randperm(len(train), generator=gen).numpy()
         total, steps = 0.0, 0
@@ -279,26 +297,45 @@ def train_link_predictor(
         curve.append(record)
         if on_epoch:
             on_epoch(epoch, record)
-        if key is None:
-            continue
-        if key > best_key:
-            best_key, best_epoch, stale = key, epoch, 0
-            # A real copy: a state_dict holds references to the live tensors.
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += settings.eval_every if has_valid else 1
-            if stale >= settings.patience:
-                break
+        if key is not None:
+            if key > best_key:
+                best_key, best_epoch, stale = key, epoch, 0
+                # A real copy: a state_dict holds references to the live tensors.
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += settings.eval_every if has_valid else 1
+                if stale >= settings.patience:
+                    break
+        if checkpoint and checkpoint.every and epoch % checkpoint.every == 0 and epoch < settings.epochs:
+            checkpoint.save_progress(
+                seed, epoch=epoch, model=model, opt=opt, best_state=best_state, curve=curve,
+                counters={"best_key": best_key, "best_epoch": best_epoch, "stale": stale},
+                extra={"sampler_rng": gen.get_state()},
+            )
     train_seconds = time.perf_counter() - t0 - eval_seconds
     if best_state is not None:
         model.load_state_dict(best_state)
-    model.eval()
     metrics: dict[str, float] = {
         "best_epoch": best_epoch,
         "epochs_run": len(curve),
         "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / max(len(curve), 1),
+        "eval_seconds": eval_seconds,
     }
+    return evaluate_link_predictor(model, adj, splits, filter_index, settings, seed, metrics, curve, device)
+
+
+def evaluate_link_predictor(
+    model: LinkPredictor, adj: RelationalAdjacency, splits: LinkSplits, filter_index: FilterIndex,
+    settings: LPSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]], device: torch.device,
+) -> LPResult:
+    """Rank valid and test triples with a trained model; completes ``metrics``."""
+    model.eval()
+    use_amp = settings.amp and device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    budget = settings.eval_memory_mb * 2**20
+    has_valid = len(splits.valid) > 0
+    eval_seconds = float(metrics.get("eval_seconds", 0.0))
     te = time.perf_counter()
     with torch.no_grad(), autocast():
         emb = model(adj).float()
@@ -374,9 +411,9 @@ def graph_digest(inputs: PreparedInputs) -> str:
 
 
 # ------------------------------------------------------------------ pipeline
-def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None) -> RunResult:
+def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
     """Run a link-prediction config end to end (the library behind ``rdf2mm train --task link-prediction``)."""
-    from rdf2mm.pipeline import RunResult, mean_std  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.pipeline import RunResult, mean_std, run_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
     from rdf2mm.tasks.inputs import resolve_device  # noqa: PLC0415
 
     cfg.validate()
@@ -386,13 +423,28 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None) ->
     data = load_lp_data(cfg, note)
     settings = LPSettings.from_config(cfg)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    ckpt = run_checkpoint(cfg, resume)
     results: list[LPResult] = []
     for seed in seeds:
+        done = ckpt.load_done(seed) if ckpt else None
+        if done is not None:
+            # A finished seed: its best weights are restored and its ranks recomputed
+            # (evaluation is deterministic), instead of training it again.
+            model = build_model(data.inputs, settings).to(device)
+            model.load_state_dict(done["model"])
+            res = evaluate_link_predictor(model, data.inputs.adjacency(device), data.splits, data.filter_index,
+                                          settings, seed, dict(done["metrics"]), done["curve"], device)
+            results.append(res)
+            note("seed_done", {"seed": seed, "resumed": True, **res.metrics})
+            continue
         note("seed", {"seed": seed})
         res = train_link_predictor(
             data.inputs, data.splits, settings, seed, device, data.filter_index,
-            on_epoch=lambda epoch, rec: note("epoch", rec),
+            on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
         )
+        if ckpt:
+            train_only = {k: v for k, v in res.metrics.items() if not k.startswith(("valid_", "test_"))}
+            ckpt.save_done(seed, model=res.model, metrics=train_only, curve=res.curve, extra={})
         results.append(res)
         note("seed_done", {"seed": seed, **res.metrics})
     metrics: dict[str, Any] = {"task": cfg.task, "seeds": len(results)}
@@ -406,6 +458,8 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None) ->
     run_dir = None
     if cfg.out:
         run_dir = write_run(Path(cfg.out), cfg, data, results, metrics, seeds, str(device), started)
+    if ckpt:
+        ckpt.remove()
     return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
 
 
