@@ -4,11 +4,12 @@ Line-based formats need no parser state, so the triples of a file can be cut apa
 array operations instead of a Python loop over pyoxigraph's quads (which costs more
 than the parse itself):
 
-1. the file's bytes are split into lines (newline positions via numpy, in chunks to
-   keep temporaries in cache) and UTF-8-validated once by Arrow;
+1. the file is memory-mapped (when not compressed) and split into lines: one numpy pass
+   (in chunks, to keep temporaries in cache; the two halves of the file on two cores)
+   finds every newline and every space; the lines are UTF-8-validated once by Arrow;
 2. "plain" lines -- ``S P O .`` with single spaces, by far the usual layout -- are cut
-   at their first two spaces; every other line (tabs, comments, graph terms, CRLF...)
-   goes through one RE2 regular expression;
+   at their first two spaces (looked up among the sorted space positions); every other
+   line (tabs, comments, graph terms, CRLF...) goes through one RE2 regular expression;
 3. terms are integer-coded by Arrow's hash tables (``dictionary_encode``) on zero-copy
    binary views into the file's bytes; entity and literal tokens are disjoint (their
    first bytes differ), so they are hashed concurrently on two cores;
@@ -113,8 +114,10 @@ def map_bytes(path: str | Path, compression: str | None = None) -> bytes | mmap.
         with open(path, "rb") as fh:
             if os.fstat(fh.fileno()).st_size == 0:
                 return b""
-            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-            return mmap.mmap(fh.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+            if hasattr(mmap, "MAP_POPULATE"):  # Linux: map the (cached) pages at once
+                flags = mmap.MAP_SHARED | mmap.MAP_POPULATE
+                return mmap.mmap(fh.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):  # not mappable (a pipe, a special file...): read it
         return read_bytes(path, compression)
 
@@ -224,8 +227,10 @@ def _views(buf: np.ndarray, data: pa.Buffer, starts: np.ndarray, lengths: np.nda
     if k == 0:
         return pa.Array.from_buffers(pa.string_view(), 0, [None, pa.py_buffer(views), data])
     if n >= 12:
-        windows = np.lib.stride_tricks.as_strided(buf, shape=(n - 11, 12), strides=(1, 1))
-        head = windows[np.minimum(starts, n - 12)]
+        # 12-byte opaque items at every byte offset: one 12-byte copy per string (much
+        # faster than gathering rows of a strided [n, 12] byte array)
+        windows = np.ndarray(shape=(n - 11,), dtype="V12", buffer=buf, strides=(1,))
+        head = windows[np.minimum(starts, n - 12)].view(np.uint8).reshape(k, 12)
     else:
         head = np.zeros((k, 12), dtype=np.uint8)
     for i in np.flatnonzero(starts > n - 12).tolist():  # strings in the last 12 bytes
@@ -342,7 +347,9 @@ def _cut_lines(data: bytes, quads: bool, pool: ThreadPoolExecutor | None = None,
     # two halves of the file on two cores (no line can start in both: each half finds
     # only its own newlines)
     parts = _split_run(pool, lambda lo, hi: [a + lo for a in _newlines_spaces(buf[lo:hi])], len(buf))
-    nl, spaces = (np.concatenate([part[j] for part in parts]) for j in (0, 1))
+    nl = np.concatenate([part[0] for part in parts])
+    # (two sentinels past the end for the space lookup below: "no further space")
+    spaces = np.concatenate([part[1] for part in parts] + [np.array([len(buf) + 2, len(buf) + 4], np.int64)])
     starts = np.empty(len(nl) + 1, dtype=np.int64)
     starts[0] = 0
     starts[1:] = nl + 1
@@ -362,11 +369,11 @@ def _cut_lines(data: bytes, quads: bool, pool: ThreadPoolExecutor | None = None,
     # first / second space at or after each line start, from the sorted positions of
     # all spaces (two sentinels past the end: "none"); a space found beyond the line's
     # end puts o_start past o_end, and the line takes the regex path
-    spaces = np.append(spaces, [len(buf) + 2, len(buf) + 4])
     at = np.searchsorted(spaces, starts)
     first = spaces[at] - starts
     p_start = starts + first + 1
     second = spaces[at + 1] - p_start
+    del spaces, at
     o_start = p_start + second + 1
     o_end = core_end - 2
     top = len(buf) - 1
@@ -730,7 +737,7 @@ def _literals(tokens: pa.Array) -> tuple[np.ndarray, list[str], np.ndarray, list
         # groups whose key is a regular token take that token's id; the others are new
         # (irregular tokens never equal a key: a key has the regular suffix spelling)
         # (only regular tokens of a key's length can equal it: look those up)
-        cand = np.flatnonzero(regular & np.isin(lens, np.unique(_lengths(group_keys))))
+        cand = np.flatnonzero(regular & np.isin(_len_byte1(arr), _len_byte1(group_keys)))
         hit = pc.index_in(_take(arr, cand), value_set=group_keys, memory_pool=_POOL).to_numpy(zero_copy_only=False)
         group_id = np.full(len(group_keys), -1, np.int64)
         found = np.flatnonzero(~np.isnan(hit)) if np.issubdtype(hit.dtype, np.floating) else np.arange(len(hit))
@@ -773,15 +780,23 @@ def _safe_literals(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, tuple[np.n
         return safe, np.zeros(n, np.int64), None
     raw = np.frombuffer(data, dtype=np.uint8)
     lo, hi = int(offsets[0]), int(offsets[-1])
-    seg = raw[lo:hi]
-    quotes = np.flatnonzero(seg == _QUOTE) + lo
-    slashes = np.flatnonzero(seg == 92) + lo
-    n_quotes = np.bincount(np.searchsorted(offsets, quotes, "right") - 1, minlength=n)
-    has_slash = np.zeros(n, bool)
-    has_slash[np.searchsorted(offsets, slashes, "right") - 1] = True
+    quotes_at, slashes_at = [], []
+    tmp = np.empty(min(_CHUNK, max(hi - lo, 1)), dtype=bool)
+    for i in range(lo, hi, _CHUNK):
+        block = raw[i : min(i + _CHUNK, hi)]
+        mask = tmp[: len(block)]
+        np.equal(block, _QUOTE, out=mask)
+        quotes_at.append(np.flatnonzero(mask) + i)
+        np.equal(block, 92, out=mask)
+        slashes_at.append(np.flatnonzero(mask) + i)
+    quotes = np.concatenate(quotes_at) if quotes_at else np.zeros(0, np.int64)
+    slashes = np.concatenate(slashes_at) if slashes_at else np.zeros(0, np.int64)
+    has_slash = np.diff(np.searchsorted(slashes, offsets)) > 0
+    at = np.searchsorted(quotes, offsets)  # each token's first quote (index into quotes)
+    n_quotes = np.diff(at)
+    k = at[:-1]
     starts, ends = offsets[:-1], offsets[1:]
     quotes = np.append(quotes, [hi + 1, hi + 1])  # sentinels
-    k = np.searchsorted(quotes, starts)  # each token's first quote
     core = (n_quotes == 2) & ~has_slash & (quotes[k] == starts)
     q = np.where(core, quotes[k + 1] - starts - 1, 0)  # the lexical length
     sfx_idx, sfx_dict = _encode(_views(raw, data, starts + q + 2, np.where(core, ends - starts - q - 2, 0)))
@@ -790,6 +805,19 @@ def _safe_literals(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, tuple[np.n
         return core, q, (sfx_idx, sfx_dict)
     safe = core & ok[sfx_idx]
     return safe, np.where(safe, q, 0), None
+
+
+def _len_byte1(arr: pa.Array) -> np.ndarray:
+    """A cheap fingerprint of each string of a large_string array: its byte length and
+    its second byte (0 for strings shorter than 2); equal strings have equal ones."""
+    offsets = _offsets(arr)
+    lens = np.diff(offsets)
+    data = arr.buffers()[2]
+    if len(arr) == 0 or data is None or data.size == 0:
+        return lens * 256
+    raw = np.frombuffer(data, dtype=np.uint8)
+    second = np.where(lens >= 2, raw[np.minimum(offsets[:-1] + 1, len(raw) - 1)], 0)
+    return lens * 256 + second
 
 
 def _needs_escape(text: str) -> bool:
