@@ -6,7 +6,7 @@ import importlib
 from rdf2mm.cli.app import app
 
 # Each command lives in its own module and registers itself on import.
-_COMMANDS = ["inspect", "generate", "train", "predict", "encode", "export", "query"]
+_COMMANDS = ["inspect", "generate", "train", "predict", "encode", "export", "query", "config", "ablate", "report"]
 for _name in _COMMANDS:
     try:
         importlib.import_module(f"rdf2mm.cli.{_name}")

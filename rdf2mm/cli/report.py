@@ -1,0 +1,35 @@
+"""``rdf2mm report``: a self-contained HTML page of a run directory."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rdf2mm.cli.app import app, handle_errors, info, print_json
+
+
+@app.command("report")
+def report_command(
+    run_dir: Path = typer.Argument(..., help="A run directory written by rdf2mm train."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file to write (default: RUN_DIR/report.html)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the written path as one JSON object on stdout."),
+) -> None:
+    """Write one HTML page with training curves, confusion matrix, accuracy bars, an embedding PCA, config and versions.
+
+    The page is self-contained (inline SVG, no scripts, no network) and written atomically.
+
+    Examples:
+
+      rdf2mm report runs/museum
+
+      rdf2mm report runs/ablate-20260101-120000/split-all -o all.html
+    """
+    with handle_errors():
+        from rdf2mm.report import write_report
+
+        path = write_report(run_dir, output)
+        if json_out:
+            print_json({"report": str(path)})
+        else:
+            info(f"report written to [bold]{path}[/]")

@@ -1,0 +1,108 @@
+"""`rdf2mm ablate` and its statistics: the grid, Welch's t-test, the Student-t CDF."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from rdf2mm.ablation import _check_grid, betainc, default_grid, t_cdf, welch_t_test
+from rdf2mm.cli import app
+from rdf2mm.config import TrainConfig
+from rdf2mm.errors import UsageError
+from rdf2mm.synthetic import generate
+
+runner = CliRunner()
+
+
+# ----------------------------------------------------------------- statistics against known values
+
+
+@pytest.mark.parametrize("a,b,x,expected", [
+    (2.0, 3.0, 0.4, 0.5248),          # binomial closed form
+    (1.0, 1.0, 0.3, 0.3),             # uniform
+    (0.5, 0.5, 0.5, 0.5),             # symmetric
+    (5.0, 0.5, 0.999, None),          # just in range
+])
+def test_betainc_known_values(a, b, x, expected):
+    value = betainc(a, b, x)
+    assert 0.0 <= value <= 1.0
+    if expected is not None:
+        assert value == pytest.approx(expected, abs=1e-12)
+    assert betainc(a, b, x) + betainc(b, a, 1 - x) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_t_cdf_known_values():
+    assert t_cdf(1.0, 1) == pytest.approx(0.75, abs=1e-12)                               # Cauchy
+    assert t_cdf(2.0, 1) == pytest.approx(0.5 + math.atan(2.0) / math.pi, abs=1e-12)
+    assert t_cdf(3.0, 2) == pytest.approx(0.5 + 3.0 / (2 * math.sqrt(11.0)), abs=1e-12)  # df=2 closed form
+    assert t_cdf(2.0, 5) == pytest.approx(0.9490302605850709, abs=1e-10)                 # tables / SciPy
+    assert 2 * t_cdf(-2.228139, 10) == pytest.approx(0.05, abs=1e-6)                     # two-sided 5% critical value
+    assert t_cdf(1.959964, 1e9) == pytest.approx(0.975, abs=1e-6)                        # normal limit
+    assert t_cdf(0.0, 3.7) == pytest.approx(0.5)
+    assert t_cdf(-1.3, 4.2) == pytest.approx(1 - t_cdf(1.3, 4.2), abs=1e-12)
+
+
+def test_welch_t_test():
+    t, p = welch_t_test([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])
+    assert t == pytest.approx(-1.897366596, abs=1e-8)
+    assert p == pytest.approx(0.1075312, abs=1e-6)  # R: t.test(1:5, 2*(1:5))
+    assert welch_t_test([0.5], [0.4, 0.6]) == (None, None)
+    assert welch_t_test([0.5, 0.5], [0.5, 0.5]) == (0.0, 1.0)
+    assert welch_t_test([0.9, 0.9], [0.5, 0.5])[1] == 0.0
+
+
+def test_grid_checks():
+    assert _check_grid(["numeric", "all"], ["split"]) == ["none", "numeric", "all"]
+    with pytest.raises(UsageError):
+        _check_grid(["colour"], ["split"])
+    with pytest.raises(UsageError):
+        _check_grid(["none"], ["both"])
+
+
+# ----------------------------------------------------------------- end to end on a tiny graph
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("g") / "data", triples=1500, signal=("numeric",), seed=0)
+
+
+def test_default_grid_lists_present_modalities(tiny):
+    cfg = TrainConfig(graph=[str(tiny.graph_path)], cache=False)
+    grid = default_grid(cfg)
+    assert grid[0] == "none" and grid[-1] == "all" and "numeric" in grid
+
+
+def test_ablate_numeric_beats_structure(tiny, tmp_path):
+    csv_path = tmp_path / "ablation.csv"
+    out = tmp_path / "runs"
+    r = runner.invoke(app, [
+        "--quiet", "ablate", str(tiny.graph_path),
+        "--train", str(tiny.labels_path("train")), "--valid", str(tiny.labels_path("valid")),
+        "--test", str(tiny.labels_path("test")),
+        "--seeds", "2", "--epochs", "10", "--device", "cpu", "--modalities-grid", "none,numeric",
+        "--literals", "split", "--out", str(out), "--json", "--csv", str(csv_path),
+    ])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert result["metric"] == "test_accuracy" and result["seeds"] == 2
+    cells = {c["config"]: c for c in result["cells"]}
+    assert set(cells) == {"none", "numeric"}
+    assert cells["numeric"]["test_accuracy"] > cells["none"]["test_accuracy"]
+    assert cells["none"]["p_value"] is None
+    assert 0.0 <= cells["numeric"]["p_value"] <= 1.0
+    assert len(cells["numeric"]["per_seed"]) == 2
+    for c in cells.values():
+        metrics = json.loads((out / f"split-{c['config']}" / "metrics.json").read_text())
+        assert metrics["test_accuracy"] == pytest.approx(c["test_accuracy"])
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [row["config"] for row in rows] == ["none", "numeric"]
+    assert float(rows[1]["test_accuracy"]) == pytest.approx(cells["numeric"]["test_accuracy"])
+
+
+def test_ablate_help_has_examples():
+    r = runner.invoke(app, ["ablate", "--help"])
+    assert r.exit_code == 0 and "Examples" in r.output and "--modalities-grid" in r.output

@@ -1,0 +1,121 @@
+"""`rdf2mm report`: a self-contained HTML page whose charts match the run's data."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rdf2mm.cli import app
+from rdf2mm.config import TrainConfig
+from rdf2mm.pipeline import train
+from rdf2mm.report import build_report, pca_2d
+from tests.conftest import EXAMPLES
+
+runner = CliRunner()
+TARGET = "http://example.org/museum#movement"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "museum"
+    cfg = TrainConfig(graph=[str(EXAMPLES / "museum.ttl")], target=TARGET, epochs=6, device="cpu",
+                      modalities="numeric,temporal", seeds=1, out=str(out), cache=False)
+    train(cfg)
+    return out
+
+
+def _charts(page: str) -> dict[str, ET.Element]:
+    charts = {}
+    for block in re.findall(r"<svg .*?</svg>", page, re.S):
+        root = ET.fromstring(block)  # well-formed XML
+        charts[root.get("class").split()[1]] = root
+    return charts
+
+
+def test_report_has_every_chart_and_matching_numbers(run_dir, tmp_path):
+    target = tmp_path / "r.html"
+    r = runner.invoke(app, ["--quiet", "report", str(run_dir), "-o", str(target), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["report"] == str(target)
+    page = target.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script" not in page and "<link" not in page and "src=" not in page  # nothing loaded from outside
+    charts = _charts(page)
+    assert set(charts) == {"curve-loss", "curve-quality", "confusion", "split-accuracy", "class-accuracy", "pca"}
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    curve = list(csv.DictReader((run_dir / "curve.csv").open()))
+    preds = list(csv.DictReader((run_dir / "predictions.tsv").open(), delimiter="\t"))
+    test_rows = [p for p in preds if p["split"] == "test"]
+
+    # curves: one polyline per (column, seed), with one point per epoch
+    lines = charts["curve-loss"].findall(f"{SVG}polyline")
+    assert {ln.get("data-column") for ln in lines} == {"train_loss", "valid_loss"}
+    assert all(len(ln.get("points").split()) == len(curve) for ln in lines)
+    assert {ln.get("data-column") for ln in charts["curve-quality"].findall(f"{SVG}polyline")} == {
+        "train_accuracy", "valid_accuracy"}
+
+    # confusion matrix counts add up to the test rows; the diagonal is the correct ones
+    cells = charts["confusion"].findall(f"{SVG}rect")
+    assert sum(int(c.get("data-count")) for c in cells) == len(test_rows)
+    correct = sum(int(c.get("data-count")) for c in cells if c.get("data-true") == c.get("data-predicted"))
+    assert correct == sum(p["true_class"] == p["predicted_class"] for p in test_rows)
+
+    # one seed: the kept model's split accuracies are the run's metrics
+    bars = {b.get("data-label"): float(b.get("data-value")) for b in charts["split-accuracy"].findall(f"{SVG}rect")}
+    for split in ("train", "valid", "test"):
+        assert bars[split] == pytest.approx(metrics[f"{split}_accuracy"], abs=1e-6)
+    assert f"{metrics['test_accuracy']:.4f}" in page
+
+    # PCA: one point per labelled entity, coloured by class
+    points = charts["pca"].findall(f"{SVG}circle[@class='point']")
+    labelled = [p for p in preds if p["true_class"]]
+    assert len(points) == len(labelled)
+    assert len({p.get("fill") for p in points}) == len({p["true_class"] for p in labelled})
+
+    # config and versions tables
+    assert '<table class="config">' in page and '<table class="versions">' in page
+    assert "numeric,temporal" in page and "torch" in page
+
+
+def test_default_output_and_errors(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    r = runner.invoke(app, ["--quiet", "report", str(copy)])
+    assert r.exit_code == 0, r.output
+    assert (copy / "report.html").exists()
+    r = runner.invoke(app, ["report", str(tmp_path / "nope")])
+    assert r.exit_code == 3 and "not a run directory" in r.output
+    r = runner.invoke(app, ["report", "--help"])
+    assert r.exit_code == 0 and "Examples" in r.output
+
+
+def test_pca_recovers_the_main_direction():
+    rng = np.random.default_rng(0)
+    x = np.outer(rng.normal(size=50), [3.0, 4.0, 0.0]) + rng.normal(scale=0.01, size=(50, 3))
+    p = pca_2d(x)
+    assert p.shape == (50, 2)
+    assert np.var(p[:, 0]) > 100 * np.var(p[:, 1])
+
+
+def test_headless_browser_renders_a_non_blank_page(run_dir, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium not installed (apt-get install -y chromium)")
+    page = tmp_path / "r.html"
+    page.write_text(build_report(run_dir))
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1000,2000", page.as_uri()], check=True, capture_output=True, timeout=60)
+    from PIL import Image
+
+    img = np.asarray(Image.open(shot).convert("L"))
+    assert img.size > 0 and img.std() > 5  # not a blank page
