@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
+from rdf2mm.io.atomic import write_json
 from rdf2mm.modalities.registry import MODALITY_NAMES
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -201,6 +202,9 @@ def _check_grid(modalities: list[str], literal_modes: list[str]) -> list[str]:
     return grid
 
 
+ABLATION_FILE = "ablation.json"
+
+
 def run_ablation(
     base_cfg: TrainConfig,
     modalities: list[str],
@@ -212,7 +216,7 @@ def run_ablation(
 
     ``modalities`` lists grid entries: ``none`` (structure only, always included),
     modality names, ``all``. Each cell's run directory is ``<base_cfg.out>/<mode>-<entry>``
-    when ``base_cfg.out`` is set. ``progress`` gets ``("cell", {...})`` before each cell
+    when ``base_cfg.out`` is set, and the summary is written there as ``ablation.json``. ``progress`` gets ``("cell", {...})`` before each cell
     and the pipeline's own events.
     """
     from rdf2mm.pipeline import train
@@ -242,4 +246,7 @@ def run_ablation(
             result.cells.append(cell)
             if progress:
                 progress("cell_done", {"config": name, "literals": mode, metric: run.metrics.get(metric)})
+    if base_cfg.out:
+        # the grid's summary next to its cells: `rdf2mm report` turns the folder into a page
+        write_json(Path(base_cfg.out) / ABLATION_FILE, result.to_dict())
     return result

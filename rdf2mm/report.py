@@ -284,9 +284,63 @@ def _fmt_metric(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
+RANK_BUCKETS = ((1, 1, "1"), (2, 3, "2-3"), (4, 10, "4-10"), (11, 100, "11-100"), (101, 1000, "101-1000"),
+                (1001, float("inf"), ">1000"))
+
+
+def rank_histogram(ranks: list[float]) -> dict[str, float]:
+    """Share of ranking queries per rank bucket (realistic ranks may be .5: they round up)."""
+    total = max(len(ranks), 1)
+    return {label: sum(1 for r in ranks if lo <= math.ceil(r) <= hi) / total for lo, hi, label in RANK_BUCKETS}
+
+
+def _read_ranks(folder: Path) -> list[float]:
+    path = folder / "ranks.tsv"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [float(r[k]) for r in rows for k in ("head_rank", "tail_rank") if r.get(k) not in (None, "")]
+
+
+def _page(title: str, subtitle: str, sections: list[str]) -> str:
+    style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px;color:#222}"
+             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
+             "font-size:13px;text-align:left}svg.chart{display:block;margin:.5em 0;background:#fafafa}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_esc(title)}</title><style>{style}</style></head><body>"
+            f"<h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p>"
+            + "\n".join(sections) + "</body></html>\n")
+
+
+def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
+    """The page for an ``rdf2mm ablate`` output folder: one bar per grid cell, and the table."""
+    metric = summary["metric"]
+    sections = []
+    for mode in sorted({c["literals"] for c in summary["cells"]}):
+        cells = [c for c in summary["cells"] if c["literals"] == mode]
+        values = {("structure only" if c["config"] == "none" else c["config"]): float(c[metric] or 0.0) for c in cells}
+        sections.append(f"<h2>{_esc(metric)} per modality ({_esc(mode)} literals)</h2>"
+                        + bar_chart(f"ablation-{mode}", values, metric))
+    rows = []
+    for c in summary["cells"]:
+        std = c.get(f"{metric}_std")
+        p = c.get("p_value")
+        rows.append((f"{c['config']} ({c['literals']})",
+                     f"{_fmt_metric(c[metric])}" + (f" ± {std:.4f}" if isinstance(std, float) else "")
+                     + (f"; p = {p:.4f} vs structure only" if isinstance(p, float) else "")))
+    sections.append("<h2>Results</h2>" + _table("ablation", rows, ("configuration", f"{metric} (mean ± std)")))
+    return _page(f"rdf2mm ablation {folder.name}",
+                 f"task: {summary['task']}; {summary['seeds']} seeds; test: {summary.get('test', '')}", sections)
+
+
 def build_report(run_dir: str | Path) -> str:
-    """The HTML page for ``run_dir`` (raises :class:`InputError` when it is not a run directory)."""
+    """The HTML page for a run directory, or for an ``rdf2mm ablate`` output folder
+    (raises :class:`InputError` when it is neither)."""
     folder = Path(run_dir)
+    ablation = _read_json(folder / "ablation.json")
+    if ablation is not None:
+        return build_ablation_report(folder, ablation)
     metrics = _read_json(folder / "metrics.json")
     if not folder.is_dir() or metrics is None:
         raise InputError(f"{folder}: not a run directory (no metrics.json)")
@@ -325,6 +379,11 @@ def build_report(run_dir: str | Path) -> str:
         sections.append("<h2>Accuracy per split</h2>" + bar_chart("split-accuracy", per_split, "accuracy"))
         sections.append("<h2>Test accuracy per class</h2>" + bar_chart("class-accuracy", per_class, "accuracy"))
 
+    ranks = _read_ranks(folder) if task == "link-prediction" else []
+    if ranks:
+        sections.append(f"<h2>Filtered test ranks ({len(ranks)} queries, both directions)</h2>"
+                        + bar_chart("rank-histogram", rank_histogram(ranks), "share of queries"))
+
     emb = _read_embeddings(folder)
     if emb is not None and predictions:
         matrix_e, terms = emb
@@ -344,14 +403,7 @@ def build_report(run_dir: str | Path) -> str:
     if other:
         sections.append("<h2>Provenance</h2>" + _table("provenance", other, ("field", "value")))
 
-    title = f"rdf2mm run {folder.name}"
-    style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
-             "font-size:13px;text-align:left}svg.chart{display:block;margin:.5em 0;background:#fafafa}")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_esc(title)}</title><style>{style}</style></head><body>"
-            f"<h1>{_esc(title)}</h1><p>task: {_esc(task)}; seeds: {_esc(metrics.get('seeds', 1))}</p>"
-            + "\n".join(sections) + "</body></html>\n")
+    return _page(f"rdf2mm run {folder.name}", f"task: {task}; seeds: {metrics.get('seeds', 1)}", sections)
 
 
 def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:

@@ -119,3 +119,38 @@ def test_headless_browser_renders_a_non_blank_page(run_dir, tmp_path):
 
     img = np.asarray(Image.open(shot).convert("L"))
     assert img.size > 0 and img.std() > 5  # not a blank page
+
+
+def test_rank_histogram_buckets():
+    from rdf2mm.report import rank_histogram
+
+    h = rank_histogram([1, 1.5, 3, 10, 11, 2000])
+    assert h["1"] == pytest.approx(1 / 6) and h["2-3"] == pytest.approx(2 / 6)
+    assert h["4-10"] == pytest.approx(1 / 6) and h["11-100"] == pytest.approx(1 / 6) and h[">1000"] == pytest.approx(1 / 6)
+    assert sum(h.values()) == pytest.approx(1.0)
+
+
+def test_ablation_folder_report(tmp_path):
+    from rdf2mm.report import build_report
+
+    summary = {"task": "node-classification", "metric": "test_accuracy", "secondary": "test_macro_f1", "seeds": 2,
+               "test": "welch-t", "cells": [
+                   {"config": "none", "literals": "split", "test_accuracy": 0.5, "test_accuracy_std": 0.01, "p_value": None},
+                   {"config": "numeric", "literals": "split", "test_accuracy": 0.9, "test_accuracy_std": 0.02, "p_value": 0.003},
+               ]}
+    (tmp_path / "ablation.json").write_text(json.dumps(summary))
+    page = build_report(tmp_path)
+    assert 'class="chart ablation-split"' in page or "ablation-split" in page
+    assert "structure only" in page and "numeric" in page and "p = 0.0030" in page
+
+
+def test_link_prediction_report_has_rank_histogram(tmp_path):
+    from rdf2mm.synthetic import generate
+
+    ds = generate(tmp_path / "g", triples=1500, signal=(), seed=1)
+    out = tmp_path / "lp"
+    train(TrainConfig(graph=[str(ds.lp_path("train"))], task="link-prediction", train=str(ds.lp_path("train")),
+                      valid=str(ds.lp_path("valid")), test=str(ds.lp_path("test")), modalities="none",
+                      epochs=3, device="cpu", out=str(out)))
+    page = build_report(out)
+    assert "rank-histogram" in page and "Filtered test ranks" in page
