@@ -12,7 +12,8 @@ from rdf2mm.cli.app import app, console, handle_errors, info, is_quiet, out, pri
 
 
 def _progress_enabled() -> bool:
-    return console.is_terminal and not is_quiet()
+    """Bars only for a person watching: both stdout and stderr are terminals, not --quiet."""
+    return console.is_terminal and out.is_terminal and not is_quiet()
 
 
 @app.command("train")
