@@ -14,4 +14,4 @@ rdf2mm --quiet train "$graph" --target http://example.org/museum#movement \
     --out "$work/run" --json > "$work/metrics.json"
 
 rdf2mm --quiet export "$work/run" --output parquet,nt --out "$work/export" --json > "$work/export.json"
-python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(f"test accuracy {m[\"test_accuracy\"]:.3f}")' "$work/metrics.json"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print("test accuracy %.3f" % m["test_accuracy"])' "$work/metrics.json"
