@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generator", choices=["auto", "synthetic", "simple"], default="auto",
                     help="rdf2mm.synthetic.generate (auto: when present) or this script's simple one")
     ap.add_argument("--skip-generic", action="store_true")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best time is kept")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best time is kept")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
