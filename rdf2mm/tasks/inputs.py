@@ -17,8 +17,9 @@ from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.graph.message_graph import MessageGraph, build_message_graph
 from rdf2mm.modalities.preprocess import PreparedLiterals, prepare_literals
 from rdf2mm.modalities.registry import ModalityMap, get_modality, parse_modalities_option
-from rdf2mm.models.mrgcn import LiteralBlock, NodeFeatures
+from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
 from rdf2mm.models.rgcn import RelationalAdjacency
+from rdf2mm.tasks.settings import ModelSettings
 
 
 @dataclass
@@ -140,3 +141,26 @@ def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, A
         plain_codes=torch.as_tensor(codes),
         num_plain_codes=num_codes,
     )
+
+
+def default_bases(num_relations: int) -> int | None:
+    """Basis decomposition only pays off with many relations (MR-GCN uses 30-40)."""
+    return 30 if num_relations > 40 else None
+
+
+def build_encoder(inputs: PreparedInputs, s: ModelSettings, out_dim: int) -> MRGCN:
+    """Fresh node features and R-GCN layers; ``bases`` None picks the default, 0 disables it."""
+    bases = default_bases(inputs.mg.num_relations) if s.bases is None else (s.bases or None)
+    return MRGCN(
+        make_features(inputs, s.embed_dim),
+        num_relations=inputs.mg.num_relations,
+        hidden=s.hidden,
+        out_dim=out_dim,
+        num_layers=s.layers,
+        num_bases=bases,
+        num_blocks=s.blocks,
+        dropout=s.dropout,
+        self_loop=s.self_loops,
+        entity_dropout=s.entity_dropout,
+    )
+

@@ -43,6 +43,7 @@ from rdf2mm.tasks.evaluation import (
     rank_triples,
 )
 from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
+from rdf2mm.tasks.settings import ModelSettings
 
 if TYPE_CHECKING:
     from rdf2mm.models.mrgcn import MRGCN
@@ -58,31 +59,17 @@ ONE_TO_N_CELLS = 2**24
 
 
 @dataclass
-class LPSettings:
-    """Model and training settings of a link-prediction run (from :class:`TrainConfig`)."""
+class LPSettings(ModelSettings):
+    """Link prediction: the paper's one-layer encoder without weight decay, plus the decoder,
+    sampling and evaluation settings."""
 
-    embed_dim: int = 32
-    hidden: int = 32
     layers: int = 1
-    bases: int | None = None
-    blocks: int | None = None
-    dropout: float = 0.2
-    lr: float = 0.01
     weight_decay: float = 0.0
-    epochs: int = 200
-    patience: int = 30
-    clip: float = 1.0
-    amp: bool = True
-    self_loops: bool = True
     decoder: str = "distmult"
     negatives: int = 0
     batch_size: int = 4096
     eval_every: int = 1
     eval_memory_mb: int = 512
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> LPSettings:
-        return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__ if hasattr(cfg, k)})
 
 
 class LinkPredictor(nn.Module):
@@ -99,22 +86,9 @@ class LinkPredictor(nn.Module):
 
 
 def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor:
-    from rdf2mm.models.mrgcn import MRGCN  # noqa: PLC0415 - keeps ranking importable alone
-    from rdf2mm.tasks.inputs import make_features  # noqa: PLC0415 - heavy modality imports
-    from rdf2mm.tasks.node_classification import default_bases  # noqa: PLC0415
+    from rdf2mm.tasks.inputs import build_encoder  # noqa: PLC0415 - heavy modality imports
 
-    features = make_features(inputs, s.embed_dim)
-    encoder = MRGCN(
-        features,
-        num_relations=inputs.mg.num_relations,
-        hidden=s.hidden,
-        out_dim=s.hidden,
-        num_layers=s.layers,
-        num_bases=s.bases if s.bases is not None else default_bases(inputs.mg.num_relations),
-        num_blocks=s.blocks,
-        dropout=s.dropout,
-        self_loop=s.self_loops,
-    )
+    encoder = build_encoder(inputs, s, out_dim=s.hidden)
     decoder = make_decoder(s.decoder, inputs.kg.num_relations, s.hidden)
     return LinkPredictor(encoder, decoder, inputs.mg.num_entities)
 

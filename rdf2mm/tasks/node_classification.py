@@ -18,7 +18,8 @@ import torch.nn.functional as F
 
 from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
 from rdf2mm.models.mrgcn import MRGCN
-from rdf2mm.tasks.inputs import PreparedInputs, make_features, seed_everything
+from rdf2mm.tasks.inputs import PreparedInputs, build_encoder, seed_everything
+from rdf2mm.tasks.settings import ModelSettings
 from rdf2mm.tasks.labels import LabelSplit, Labels
 
 #: called after every epoch with (epoch, record) for progress display
@@ -26,25 +27,8 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 
 @dataclass
-class NCSettings:
-    embed_dim: int = 32
-    hidden: int = 32
-    layers: int = 2
-    bases: int | None = None
-    blocks: int | None = None
-    dropout: float = 0.2
-    lr: float = 0.01
-    weight_decay: float = 5e-4
-    epochs: int = 200
-    patience: int = 30
-    clip: float = 1.0
-    amp: bool = True
-    self_loops: bool = True
-    entity_dropout: float = 0.0
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> NCSettings:
-        return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__ if hasattr(cfg, k)})
+class NCSettings(ModelSettings):
+    """Node classification: the paper's two-layer R-GCN with weight decay (see ModelSettings)."""
 
 
 @dataclass
@@ -61,25 +45,8 @@ class NCResult:
     embeddings: torch.Tensor | None = None
 
 
-def default_bases(num_relations: int) -> int | None:
-    """Basis decomposition only pays off with many relations (MR-GCN uses 30-40)."""
-    return 30 if num_relations > 40 else None
-
-
 def build_model(inputs: PreparedInputs, num_classes: int, s: NCSettings) -> MRGCN:
-    features = make_features(inputs, s.embed_dim)
-    return MRGCN(
-        features,
-        num_relations=inputs.mg.num_relations,
-        hidden=s.hidden,
-        out_dim=num_classes,
-        num_layers=s.layers,
-        num_bases=(s.bases or None) if s.bases is not None else default_bases(inputs.mg.num_relations),
-        num_blocks=s.blocks,
-        dropout=s.dropout,
-        self_loop=s.self_loops,
-        entity_dropout=s.entity_dropout,
-    )
+    return build_encoder(inputs, s, out_dim=num_classes)
 
 
 def accuracy_and_f1(pred: np.ndarray, true: np.ndarray, num_classes: int) -> tuple[float, float]:
