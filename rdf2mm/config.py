@@ -20,8 +20,10 @@ TASKS = ("node-classification", "link-prediction")
 #: Defaults that differ by task: node classification follows the MR-GCN paper's two-layer
 #: R-GCN; link prediction its one-layer encoder with a wider embedding and no weight decay.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "node-classification": {"embed_dim": 32, "hidden": 32, "layers": 2, "weight_decay": 5e-4, "patience": 30},
-    "link-prediction": {"embed_dim": 64, "hidden": 64, "layers": 1, "weight_decay": 0.0, "patience": 10},
+    "node-classification": {"embed_dim": 32, "hidden": 32, "layers": 2, "weight_decay": 5e-4, "patience": 30,
+                            "batch_size": 512},
+    "link-prediction": {"embed_dim": 64, "hidden": 64, "layers": 1, "weight_decay": 0.0, "patience": 10,
+                        "batch_size": 4096},
 }
 
 
@@ -64,6 +66,15 @@ class TrainConfig:
     amp: bool = True
     seed: int = 0
     seeds: int = 1
+    # batching and scale
+    #: full (whole graph every step), mini (sampled neighbourhoods) or auto (mini when full would not fit)
+    batching: str = "auto"
+    #: mini-batch: in-edges kept per node at each hop, nearest hop first; 0 keeps all (exact);
+    #: a shorter list repeats its last value
+    fanout: list[int] = field(default_factory=lambda: [20])
+    #: mini-batch: the memory full-batch training may take before auto switches to mini, as a
+    #: fraction of what is available
+    full_batch_fraction: float = 0.5
     # link prediction (ignored by node classification)
     #: predicate IRIs whose triples are the prediction targets (empty: every entity relation)
     target_relations: list[str] = field(default_factory=list)
@@ -71,8 +82,9 @@ class TrainConfig:
     decoder: str = "distmult"
     #: corrupted triples per positive (head or tail, uniformly); 0 scores every entity (1-N)
     negatives: int = 0
-    #: positive triples per optimisation step
-    batch_size: int = 4096
+    #: positive triples (link prediction) or labelled nodes (node classification, mini-batch)
+    #: per optimisation step
+    batch_size: int | None = None
     #: automatic train/valid/test fractions of the entity-entity triples (no split files)
     lp_split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     #: evaluate on valid every N epochs (early stopping on filtered MRR)
@@ -120,6 +132,12 @@ class TrainConfig:
             raise UsageError(f"--decoder must be distmult, complex or tucker, not {self.decoder!r}")
         if self.negatives < 0 or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
             raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
+        if self.batching not in ("auto", "full", "mini"):
+            raise UsageError(f"--batching must be auto, full or mini, not {self.batching!r}")
+        if not self.fanout or any(int(f) < 0 for f in self.fanout):
+            raise UsageError("--fanout needs non-negative integers (0: every neighbour), e.g. 20 or 25,10")
+        if not 0 < self.full_batch_fraction <= 1:
+            raise UsageError("full_batch_fraction must be in (0, 1]")
         if len(self.lp_split) != 3 or any(x < 0 for x in self.lp_split) or sum(self.lp_split) <= 0:
             raise UsageError("--lp-split needs three non-negative fractions, e.g. 0.8,0.1,0.1")
         if len(self.split) != 3 or any(x < 0 for x in self.split) or sum(self.split) <= 0:
@@ -139,9 +157,19 @@ class TrainConfig:
         data = dict(data)
         if "split" in data:
             data["split"] = tuple(float(x) for x in data["split"])
+        if isinstance(data.get("fanout"), (int, str)):
+            data["fanout"] = parse_fanout(str(data["fanout"]))
         if isinstance(data.get("graph"), str):
             data["graph"] = [data["graph"]]
         return cls(**data)
+
+
+def parse_fanout(text: str) -> list[int]:
+    """``"20"`` or ``"25,10"`` to a list of ints (0: every neighbour)."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--fanout must be integers such as 20 or 25,10, not {text!r}") from None
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -24,8 +24,10 @@ from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.runs import (provenance, save_embeddings, save_model, write_config, write_curve, write_entities,
                          write_table)
+from rdf2mm.tasks.distributed import Workers, from_environment, local_device
 from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
-from rdf2mm.tasks.memory import check_fits, estimate_training_memory
+from rdf2mm.tasks.memory import available_memory, check_fits, estimate_minibatch_memory, estimate_training_memory
+from rdf2mm.tasks.minibatch import Batching, choose_batching
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, train_node_classifier
 
@@ -111,7 +113,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     """Node classification end to end (``cfg`` already resolved and validated)."""
     note = progress or (lambda _stage, _info: None)
     started = dt.datetime.now(dt.timezone.utc)
-    device = resolve_device(cfg.device)
+    device = local_device(resolve_device(cfg.device))
+    workers = from_environment(device)
     if not cfg.graph:
         raise UsageError("no input graph given")
     modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
@@ -130,11 +133,22 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     settings = NCSettings.from_config(cfg)
     estimate = estimate_training_memory(inputs, settings.embed_dim, settings.hidden, settings.layers,
                                         labels.num_classes)
-    note("memory", {"estimated_peak_mb": estimate["total"] >> 20})
+    batching = plan_batching(cfg, estimate, workers, settings.layers, device)
+    note("memory", {"estimated_peak_mb": estimate["total"] >> 20, **batching.report()})
     if device.type == "cpu":
-        check_fits(estimate)
+        if batching.mini:
+            check_fits(estimate_minibatch_memory(inputs, settings.embed_dim, settings.hidden, settings.layers,
+                                                 labels.num_classes, batching.batch_size, batching.fanout),
+                       minibatch=True)
+        else:
+            check_fits(estimate)
+    if workers.active and len(labels.train) < workers.world:
+        raise UsageError(f"{len(labels.train)} training nodes cannot be shared by {workers.world} workers")
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    ckpt = run_checkpoint(cfg, resume)
+    if workers.active and resume:
+        raise UsageError("--resume is not supported with several workers (torchrun); resume in one process")
+    # Several workers write no checkpoints: they would have to agree on one file set.
+    ckpt = None if workers.active else run_checkpoint(cfg, resume)
     results: list[NCResult] = []
     for seed in seeds:
         done = ckpt.load_done(seed) if ckpt else None
@@ -150,21 +164,37 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         res = train_node_classifier(
             inputs, labels, settings, seed, device,
             on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
+            batching=batching, workers=workers, eval_every=cfg.eval_every,
         )
+        res.metrics.update(workers=workers.world)
         if ckpt:
             assert res.probabilities is not None and res.embeddings is not None
             ckpt.save_done(seed, model=res.model, metrics=res.metrics, curve=res.curve,
                            extra={"probabilities": res.probabilities, "embeddings": res.embeddings})
         results.append(res)
         note("seed_done", {"seed": seed, **res.metrics})
-    metrics = summarise(results, cfg)
+    metrics = {**summarise(results, cfg), **batching.report(), "workers": workers.world}
     run_dir = None
-    if cfg.out:
+    if cfg.out and workers.is_main:
         run_dir = write_run(Path(cfg.out), cfg, kg, inputs, labels, results, metrics, fingerprint, seeds,
                             str(device), started)
     if ckpt:
         ckpt.remove()
+    workers.barrier()
     return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
+
+
+def plan_batching(cfg: TrainConfig, estimate: dict[str, int], workers: Workers, layers: int,
+                  device: torch.device) -> Batching:
+    """Full or mini-batch training for this run (see :func:`choose_batching`)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        available: int | None = int(free)
+    else:
+        available = available_memory()
+    assert cfg.batch_size is not None
+    return choose_batching(cfg.batching, estimate["total"], available, cfg.full_batch_fraction, workers,
+                           cfg.batch_size, cfg.fanout, layers)
 
 
 def summarise(results: list[NCResult], cfg: TrainConfig) -> dict[str, Any]:

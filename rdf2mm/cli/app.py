@@ -36,7 +36,13 @@ _state: dict[str, Any] = {"debug": False, "quiet": False}
 
 def set_global(debug: bool, quiet: bool) -> None:
     _state["debug"] = debug or os.environ.get("RDF2MM_DEBUG") == "1"
-    _state["quiet"] = quiet
+    # Under torchrun only worker 0 talks: the others would repeat every line.
+    _state["quiet"] = quiet or not is_main_worker()
+
+
+def is_main_worker() -> bool:
+    """False in the extra processes of a torchrun launch (RANK > 0)."""
+    return os.environ.get("RANK", "0") in ("", "0")
 
 
 def is_quiet() -> bool:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rdf2mm.cli.app import app, console, handle_errors, info, is_quiet, out, print_json
+from rdf2mm.cli.app import app, console, handle_errors, info, is_main_worker, is_quiet, out, print_json
 
 
 def _progress_enabled() -> bool:
@@ -50,7 +50,10 @@ def train_command(
     target_relations: Optional[str] = typer.Option(None, "--target-relations", help="Link prediction: comma-separated predicate IRIs to predict (default: every entity-entity relation)."),
     decoder: Optional[str] = typer.Option(None, "--decoder", help="Link prediction: distmult (default), complex or tucker."),
     negatives: Optional[int] = typer.Option(None, "--negatives", help="Link prediction: corrupted triples per positive; 0 (default) scores every entity (1-N)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Link prediction: positive triples per step (default 4096)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Positive triples (link prediction, default 4096) or labelled nodes (node classification, mini-batch, default 512) per step."),
+    batching: Optional[str] = typer.Option(None, "--batching", help="full (whole graph each step), mini (sampled neighbourhoods) or auto (default: mini when full batch would not fit in memory, or under torchrun)."),
+    fanout: Optional[str] = typer.Option(None, "--fanout", help="Mini-batch: in-edges sampled per node at each hop, e.g. 20 or 25,10 (default 20; 0: all, exact)."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Evaluate on valid every N epochs (link prediction; node classification with mini-batches). Default 1."),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Save a checkpoint every N epochs next to the run directory (default 10; 0: never)."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
@@ -69,6 +72,10 @@ def train_command(
       rdf2mm train --config runs/ablation-1/config.toml --out runs/ablation-1-again
 
       rdf2mm train --resume runs/ablation-1       # after Ctrl-C or a kill
+
+      rdf2mm train big.nt.gz --target ex:label --batching mini --fanout 25,10
+
+      torchrun --nproc-per-node 2 -m rdf2mm train graph.nt --target ex:label   # data parallel
     """
     with handle_errors():
         from rdf2mm.config import TrainConfig, load_config_file
@@ -92,7 +99,8 @@ def train_command(
             "epochs": epochs, "patience": patience, "device": device, "seed": seed, "seeds": seeds,
             "predictions_format": predictions_format, "out": out_dir,
             "target_relations": [t.strip() for t in target_relations.split(",") if t.strip()] if target_relations else None,
-            "decoder": decoder, "negatives": negatives, "batch_size": batch_size,
+            "decoder": decoder, "negatives": negatives, "batch_size": batch_size, "batching": batching,
+            "fanout": fanout, "eval_every": eval_every,
             "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
             "store": store, "checkpoint_every": checkpoint_every,
         }
@@ -114,6 +122,8 @@ def train_command(
 
 
 def _report(result: Any, json_out: bool) -> None:
+    if not is_main_worker():
+        return
     if json_out:
         print_json({**result.metrics, "run_dir": str(result.run_dir) if result.run_dir else None,
                     **({"export": result.export} if result.export else {})})

@@ -201,8 +201,19 @@ class CharCNN(nn.Module):
         x = x[:, : max(length, self.min_len)]
         if x.shape[1] < self.min_len:
             x = nn.functional.pad(x, (0, self.min_len - x.shape[1]), value=PAD)
+        # Each string is encoded as if alone (padded to min_len only): positions past its
+        # own length are zeroed after every convolution, so the result does not depend on
+        # which other strings share the batch (mini-batches, buckets) or how long they are.
+        valid = (x != PAD).sum(1).clamp(min=self.min_len)
         h = self.embed(x).transpose(1, 2)  # [b, emb, L]
-        h = self.convs(h).amax(dim=2)
+        for layer in self.convs:
+            h = layer(h)
+            if isinstance(layer, nn.MaxPool1d):
+                valid = valid // 3
+            if not isinstance(layer, nn.Conv1d):
+                keep = torch.arange(h.shape[2], device=h.device) < valid.unsqueeze(1)
+                h = h * keep.unsqueeze(1).to(h.dtype)
+        h = h.amax(dim=2)
         return self.out(self.dropout(h))
 
 

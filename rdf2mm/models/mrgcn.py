@@ -62,17 +62,62 @@ class NodeFeatures(nn.Module):
         if order.numel() != num_nodes or not torch.equal(torch.sort(order).values, torch.arange(num_nodes)):
             raise ValueError("literal blocks must cover every literal node exactly once")
         self.register_buffer("position", torch.argsort(order), persistent=False)
+        # Where each node's vector comes from, for a subset of nodes (mini-batches):
+        # its part (0 entity, 1 + k block k, 1 + len(blocks) plain) and its row there.
+        part = torch.zeros(num_nodes, dtype=torch.long)
+        slot = torch.arange(num_nodes, dtype=torch.long)
+        for k, nodes in enumerate([*[b.nodes for b in blocks], plain_nodes]):
+            part[nodes] = k + 1
+            slot[nodes] = torch.arange(len(nodes))
+        self.register_buffer("node_part", part.to(torch.int8 if len(blocks) < 120 else torch.long), persistent=False)
+        self.register_buffer("node_slot", slot, persistent=False)
 
     def encode_block(self, modality: str) -> Tensor:
         data = getattr(self, f"data_{modality}")
         out = self.encoders[modality](data)
         return out[getattr(self, f"rows_{modality}")]
 
-    def forward(self) -> Tensor:
-        parts = [self.entity.weight]
-        parts += [self.encode_block(m).to(self.entity.weight.dtype) for m in self.modalities]
-        parts.append(self.plain(self.plain_codes))
-        return torch.cat(parts, dim=0)[self.position]
+    def forward(self, nodes: Tensor | None = None) -> Tensor:
+        """Input vectors of every node, or of ``nodes`` only (each literal encoder then runs
+        on just the distinct values those nodes need)."""
+        if nodes is None:
+            parts = [self.entity.weight]
+            parts += [self.encode_block(m).to(self.entity.weight.dtype) for m in self.modalities]
+            parts.append(self.plain(self.plain_codes))
+            return torch.cat(parts, dim=0)[self.position]
+        part = self.node_part[nodes].long()
+        slot = self.node_slot[nodes]
+        pieces, where = [], []
+        # Parameters a batch does not reach still join the graph with a zero term, so
+        # every step has a gradient for every parameter (DistributedDataParallel needs
+        # that to stay in step without scanning for unused parameters each step).
+        unused: list[Tensor] = []
+        for k in range(len(self.modalities) + 2):
+            sel = (part == k).nonzero().squeeze(1)
+            if sel.numel() == 0:
+                if k == len(self.modalities) + 1:
+                    unused.append(self.plain.weight[:1].sum())
+                elif k == 0:
+                    unused.append(self.entity.weight[:1].sum())
+                else:
+                    m = self.modalities[k - 1]
+                    unused.append(self.encoders[m](getattr(self, f"data_{m}")[:1]).sum())
+                continue
+            s = slot[sel]
+            if k == 0:
+                vec = self.entity(s)
+            elif k == len(self.modalities) + 1:
+                vec = self.plain(self.plain_codes[s])
+            else:
+                m = self.modalities[k - 1]
+                rows, local = torch.unique(getattr(self, f"rows_{m}")[s], return_inverse=True)
+                vec = self.encoders[m](getattr(self, f"data_{m}")[rows])[local]
+            pieces.append(vec.to(self.entity.weight.dtype))
+            where.append(sel)
+        out = torch.cat(pieces, dim=0)[torch.argsort(torch.cat(where))]
+        if unused and torch.is_grad_enabled():
+            out = out + 0.0 * torch.stack(unused).sum().to(out.dtype)
+        return out
 
 
 class MRGCN(nn.Module):
@@ -108,14 +153,22 @@ class MRGCN(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, adj: RelationalAdjacency) -> Tensor:
-        h = self.features()
+    def forward(self, adj: RelationalAdjacency, nodes: Tensor | None = None) -> Tensor:
+        """Outputs of every node, or (mini-batch) of a subgraph whose local node ``i`` is
+        global node ``nodes[i]`` and whose edges ``adj`` holds in local numbers."""
+        h = self.features(nodes)
         if self.training and self.entity_dropout > 0:
             # Drop whole entity embeddings: a labelled node cannot just memorise its own
             # vector, so the model has to use its literals and neighbours.
             keep = torch.rand(h.shape[0], 1, device=h.device) >= self.entity_dropout
-            keep[self.features.num_entities :] = True
-            h = h * keep / (1 - self.entity_dropout)
+            ids = torch.arange(h.shape[0], device=h.device) if nodes is None else nodes
+            is_entity = (ids < self.features.num_entities).unsqueeze(1)
+            # Rescale the kept entities only: literal vectors are never dropped.
+            h = torch.where(is_entity, h * keep / (1 - self.entity_dropout), h)
+        return self.propagate(h, adj)
+
+    def propagate(self, h: Tensor, adj: RelationalAdjacency) -> Tensor:
+        """The R-GCN layers on input vectors ``h``."""
         for i, layer in enumerate(self.layers):
             if i > 0:
                 h = self.dropout(h)

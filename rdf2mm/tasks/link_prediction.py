@@ -43,6 +43,9 @@ from rdf2mm.tasks.evaluation import (
     rank_triples,
 )
 from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
+from rdf2mm.graph.sampling import NeighbourSampler
+from rdf2mm.tasks.distributed import Workers
+from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import ModelSettings
 
 if TYPE_CHECKING:
@@ -56,6 +59,8 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 #: 1-N scoring holds a [batch, entities] matrix (plus gradients): cap its cells
 ONE_TO_N_CELLS = 2**24
+#: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
+MINI_BATCH_NEGATIVES = 16
 
 
 @dataclass
@@ -81,7 +86,11 @@ class LinkPredictor(nn.Module):
         self.decoder = decoder
         self.num_entities = num_entities
 
-    def forward(self, adj: RelationalAdjacency) -> Tensor:
+    def forward(self, adj: RelationalAdjacency, nodes: Tensor | None = None) -> Tensor:
+        """Entity embeddings ``[E, d]``; with ``nodes`` (a mini-batch subgraph, entities
+        first) the outputs of every local node."""
+        if nodes is not None:
+            return self.encoder(adj, nodes=nodes)
         return self.encoder(adj)[: self.num_entities]
 
 
@@ -139,20 +148,41 @@ def rank_with_embeddings(
     )
 
 
-def _bce_negative_sampling(
-    emb: Tensor, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator
-) -> Tensor:
-    """BCE on the positives and ``k`` corruptions each (head or tail, uniformly)."""
+def _corrupt(batch: Tensor, k: int, num_entities: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """The positives followed by ``k`` corruptions each (head or tail replaced uniformly),
+    and their 1/0 labels."""
     B = batch.shape[0]
-    dev = emb.device
+    dev = batch.device
     neg = batch.repeat_interleave(k, dim=0).clone()
     corrupt_head = torch.rand(B * k, generator=gen, device="cpu").to(dev) < 0.5
     repl = torch.randint(num_entities, (B * k,), generator=gen, device="cpu").to(dev)
     neg[:, 0] = torch.where(corrupt_head, repl, neg[:, 0])
     neg[:, 2] = torch.where(corrupt_head, neg[:, 2], repl)
-    both = torch.cat([batch, neg])
-    logits = decoder.score(emb[both[:, 0]], both[:, 1], emb[both[:, 2]]).float()
     labels = torch.cat([torch.ones(B, device=dev), torch.zeros(B * k, device=dev)])
+    return torch.cat([batch, neg]), labels
+
+
+def _bce_negative_sampling(
+    emb: Tensor, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator
+) -> Tensor:
+    """BCE on the positives and ``k`` corruptions each (head or tail, uniformly)."""
+    both, labels = _corrupt(batch, k, num_entities, gen)
+    logits = decoder.score(emb[both[:, 0]], both[:, 1], emb[both[:, 2]]).float()
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def _bce_negative_sampling_minibatch(
+    net: nn.Module, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator,
+    sampler: NeighbourSampler, num_relations: int, device: torch.device, rng: np.random.Generator,
+) -> Tensor:
+    """As :func:`_bce_negative_sampling`, with embeddings of only the entities the
+    positives and corruptions use, from their sampled neighbourhoods."""
+    both, labels = _corrupt(batch, k, num_entities, gen)
+    ends = both[:, [0, 2]].cpu().numpy()
+    entities, local = np.unique(ends, return_inverse=True)
+    emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
+    local_t = torch.as_tensor(local.reshape(-1, 2), device=device)
+    logits = decoder.score(emb[local_t[:, 0]], both[:, 1], emb[local_t[:, 1]]).float()
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
@@ -183,8 +213,16 @@ def train_link_predictor(
     filter_index: FilterIndex | None = None,
     on_epoch: EpochCallback | None = None,
     checkpoint: TrainingCheckpoint | None = None,
+    batching: Batching | None = None,
+    workers: Workers | None = None,
 ) -> LPResult:
     """Train one model with one seed; returns it with its best-validation weights.
+
+    Full batch (the encoder runs on the whole graph every step) unless ``batching`` says
+    mini: then each step embeds only the entities its triples and corruptions use, from
+    their sampled neighbourhoods (negative sampling: 1-N scoring needs every entity, so
+    ``negatives=0`` becomes :data:`MINI_BATCH_NEGATIVES`), and evaluation embeds every
+    entity by exact layer-wise inference. Several ``workers`` split the batches (DDP).
 
     With ``checkpoint``, the state (model, optimiser, both RNGs, best weights, counters)
     is saved every ``checkpoint.every`` epochs and resumed from when present.
@@ -198,15 +236,30 @@ def train_link_predictor(
     if filter_index is None:
         filter_index = FilterIndex.build(splits.known(), R)
     train_index = FilterIndex.build(splits.train, R)
+    workers = workers or Workers()
+    mini = batching is not None and batching.mini
     model = build_model(inputs, settings).to(device)
-    adj = inputs.adjacency(device)
+    mg = inputs.mg
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(batching.fanout)) if mini else None
+    adj = None if mini else inputs.adjacency(device)
+    net = workers.wrap(model, device) if mini else model
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     use_amp = settings.amp and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
     budget = settings.eval_memory_mb * 2**20
     train = np.asarray(splits.train, dtype=np.int64)
     train_t = torch.as_tensor(train, device=device)
-    one_to_n = settings.negatives == 0
+    negatives = settings.negatives or (MINI_BATCH_NEGATIVES if mini else 0)
+    one_to_n = negatives == 0
+
+    def entity_embeddings() -> Tensor:
+        """Every entity's embedding, in eval mode."""
+        model.eval()
+        if sampler is not None:
+            out, _ = layerwise_inference(model.encoder, sampler, mg.num_relations, device, autocast, workers)
+            return out[:E].to(device)
+        with torch.no_grad(), autocast():
+            return model(adj).float()
     batch_size = settings.batch_size
     if one_to_n:
         batch_size = max(1, min(batch_size, ONE_TO_N_CELLS // max(E, 1)))
@@ -235,31 +288,47 @@ def train_link_predictor(
         model.train()
         perm = torch.randperm(len(train), generator=gen).numpy()
         total, steps = 0.0, 0
-        for s in range(0, len(train), batch_size):
-            idx = perm[s:s + batch_size]
+        if mini:
+            # Same shuffle on every worker, each its own share; neighbourhood sampling
+            # seeded by (seed, epoch, worker) so a resumed run draws the same ones.
+            rng = np.random.default_rng([seed, epoch, workers.rank])
+            shares = epoch_batches(np.arange(len(train)), batch_size, np.random.default_rng([seed, epoch]), workers)
+            batches = list(shares)
+        else:
+            batches = [perm[s:s + batch_size] for s in range(0, len(train), batch_size)]
+        for idx in batches:
             opt.zero_grad(set_to_none=True)
-            with autocast():
-                emb = model(adj)
-            emb = emb.float()
-            if one_to_n:
-                loss = _bce_one_to_n(emb, model.decoder, train[idx], train_index)
+            if mini:
+                assert sampler is not None
+                with autocast():
+                    loss = _bce_negative_sampling_minibatch(
+                        net, model.decoder, train_t[torch.as_tensor(idx, device=device)], negatives, E, gen,
+                        sampler, mg.num_relations, device, rng,
+                    )
             else:
-                loss = _bce_negative_sampling(
-                    emb, model.decoder, train_t[torch.as_tensor(idx, device=device)], settings.negatives, E, gen
-                )
+                with autocast():
+                    emb = model(adj)
+                emb = emb.float()
+                if one_to_n:
+                    loss = _bce_one_to_n(emb, model.decoder, train[idx], train_index)
+                else:
+                    loss = _bce_negative_sampling(
+                        emb, model.decoder, train_t[torch.as_tensor(idx, device=device)], negatives, E, gen
+                    )
             loss.backward()
             if settings.clip and settings.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
             opt.step()
             total += float(loss.detach())
             steps += 1
+        if workers.active:
+            total = float(workers.all_reduce(torch.tensor([total]))[0]) / workers.world
         record: dict[str, float] = {"epoch": epoch, "seed": seed, "train_loss": total / max(steps, 1)}
         evaluate_now = has_valid and (epoch % settings.eval_every == 0 or epoch == settings.epochs)
         if evaluate_now:
             te = time.perf_counter()
-            model.eval()
+            emb = entity_embeddings()
             with torch.no_grad(), autocast():
-                emb = model(adj).float()
                 ranks = rank_with_embeddings(emb, model.decoder, splits.valid, filter_index, budget)
             eval_seconds += time.perf_counter() - te
             record.update({f"valid_{k}": v for k, v in ranks.metrics().items()})
@@ -296,14 +365,19 @@ def train_link_predictor(
         "seconds_per_epoch": train_seconds / max(len(curve), 1),
         "eval_seconds": eval_seconds,
     }
-    return evaluate_link_predictor(model, adj, splits, filter_index, settings, seed, metrics, curve, device)
+    if mini:
+        metrics["negatives"] = negatives
+    return evaluate_link_predictor(model, adj, splits, filter_index, settings, seed, metrics, curve, device,
+                                   embeddings=entity_embeddings() if mini else None)
 
 
 def evaluate_link_predictor(
-    model: LinkPredictor, adj: RelationalAdjacency, splits: LinkSplits, filter_index: FilterIndex,
+    model: LinkPredictor, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
     settings: LPSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]], device: torch.device,
+    embeddings: Tensor | None = None,
 ) -> LPResult:
-    """Rank valid and test triples with a trained model; completes ``metrics``."""
+    """Rank valid and test triples with a trained model (or its precomputed entity
+    ``embeddings``); completes ``metrics``."""
     model.eval()
     use_amp = settings.amp and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
@@ -312,7 +386,7 @@ def evaluate_link_predictor(
     eval_seconds = float(metrics.get("eval_seconds", 0.0))
     te = time.perf_counter()
     with torch.no_grad(), autocast():
-        emb = model(adj).float()
+        emb = model(adj).float() if embeddings is None else embeddings
         valid_ranks = rank_with_embeddings(emb, model.decoder, splits.valid, filter_index, budget) if has_valid else None
         test_ranks = rank_with_embeddings(emb, model.decoder, splits.test, filter_index, budget) if len(splits.test) else None
     metrics["eval_seconds"] = eval_seconds + time.perf_counter() - te
@@ -387,17 +461,29 @@ def graph_digest(inputs: PreparedInputs) -> str:
 # ------------------------------------------------------------------ pipeline
 def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
     """Run a link-prediction config end to end (the library behind ``rdf2mm train --task link-prediction``)."""
-    from rdf2mm.pipeline import RunResult, mean_std, run_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.pipeline import RunResult, mean_std, plan_batching, run_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.tasks.distributed import from_environment, local_device  # noqa: PLC0415
     from rdf2mm.tasks.inputs import resolve_device  # noqa: PLC0415
+    from rdf2mm.tasks.memory import estimate_training_memory  # noqa: PLC0415
 
-    cfg.validate()
+    cfg.resolve().validate()
     note = progress or (lambda _stage, _info: None)
     started = dt.datetime.now(dt.timezone.utc)
-    device = resolve_device(cfg.device)
+    device = local_device(resolve_device(cfg.device))
+    workers = from_environment(device)
     data = load_lp_data(cfg, note)
     settings = LPSettings.from_config(cfg)
+    estimate = estimate_training_memory(data.inputs, settings.embed_dim, settings.hidden, settings.layers,
+                                        settings.hidden)
+    batching = plan_batching(cfg, estimate, workers, settings.layers, device)
+    note("memory", {"estimated_peak_mb": estimate["total"] >> 20, **batching.report()})
+    if workers.active and resume:
+        raise UsageError("--resume is not supported with several workers (torchrun); resume in one process")
+    if workers.active and len(data.splits.train) < workers.world:
+        raise UsageError(f"{len(data.splits.train)} training triples cannot be shared by {workers.world} workers")
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    ckpt = run_checkpoint(cfg, resume)
+    # Several workers write no checkpoints: they would have to agree on one file set.
+    ckpt = None if workers.active else run_checkpoint(cfg, resume)
     results: list[LPResult] = []
     for seed in seeds:
         done = ckpt.load_done(seed) if ckpt else None
@@ -414,7 +500,7 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
         note("seed", {"seed": seed})
         res = train_link_predictor(
             data.inputs, data.splits, settings, seed, device, data.filter_index,
-            on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
+            on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt, batching=batching, workers=workers,
         )
         if ckpt:
             train_only = {k: v for k, v in res.metrics.items() if not k.startswith(("valid_", "test_"))}
@@ -429,11 +515,13 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
         metrics[f"{k}_std"] = std
     metrics["test_mrr_random"] = random_baseline_mrr(data.splits.test, data.splits.graph.num_entities, data.filter_index)
     metrics["seconds_per_epoch"] = float(np.mean([r.metrics["seconds_per_epoch"] for r in results]))
+    metrics.update(batching.report(), workers=workers.world)
     run_dir = None
-    if cfg.out:
+    if cfg.out and workers.is_main:
         run_dir = write_run(Path(cfg.out), cfg, data, results, metrics, seeds, str(device), started)
     if ckpt:
         ckpt.remove()
+    workers.barrier()
     return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
 
 

@@ -94,7 +94,31 @@ def estimate_training_memory(inputs: Any, embed_dim: int, hidden: int, layers: i
     return parts
 
 
-def check_fits(estimate: dict[str, int], available: int | None = None) -> None:
+def estimate_minibatch_memory(inputs: Any, embed_dim: int, hidden: int, layers: int, out_dim: int,
+                              batch_size: int, fanout: tuple[int | None, ...]) -> dict[str, int]:
+    """Estimated extra bytes of mini-batch training: what stays whole (literal arrays, the
+    sampler's edge arrays, parameters with Adam state, layer-wise inference's node states)
+    plus one batch's neighbourhood, bounded by the fanouts (or the graph)."""
+    full = estimate_training_memory(inputs, embed_dim, hidden, layers, out_dim)
+    mg = inputs.mg
+    n, e = mg.num_nodes, int(mg.edge_index.shape[1])
+    reach = batch_size
+    for f in fanout:
+        reach = min(n, reach * (1 + (f if f is not None else n)))
+    share = reach / max(n, 1)
+    dims = [embed_dim] + [hidden] * (layers - 1) + [out_dim]
+    parts = {
+        "literal_data": full["literal_data"],
+        "adjacency": e * 24 + n * 24,  # sampler CSR (sources, relations, offsets) and scratch
+        "activations": int(share * (full["activations"] + full["adjacency"])) + 4 * n * max(dims) * 2,
+        "encoders": int(share * full["encoders"]),
+        "parameters": full["parameters"],
+    }
+    parts["total"] = int(SAFETY * sum(parts.values()))
+    return parts
+
+
+def check_fits(estimate: dict[str, int], available: int | None = None, minibatch: bool = False) -> None:
     """Raise :class:`ResourceError` with advice when the estimate exceeds available memory."""
     available = available_memory() if available is None else available
     if available is None or estimate["total"] <= available:
@@ -103,12 +127,15 @@ def check_fits(estimate: dict[str, int], available: int | None = None) -> None:
     advice = {
         "encoders": "leave out the heavy modalities (e.g. --modalities numeric,temporal,textual without visual), "
                     "or use --text-encoder minilm",
-        "activations": "use --literals merged (fewer literal nodes) or a smaller --embed-dim/--hidden",
+        "activations": ("use a smaller --batch-size or --fanout, " if minibatch else "")
+                       + "use --literals merged (fewer literal nodes) or a smaller --embed-dim/--hidden",
         "adjacency": "use --literals merged or --literals none (fewer edges)",
         "literal_data": "leave out modalities with large literals (visual, spatial)",
         "parameters": "use a smaller --embed-dim",
     }[biggest]
+    if not minibatch:
+        advice = "use --batching mini (sampled neighbourhoods), or " + advice
     raise ResourceError(
-        f"training needs about {estimate['total'] / GIB:.1f} GiB more but {available / GIB:.1f} GiB is available "
+        f"{'mini-batch ' if minibatch else ''}training needs about {estimate['total'] / GIB:.1f} GiB more but {available / GIB:.1f} GiB is available "
         f"(largest part: {biggest.replace('_', ' ')}, {estimate[biggest] / GIB:.1f} GiB); {advice}"
     )

@@ -17,8 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
+from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.mrgcn import MRGCN
+from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.inputs import PreparedInputs, build_encoder, seed_everything
+from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import ModelSettings
 from rdf2mm.tasks.labels import LabelSplit, Labels
 
@@ -73,15 +76,28 @@ def train_node_classifier(
     device: torch.device,
     on_epoch: EpochCallback | None = None,
     checkpoint: TrainingCheckpoint | None = None,
+    batching: Batching | None = None,
+    workers: Workers | None = None,
+    eval_every: int = 1,
 ) -> NCResult:
     """Train one model with one seed; returns it with its best-validation weights.
+
+    Full batch unless ``batching`` says mini (then each step runs on the sampled
+    neighbourhood of a batch of training nodes, and evaluation is exact layer-wise
+    inference every ``eval_every`` epochs). With several ``workers`` (torchrun) each
+    trains on its share of the batches and gradients are averaged.
 
     With ``checkpoint``, the state is saved every ``checkpoint.every`` epochs and a saved
     state for this seed is resumed from, giving the same result as an uninterrupted run.
     """
     seed_everything(seed)
+    workers = workers or Workers()
+    mini = batching is not None and batching.mini
     model = build_model(inputs, labels.num_classes, settings).to(device)
-    adj = inputs.adjacency(device)
+    mg = inputs.mg
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(batching.fanout)) if mini else None
+    adj = None if mini else inputs.adjacency(device)
+    net = workers.wrap(model, device) if mini else model
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
 
     def tensors(split: LabelSplit) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,6 +111,33 @@ def train_node_classifier(
         (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
     )
 
+    def all_outputs() -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits of every node (and, mini-batch, the embeddings), in eval mode."""
+        model.eval()
+        if sampler is not None:
+            out, emb = layerwise_inference(model, sampler, mg.num_relations, device, autocast, workers)
+            return out.to(device), emb
+        with torch.no_grad(), autocast():
+            return model(adj).float(), None
+
+    def step(nodes: torch.Tensor, y: torch.Tensor, batch: np.ndarray | None, rng: np.random.Generator | None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            if batch is None:
+                logits = net(adj).float()[nodes]
+            else:
+                assert sampler is not None and rng is not None
+                logits = forward_batch(net, sampler, batch, mg.num_relations, device, rng).float()
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        if settings.clip and settings.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
+        opt.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+
+    # Where each training node sits in the label arrays: batches are positions into them.
+    train_pos = np.arange(len(labels.train), dtype=np.int64)
     best_state: dict[str, torch.Tensor] | None = None
     best_key: tuple[float, float] = (-1.0, float("-inf"))
     best_epoch = 0
@@ -114,58 +157,74 @@ def train_node_classifier(
         if saved["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(saved["rng_cuda"])
     t0 = time.perf_counter()
+    eval_seconds = 0.0
     for epoch in range(start, settings.epochs + 1):
         model.train()
-        opt.zero_grad(set_to_none=True)
-        with autocast():
-            out = model(adj)
-        logits = out.float()
-        loss = F.cross_entropy(logits[tr_nodes], tr_y)
-        loss.backward()
-        if settings.clip and settings.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
-        opt.step()
-        record = {"epoch": epoch, "seed": seed, "train_loss": float(loss.detach())}
-        record["train_accuracy"] = float((logits[tr_nodes].argmax(1) == tr_y).float().mean())
-        if has_valid:
-            model.eval()
-            with torch.no_grad(), autocast():
-                ev = model(adj).float()
+        if not mini:
+            loss, correct = step(tr_nodes, tr_y, None, None)
+            sums = torch.stack([loss.float() * len(tr_y), correct.float(), torch.tensor(float(len(tr_y)))])
+        else:
+            assert batching is not None
+            # The sampling RNG depends only on (seed, epoch, worker): a resumed run draws
+            # the same neighbourhoods as an uninterrupted one.
+            rng = np.random.default_rng([seed, epoch, workers.rank])
+            order_rng = np.random.default_rng([seed, epoch])  # same shuffle on every worker
+            sums = torch.zeros(3)
+            for pos in epoch_batches(train_pos, batching.batch_size, order_rng, workers):
+                if len(pos) == 0:
+                    continue
+                idx = torch.as_tensor(pos, device=device)
+                loss, correct = step(tr_nodes[idx], tr_y[idx], labels.train.nodes[pos], rng)
+                sums += torch.stack([loss.float().cpu() * len(pos), correct.float().cpu(), torch.tensor(float(len(pos)))])
+            workers.all_reduce(sums)
+        sums = sums.cpu()
+        record = {"epoch": epoch, "seed": seed, "train_loss": float(sums[0] / sums[2]),
+                  "train_accuracy": float(sums[1] / sums[2])}
+        evaluate_now = has_valid and (not mini or epoch % eval_every == 0 or epoch == settings.epochs)
+        if evaluate_now:
+            te = time.perf_counter()
+            ev = all_outputs()[0]
+            eval_seconds += time.perf_counter() - te
             va_loss = float(F.cross_entropy(ev[va_nodes], va_y))
             va_acc = float((ev[va_nodes].argmax(1) == va_y).float().mean())
             record.update(valid_loss=va_loss, valid_accuracy=va_acc)
-            key = (va_acc, -va_loss)
+            key: tuple[float, float] | None = (va_acc, -va_loss)
+        elif has_valid:
+            key = None
         else:
             key = (record["train_accuracy"], -record["train_loss"])
         curve.append(record)
         if on_epoch:
             on_epoch(epoch, record)
-        if key > best_key:
-            best_key, best_epoch, stale = key, epoch, 0
-            # A real copy: a state_dict holds references to the live tensors.
-            best_state = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
-        else:
-            stale += 1
-            if has_valid and stale >= settings.patience:
-                break
+        if key is not None:
+            if key > best_key:
+                best_key, best_epoch, stale = key, epoch, 0
+                # A real copy: a state_dict holds references to the live tensors.
+                best_state = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
+            else:
+                stale += eval_every if mini else 1
+                if has_valid and stale >= settings.patience:
+                    break
         if checkpoint and checkpoint.every and epoch % checkpoint.every == 0 and epoch < settings.epochs:
             checkpoint.save_progress(
                 seed, epoch=epoch, model=model, opt=opt, best_state=best_state, curve=curve,
                 counters={"best_key": list(best_key), "best_epoch": best_epoch, "stale": stale},
             )
+    # Validation included, as a user waiting on an epoch sees it (eval_seconds: its share).
     train_seconds = time.perf_counter() - t0
     if best_state is not None:
         model.load_state_dict(best_state)
-    model.eval()
-    with torch.no_grad(), autocast():
-        out = model(adj).float()
-    probs = torch.softmax(out[: inputs.mg.num_entities], dim=1).cpu()
-    embeddings = model.embed(adj)[: inputs.mg.num_entities].float().cpu()
+    out, embeddings = all_outputs()
+    probs = torch.softmax(out[: mg.num_entities], dim=1).cpu()
+    if embeddings is None:
+        embeddings = model.embed(adj)
+    embeddings = embeddings[: mg.num_entities].float().cpu()
     metrics: dict[str, float] = {
         "best_epoch": best_epoch,
         "epochs_run": len(curve),
         "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / max(len(curve), 1),
+        "eval_seconds": eval_seconds,
     }
     for name in ("train", "valid", "test"):
         split = labels.split(name)

@@ -26,4 +26,5 @@ class ModelSettings:
 
     @classmethod
     def from_config(cls, cfg: Any) -> Any:
-        return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__ if hasattr(cfg, k)})
+        # Unset (None) config values keep the settings' own defaults.
+        return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__ if getattr(cfg, k, None) is not None})

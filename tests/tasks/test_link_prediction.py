@@ -77,6 +77,16 @@ def test_training_beats_the_random_baseline_and_writes_a_run(trained_run):
     assert json.loads((run / "metrics.json").read_text())["test_mrr"] == pytest.approx(np.mean(1 / ranks))
 
 
+def test_mini_batch_training_beats_random_too(clustered_file, tmp_path):
+    from rdf2mm.tasks.link_prediction import train_link_prediction
+
+    res = train_link_prediction(_cfg(tmp_path, [str(clustered_file)], epochs=30, batching="mini", batch_size=64))
+    m = res.metrics
+    assert m["batching"] == "mini"
+    assert res.per_seed[0]["negatives"] > 0  # 1-N needs every entity: mini-batches sample corruptions
+    assert m["test_mrr"] > 3 * m["test_mrr_random"]
+
+
 def test_best_validation_weights_are_really_restored(clustered_file, tmp_path):
     from rdf2mm.tasks.link_prediction import LPSettings, load_lp_data, train_link_predictor
 

@@ -31,11 +31,15 @@ def test_estimate_grows_with_modalities_and_size():
     check_fits(allm, available=1 << 40)
 
 
-def test_run_that_does_not_fit_stops_with_advice(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batching", ["auto", "full", "mini"])
+def test_run_that_does_not_fit_stops_with_advice(tmp_path, monkeypatch, batching):
     monkeypatch.setenv("RDF2MM_MEMORY_LIMIT", "1M")
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["train", str(EXAMPLES / "museum.ttl"), "--target", "http://example.org/museum#movement",
-                                 "--device", "cpu", "--out", str(out)])
+                                 "--device", "cpu", "--out", str(out), "--batching", batching])
     assert r.exit_code == 6, r.output
     assert "GiB is available" in r.output and "Traceback" not in r.output
+    # full batch points to mini-batches; auto already tried them
+    assert ("--batching mini" in r.output) == (batching == "full")
+    assert ("mini-batch training needs" in r.output) == (batching != "full")
     assert not out.exists()

@@ -1,0 +1,106 @@
+"""Mini-batch training: exact layer-wise inference, the full/mini choice, and real learning."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rdf2mm.config import TrainConfig
+from rdf2mm.errors import UsageError
+from rdf2mm.graph.ingest import read_graph
+from rdf2mm.graph.sampling import NeighbourSampler
+from rdf2mm.pipeline import train
+from rdf2mm.synthetic import generate
+from rdf2mm.tasks.distributed import Workers
+from rdf2mm.tasks.inputs import build_encoder, prepare_inputs, seed_everything
+from rdf2mm.tasks.minibatch import choose_batching, epoch_batches, fanouts, layerwise_inference
+from rdf2mm.tasks.settings import ModelSettings
+
+GIB = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def numeric_only(tmp_path_factory):
+    """Signal planted in the numeric literals only; structure and other modalities are noise."""
+    return generate(tmp_path_factory.mktemp("num"), triples=4000, signal=("numeric",), seed=3)
+
+
+def config(ds, **kw) -> TrainConfig:
+    return TrainConfig(
+        graph=[str(ds.graph_path)], train=str(ds.labels_path("train")), valid=str(ds.labels_path("valid")),
+        test=str(ds.labels_path("test")), device="cpu", **kw,
+    )
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_layerwise_inference_equals_the_full_forward(numeric_only, layers):
+    torch.set_num_threads(1)
+    kg, _ = read_graph([str(numeric_only.graph_path)])
+    inputs = prepare_inputs(kg, "all")
+    seed_everything(1)
+    model = build_encoder(inputs, ModelSettings(layers=layers), out_dim=4).eval()
+    adj = inputs.adjacency(torch.device("cpu"))
+    with torch.no_grad():
+        full, emb = model(adj), model.embed(adj)
+    mg = inputs.mg
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [5])
+    # small chunks, so that every layer runs over several of them
+    out, emb2 = layerwise_inference(model, sampler, mg.num_relations, torch.device("cpu"), chunk=500)
+    torch.testing.assert_close(out, full, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(emb2, emb, rtol=1e-4, atol=1e-5)
+
+
+def test_auto_batching_picks_mini_only_when_full_would_not_fit():
+    one = Workers()
+    fit = choose_batching("auto", 1 * GIB, 10 * GIB, 0.5, one, 256, [10], 2)
+    assert fit.mode == "full"
+    big = choose_batching("auto", 6 * GIB, 10 * GIB, 0.5, one, 256, [25, 10], 2)
+    assert big.mode == "mini" and "6.0 GiB" in big.reason and big.fanout == (25, 10)
+    assert choose_batching("mini", 1, 10 * GIB, 0.5, one, 256, [0], 2).fanout == (None, None)
+    assert choose_batching("full", 6 * GIB, 10 * GIB, 0.5, one, 256, [10], 2).mode == "full"  # the override wins
+    assert choose_batching("full", 1, 10 * GIB, 0.5, Workers(0, 2), 256, [10], 2).mode == "mini"
+    assert fanouts([25, 10], 3) == (25, 10, 10) and fanouts([7], 1) == (7,)
+
+
+def test_epoch_batches_give_every_worker_the_same_number_of_disjoint_batches():
+    items = np.arange(1001)
+    shares = [list(epoch_batches(items, 100, np.random.default_rng([4, 1]), Workers(r, 3))) for r in range(3)]
+    assert len({len(s) for s in shares}) == 1
+    seen = np.concatenate([b for s in shares for b in s])
+    assert sorted(seen.tolist()) == items.tolist()
+    assert all(len(b) <= 100 for s in shares for b in s)
+
+
+def test_mini_batch_training_learns_like_full_batch(numeric_only):
+    torch.set_num_threads(1)
+    full = train(config(numeric_only, modalities="numeric", epochs=60, batching="full"))
+    mini = train(config(numeric_only, modalities="numeric", epochs=60, batching="mini", batch_size=64, fanout=[10]))
+    assert mini.metrics["batching"] == "mini" and full.metrics["batching"] == "full"
+    assert mini.metrics["test_accuracy"] >= 0.90
+    assert abs(mini.metrics["test_accuracy"] - full.metrics["test_accuracy"]) <= 0.05
+
+
+def test_mini_batch_is_reproducible_on_cpu(numeric_only):
+    torch.set_num_threads(1)
+    runs = [train(config(numeric_only, modalities="numeric,textual", epochs=4, patience=100, batching="mini",
+                         batch_size=50)) for _ in range(2)]
+    assert runs[0].per_seed[0]["valid_accuracy"] == runs[1].per_seed[0]["valid_accuracy"]
+    assert runs[0].per_seed[0]["test_macro_f1"] == runs[1].per_seed[0]["test_macro_f1"]
+
+
+def test_auto_switches_to_mini_batch_under_a_memory_limit(numeric_only, monkeypatch):
+    torch.set_num_threads(1)
+    # far less than a full batch needs: full-batch training would have been refused
+    import rdf2mm.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 8 << 20)
+    res = train(config(numeric_only, modalities="numeric", epochs=30, batch_size=64))
+    assert res.metrics["batching"] == "mini" and "available" in res.metrics["batching_reason"]
+    assert res.metrics["test_accuracy"] >= 0.85
+
+
+def test_bad_batching_options_are_usage_errors(numeric_only):
+    with pytest.raises(UsageError, match="--batching"):
+        train(config(numeric_only, batching="sometimes"))
+    with pytest.raises(UsageError, match="--fanout"):
+        train(config(numeric_only, batching="mini", fanout=[-1]))
