@@ -13,13 +13,16 @@ import pytest
 from tests.conftest import ROOT
 
 
+TORCHRUN = ".venv/bin/torchrun "
+
+
 def readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split("  #")[0].strip()
-            if line.startswith("rdf2mm "):
+            if line.startswith(("rdf2mm ", TORCHRUN)):
                 commands.append(line)
     return commands
 
@@ -38,7 +41,10 @@ def test_every_readme_command_runs(tmp_path: Path):
         target = None
         if ">" in words:  # `rdf2mm ... > file`
             words, target = words[: words.index(">")], words[words.index(">") + 1]
-        argv = [sys.executable, "-m", "rdf2mm", *words[1:]]
+        if command.startswith(TORCHRUN):  # the launcher from the same environment
+            argv = [sys.executable, "-m", "torch.distributed.run", *words[1:]]
+        else:
+            argv = [sys.executable, "-m", "rdf2mm", *words[1:]]
         proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
         if proc.returncode != 0:
             pytest.fail(f"README command failed ({proc.returncode}): {command}\n{proc.stderr[-1500:]}")

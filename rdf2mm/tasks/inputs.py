@@ -110,7 +110,12 @@ def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, A
         rows = row_of[node_literal[take]]
         # Encode only the distinct rows the nodes use.
         uniq, local = np.unique(rows, return_inverse=True)
-        data = torch.as_tensor(np.ascontiguousarray(md.parsed.data[uniq]))
+        if len(uniq) == len(md.parsed.data) and md.parsed.data.flags.c_contiguous and md.parsed.data.flags.writeable:
+            # Every parsed row is used (the usual case): share the array, do not copy it
+            # (at 10^7 triples the literal arrays are gigabytes).
+            data = torch.from_numpy(md.parsed.data)
+        else:
+            data = torch.as_tensor(np.ascontiguousarray(md.parsed.data[uniq]))
         encoder = get_modality(name, **inputs.modality_options.get(name, {})).make_encoder(
             md.parsed, dim, **(encoder_options or {}).get(name, {})
         )

@@ -108,7 +108,8 @@ def estimate_minibatch_memory(inputs: Any, embed_dim: int, hidden: int, layers: 
     share = reach / max(n, 1)
     dims = [embed_dim] + [hidden] * (layers - 1) + [out_dim]
     parts = {
-        "literal_data": full["literal_data"],
+        # the parsed arrays are held already and shared with the encoders (not copied)
+        "literal_data": 0,
         "adjacency": e * 24 + n * 24,  # sampler CSR (sources, relations, offsets) and scratch
         "activations": int(share * (full["activations"] + full["adjacency"])) + 4 * n * max(dims) * 2,
         "encoders": int(share * full["encoders"]),

@@ -158,6 +158,8 @@ def train_node_classifier(
             torch.cuda.set_rng_state_all(saved["rng_cuda"])
     t0 = time.perf_counter()
     eval_seconds = 0.0
+    outputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
+    best_outputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
     for epoch in range(start, settings.epochs + 1):
         model.train()
         if not mini:
@@ -183,7 +185,8 @@ def train_node_classifier(
         evaluate_now = has_valid and (not mini or epoch % eval_every == 0 or epoch == settings.epochs)
         if evaluate_now:
             te = time.perf_counter()
-            ev = all_outputs()[0]
+            outputs = all_outputs()
+            ev = outputs[0]
             eval_seconds += time.perf_counter() - te
             va_loss = float(F.cross_entropy(ev[va_nodes], va_y))
             va_acc = float((ev[va_nodes].argmax(1) == va_y).float().mean())
@@ -199,6 +202,9 @@ def train_node_classifier(
         if key is not None:
             if key > best_key:
                 best_key, best_epoch, stale = key, epoch, 0
+                # The outputs of exactly the weights kept as best: the final whole-graph
+                # pass (the costly part at scale) is not repeated.
+                best_outputs = outputs if evaluate_now and mini else None
                 # A real copy: a state_dict holds references to the live tensors.
                 best_state = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
             else:
@@ -214,7 +220,7 @@ def train_node_classifier(
     train_seconds = time.perf_counter() - t0
     if best_state is not None:
         model.load_state_dict(best_state)
-    out, embeddings = all_outputs()
+    out, embeddings = best_outputs if best_outputs is not None else all_outputs()
     probs = torch.softmax(out[: mg.num_entities], dim=1).cpu()
     if embeddings is None:
         embeddings = model.embed(adj)
