@@ -177,13 +177,14 @@ def _bce_negative_sampling_minibatch(
 ) -> Tensor:
     """As :func:`_bce_negative_sampling`, with embeddings of only the entities the
     positives and corruptions use, from their sampled neighbourhoods."""
+    # ``batch`` is on the CPU: sampling happens there, and nothing waits on the device.
     both, labels = _corrupt(batch, k, num_entities, gen)
-    ends = both[:, [0, 2]].cpu().numpy()
-    entities, local = np.unique(ends, return_inverse=True)
+    entities, local = np.unique(both[:, [0, 2]].numpy(), return_inverse=True)
     emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
-    local_t = torch.as_tensor(local.reshape(-1, 2), device=device)
-    logits = decoder.score(emb[local_t[:, 0]], both[:, 1], emb[local_t[:, 1]]).float()
-    return F.binary_cross_entropy_with_logits(logits, labels)
+    local_t = torch.as_tensor(local.reshape(-1, 2)).to(device, non_blocking=True)
+    rel = both[:, 1].to(device, non_blocking=True)
+    logits = decoder.score(emb[local_t[:, 0]], rel, emb[local_t[:, 1]]).float()
+    return F.binary_cross_entropy_with_logits(logits, labels.to(device, non_blocking=True))
 
 
 def _bce_one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, index: FilterIndex) -> Tensor:
@@ -287,7 +288,8 @@ def train_link_predictor(
     for epoch in range(start, settings.epochs + 1):
         model.train()
         perm = torch.randperm(len(train), generator=gen).numpy()
-        total, steps = 0.0, 0
+        total: Tensor | float = 0.0
+        steps = 0
         if mini:
             # Same shuffle on every worker, each its own share; neighbourhood sampling
             # seeded by (seed, epoch, worker) so a resumed run draws the same ones.
@@ -302,7 +304,7 @@ def train_link_predictor(
                 assert sampler is not None
                 with autocast():
                     loss = _bce_negative_sampling_minibatch(
-                        net, model.decoder, train_t[torch.as_tensor(idx, device=device)], negatives, E, gen,
+                        net, model.decoder, torch.as_tensor(train[idx]), negatives, E, gen,
                         sampler, mg.num_relations, device, rng,
                     )
             else:
@@ -319,11 +321,11 @@ def train_link_predictor(
             if settings.clip and settings.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
             opt.step()
-            total += float(loss.detach())
+            total = total + loss.detach().float()  # stays on the device: no host sync per step
             steps += 1
-        if workers.active:
-            total = float(workers.all_reduce(torch.tensor([total]))[0]) / workers.world
-        record: dict[str, float] = {"epoch": epoch, "seed": seed, "train_loss": total / max(steps, 1)}
+        total_t = torch.as_tensor(total, dtype=torch.float32, device=device).reshape(1)
+        mean_loss = float(workers.all_reduce(total_t)[0]) / workers.world / max(steps, 1)
+        record: dict[str, float] = {"epoch": epoch, "seed": seed, "train_loss": mean_loss}
         evaluate_now = has_valid and (epoch % settings.eval_every == 0 or epoch == settings.epochs)
         if evaluate_now:
             te = time.perf_counter()

@@ -108,7 +108,10 @@ def forward_batch(model: torch.nn.Module, sampler: NeighbourSampler, targets: np
     """
     sub = sampler.sample(targets, rng)
     adj = subgraph_adjacency(sub, num_relations, device)
-    out = model(adj, nodes=torch.from_numpy(sub.nodes).to(device, non_blocking=True))
+    nodes = torch.from_numpy(sub.nodes)
+    if device.type == "cuda":
+        nodes = nodes.pin_memory()  # so that the copy below really is asynchronous
+    out = model(adj, nodes=nodes.to(device, non_blocking=True))
     return out[: sub.num_targets]
 
 

@@ -164,20 +164,20 @@ def train_node_classifier(
         model.train()
         if not mini:
             loss, correct = step(tr_nodes, tr_y, None, None)
-            sums = torch.stack([loss.float() * len(tr_y), correct.float(), torch.tensor(float(len(tr_y)))])
+            sums = torch.stack([loss.float() * len(tr_y), correct.float(), loss.new_tensor(float(len(tr_y)))])
         else:
             assert batching is not None
             # The sampling RNG depends only on (seed, epoch, worker): a resumed run draws
             # the same neighbourhoods as an uninterrupted one.
             rng = np.random.default_rng([seed, epoch, workers.rank])
             order_rng = np.random.default_rng([seed, epoch])  # same shuffle on every worker
-            sums = torch.zeros(3)
+            sums = torch.zeros(3, device=device)  # summed on the device: no host sync per step
             for pos in epoch_batches(train_pos, batching.batch_size, order_rng, workers):
                 if len(pos) == 0:
                     continue
                 idx = torch.as_tensor(pos, device=device)
                 loss, correct = step(tr_nodes[idx], tr_y[idx], labels.train.nodes[pos], rng)
-                sums += torch.stack([loss.float().cpu() * len(pos), correct.float().cpu(), torch.tensor(float(len(pos)))])
+                sums += torch.stack([loss.float() * len(pos), correct.float(), loss.new_tensor(float(len(pos)))])
             workers.all_reduce(sums)
         sums = sums.cpu()
         record = {"epoch": epoch, "seed": seed, "train_loss": float(sums[0] / sums[2]),
