@@ -23,3 +23,22 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present (../shared/data is optional)")
     return path
+
+
+@pytest.fixture(scope="session")
+def numeric_only(tmp_path_factory):
+    """A generated graph whose label is planted in the numeric literals only; structure and
+    the other modalities are noise (shared by the tests that train on it)."""
+    from rdf2mm.synthetic import generate
+
+    return generate(tmp_path_factory.mktemp("num"), triples=4000, signal=("numeric",), seed=3)
+
+
+def label_config(ds, **kw):
+    """A node-classification TrainConfig on a generated dataset's given splits, on the CPU."""
+    from rdf2mm.config import TrainConfig
+
+    return TrainConfig(
+        graph=[str(ds.graph_path)], train=str(ds.labels_path("train")), valid=str(ds.labels_path("valid")),
+        test=str(ds.labels_path("test")), device="cpu", **kw,
+    )

@@ -9,16 +9,10 @@ import sys
 import pytest
 import torch
 
-from rdf2mm.config import TrainConfig
 from rdf2mm.pipeline import train
-from rdf2mm.synthetic import generate
+from tests.conftest import label_config
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
-
-
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("ddp"), triples=4000, signal=("numeric",), seed=3)
 
 
 def torchrun(args: list[str], cwd, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -29,16 +23,14 @@ def torchrun(args: list[str], cwd, timeout: int = 600) -> subprocess.CompletedPr
     )
 
 
-def test_two_processes_reach_the_quality_of_one(planted, tmp_path):
+def test_two_processes_reach_the_quality_of_one(numeric_only, tmp_path):
     torch.set_num_threads(1)
     common = dict(modalities="numeric", epochs=40, batch_size=64, fanout=[10])
-    one = train(TrainConfig(graph=[str(planted.graph_path)], train=str(planted.labels_path("train")),
-                            valid=str(planted.labels_path("valid")), test=str(planted.labels_path("test")),
-                            device="cpu", batching="mini", **common))
+    one = train(label_config(numeric_only, batching="mini", **common))
     out = tmp_path / "run"
     proc = torchrun(
-        ["train", str(planted.graph_path), "--train", str(planted.labels_path("train")),
-         "--valid", str(planted.labels_path("valid")), "--test", str(planted.labels_path("test")),
+        ["train", str(numeric_only.graph_path), "--train", str(numeric_only.labels_path("train")),
+         "--valid", str(numeric_only.labels_path("valid")), "--test", str(numeric_only.labels_path("test")),
          "--modalities", "numeric", "--epochs", "40", "--batch-size", "64", "--fanout", "10",
          "--device", "cpu", "--json", "--out", str(out)],
         cwd=tmp_path,
@@ -57,8 +49,8 @@ def test_two_processes_reach_the_quality_of_one(planted, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_two_processes_link_prediction(planted, tmp_path):
-    lp = planted.lp_path
+def test_two_processes_link_prediction(numeric_only, tmp_path):
+    lp = numeric_only.lp_path
     proc = torchrun(
         ["train", str(lp("train")), "--task", "link-prediction", "--train", str(lp("train")),
          "--valid", str(lp("valid")), "--test", str(lp("test")), "--modalities", "none", "--epochs", "5",

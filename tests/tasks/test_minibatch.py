@@ -5,31 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.pipeline import train
-from rdf2mm.synthetic import generate
 from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.inputs import build_encoder, prepare_inputs, seed_everything
 from rdf2mm.tasks.minibatch import choose_batching, epoch_batches, fanouts, layerwise_inference
 from rdf2mm.tasks.settings import ModelSettings
 
+from tests.conftest import label_config
+
 GIB = 1 << 30
-
-
-@pytest.fixture(scope="module")
-def numeric_only(tmp_path_factory):
-    """Signal planted in the numeric literals only; structure and other modalities are noise."""
-    return generate(tmp_path_factory.mktemp("num"), triples=4000, signal=("numeric",), seed=3)
-
-
-def config(ds, **kw) -> TrainConfig:
-    return TrainConfig(
-        graph=[str(ds.graph_path)], train=str(ds.labels_path("train")), valid=str(ds.labels_path("valid")),
-        test=str(ds.labels_path("test")), device="cpu", **kw,
-    )
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
@@ -73,8 +60,8 @@ def test_epoch_batches_give_every_worker_the_same_number_of_disjoint_batches():
 
 def test_mini_batch_training_learns_like_full_batch(numeric_only):
     torch.set_num_threads(1)
-    full = train(config(numeric_only, modalities="numeric", epochs=60, batching="full"))
-    mini = train(config(numeric_only, modalities="numeric", epochs=60, batching="mini", batch_size=64, fanout=[10]))
+    full = train(label_config(numeric_only, modalities="numeric", epochs=60, batching="full"))
+    mini = train(label_config(numeric_only, modalities="numeric", epochs=60, batching="mini", batch_size=64, fanout=[10]))
     assert mini.metrics["batching"] == "mini" and full.metrics["batching"] == "full"
     assert mini.metrics["test_accuracy"] >= 0.90
     assert abs(mini.metrics["test_accuracy"] - full.metrics["test_accuracy"]) <= 0.05
@@ -82,7 +69,7 @@ def test_mini_batch_training_learns_like_full_batch(numeric_only):
 
 def test_mini_batch_is_reproducible_on_cpu(numeric_only):
     torch.set_num_threads(1)
-    runs = [train(config(numeric_only, modalities="numeric,textual", epochs=4, patience=100, batching="mini",
+    runs = [train(label_config(numeric_only, modalities="numeric,textual", epochs=4, patience=100, batching="mini",
                          batch_size=50)) for _ in range(2)]
     assert runs[0].per_seed[0]["valid_accuracy"] == runs[1].per_seed[0]["valid_accuracy"]
     assert runs[0].per_seed[0]["test_macro_f1"] == runs[1].per_seed[0]["test_macro_f1"]
@@ -94,13 +81,13 @@ def test_auto_switches_to_mini_batch_under_a_memory_limit(numeric_only, monkeypa
     import rdf2mm.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "available_memory", lambda: 8 << 20)
-    res = train(config(numeric_only, modalities="numeric", epochs=30, batch_size=64))
+    res = train(label_config(numeric_only, modalities="numeric", epochs=30, batch_size=64))
     assert res.metrics["batching"] == "mini" and "available" in res.metrics["batching_reason"]
     assert res.metrics["test_accuracy"] >= 0.85
 
 
 def test_bad_batching_options_are_usage_errors(numeric_only):
     with pytest.raises(UsageError, match="--batching"):
-        train(config(numeric_only, batching="sometimes"))
+        train(label_config(numeric_only, batching="sometimes"))
     with pytest.raises(UsageError, match="--fanout"):
-        train(config(numeric_only, batching="mini", fanout=[-1]))
+        train(label_config(numeric_only, batching="mini", fanout=[-1]))

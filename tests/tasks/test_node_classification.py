@@ -8,32 +8,17 @@ import sys
 import pytest
 import torch
 
-from rdf2mm.config import TrainConfig
 from rdf2mm.errors import InputError
 from rdf2mm.pipeline import train
 from rdf2mm.prediction import predict_nodes
 from rdf2mm.runs import load_model_state
-from rdf2mm.synthetic import generate
-from tests.conftest import EXAMPLES
-
-
-@pytest.fixture(scope="module")
-def numeric_only(tmp_path_factory):
-    """Signal planted in the numeric literals only; structure and other modalities are noise."""
-    return generate(tmp_path_factory.mktemp("num"), triples=4000, signal=("numeric",), seed=3)
-
-
-def config(ds, **kw) -> TrainConfig:
-    return TrainConfig(
-        graph=[str(ds.graph_path)], train=str(ds.labels_path("train")), valid=str(ds.labels_path("valid")),
-        test=str(ds.labels_path("test")), device="cpu", **kw,
-    )
+from tests.conftest import EXAMPLES, label_config
 
 
 def test_planted_modality_alone_learns_and_structure_only_is_at_chance(numeric_only):
     torch.set_num_threads(1)
-    alone = train(config(numeric_only, modalities="numeric", epochs=100))
-    structure = train(config(numeric_only, modalities="none", epochs=100))
+    alone = train(label_config(numeric_only, modalities="numeric", epochs=100))
+    structure = train(label_config(numeric_only, modalities="none", epochs=100))
     assert alone.metrics["test_accuracy"] >= 0.90
     assert structure.metrics["test_accuracy"] <= 0.70  # two balanced classes: chance is 0.5
 
@@ -41,7 +26,7 @@ def test_planted_modality_alone_learns_and_structure_only_is_at_chance(numeric_o
 def test_run_directory_and_prediction(numeric_only, tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "run"
-    res = train(config(numeric_only, modalities="numeric", epochs=30, seeds=2, out=str(out)))
+    res = train(label_config(numeric_only, modalities="numeric", epochs=30, seeds=2, out=str(out)))
     for name in ("config.toml", "config.json", "provenance.json", "metrics.json", "curve.csv", "predictions.tsv",
                  "literals.json", "model.safetensors", "model.json", "entities.parquet", "embeddings.safetensors"):
         assert (out / name).is_file(), name
@@ -66,15 +51,15 @@ def test_run_directory_and_prediction(numeric_only, tmp_path):
 
 def test_same_seed_same_result_on_cpu(numeric_only):
     torch.set_num_threads(1)
-    a = train(config(numeric_only, modalities="numeric,temporal", epochs=8, patience=100))
-    b = train(config(numeric_only, modalities="numeric,temporal", epochs=8, patience=100))
+    a = train(label_config(numeric_only, modalities="numeric,temporal", epochs=8, patience=100))
+    b = train(label_config(numeric_only, modalities="numeric,temporal", epochs=8, patience=100))
     assert a.per_seed[0]["test_accuracy"] == b.per_seed[0]["test_accuracy"]
     assert a.per_seed[0]["valid_accuracy"] == b.per_seed[0]["valid_accuracy"]
 
 
 def test_tampered_checkpoint_is_refused(numeric_only, tmp_path):
     out = tmp_path / "run"
-    train(config(numeric_only, modalities="none", epochs=2, out=str(out)))
+    train(label_config(numeric_only, modalities="none", epochs=2, out=str(out)))
     load_model_state(out)  # loads fine as written
     # a pickle payload in place of the safetensors file must not be executed, only refused
     marker = tmp_path / "pwned"
