@@ -35,10 +35,11 @@ def numeric_only(tmp_path_factory):
 
 
 def label_config(ds, **kw):
-    """A node-classification TrainConfig on a generated dataset's given splits, on the CPU."""
+    """A node-classification TrainConfig on a generated dataset's given splits (CPU unless ``device``)."""
     from rdf2mm.config import TrainConfig
 
+    kw.setdefault("device", "cpu")
     return TrainConfig(
         graph=[str(ds.graph_path)], train=str(ds.labels_path("train")), valid=str(ds.labels_path("valid")),
-        test=str(ds.labels_path("test")), device="cpu", **kw,
+        test=str(ds.labels_path("test")), **kw,
     )
