@@ -658,8 +658,16 @@ def predict_links(
     if rid is None:
         raise DataError(f"relation <{relation.strip().strip('<>')}> is not in the graph")
     device = next(net.parameters()).device
+    mg = data.inputs.mg
+    metrics_file = Path(run_dir) / "metrics.json"
+    if metrics_file.is_file() and read_json(metrics_file).get("batching") == "mini":
+        # Trained in mini-batches: a full forward pass may not fit; layer-wise is exact.
+        sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None])
+        emb = layerwise_inference(net.encoder, sampler, mg.num_relations, device)[0][: net.num_entities].to(device)
+    else:
+        with torch.no_grad():
+            emb = net(data.inputs.adjacency(device)).float()
     with torch.no_grad():
-        emb = net(data.inputs.adjacency(device)).float()
         a = torch.tensor([anchor], device=device)
         r = torch.tensor([rid], device=device)
         if head is not None:

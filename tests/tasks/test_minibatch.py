@@ -91,3 +91,17 @@ def test_bad_batching_options_are_usage_errors(numeric_only):
         train(label_config(numeric_only, batching="sometimes"))
     with pytest.raises(UsageError, match="--fanout"):
         train(label_config(numeric_only, batching="mini", fanout=[-1]))
+
+
+def test_predict_on_a_mini_batch_run_gives_the_run_own_predictions(numeric_only, tmp_path):
+    from rdf2mm.prediction import predict_nodes
+
+    torch.set_num_threads(1)
+    out = tmp_path / "run"
+    train(label_config(numeric_only, modalities="numeric", epochs=10, batching="mini", batch_size=64, out=str(out)))
+    lines = (out / "predictions.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]][:20]
+    again = predict_nodes(out, nodes=[r["entity"] for r in rows], device="cpu")
+    assert [p["predicted_class"] for p in again] == [r["predicted_class"] for r in rows]
+    assert [round(p["score"], 4) for p in again] == [round(float(r["score"]), 4) for r in rows]
