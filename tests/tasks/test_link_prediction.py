@@ -85,6 +85,13 @@ def test_mini_batch_training_beats_random_too(clustered_file, tmp_path):
     assert m["batching"] == "mini"
     assert res.per_seed[0]["negatives"] > 0  # 1-N needs every entity: mini-batches sample corruptions
     assert m["test_mrr"] > 3 * m["test_mrr_random"]
+    # predict on the mini-batch run (layer-wise inference) ranks like the saved embeddings do
+    from rdf2mm.tasks.link_prediction import predict_links
+
+    top = predict_links(tmp_path / "run", head=f"{EX}e0_0", relation=f"{EX}linked", top=5)
+    assert len(top) == 5 and top[0]["score"] >= top[-1]["score"]
+    members = sum(t["iri"].startswith(f"{EX}e0_") for t in top)
+    assert members >= 3  # its own group's members rank first
 
 
 def test_best_validation_weights_are_really_restored(clustered_file, tmp_path):
