@@ -126,6 +126,8 @@ class TrainConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
         if not 0 <= self.dropout < 1:
             raise UsageError("--dropout must be in [0, 1)")
+        if not 0 <= self.entity_dropout < 1:
+            raise UsageError("--entity-dropout must be in [0, 1)")
         if self.lr <= 0:
             raise UsageError("--lr must be positive")
         if self.decoder not in ("distmult", "complex", "tucker"):

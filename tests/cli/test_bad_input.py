@@ -65,6 +65,9 @@ DATA_ERRORS = {
     "bad_modality": (["--target", "http://e/cls", "--modalities", "smell"], 2),
     "bad_literals": (["--target", "http://e/cls", "--literals", "sometimes"], 2),
     "cuda_absent": (["--target", "http://e/cls", "--device", "cuda"], 6),
+    "bad_entity_dropout": (["--target", "http://e/cls", "--entity-dropout", "1.5"], 2),
+    "bad_batching": (["--target", "http://e/cls", "--batching", "sometimes"], 2),
+    "bad_fanout": (["--target", "http://e/cls", "--fanout", "ten"], 2),
 }
 
 
