@@ -496,9 +496,9 @@ class Suite:
         cmd = rdf2mm_cmd("-q", "train", graph, "--train", labels["train"], "--valid", labels["valid"],
                          "--test", labels["test"], "--json", "--out", str(run_dir), "--batching", a.batching,
                          "--epochs", str(epochs), "--no-cache", "--device", a.device)
-        # Above 10^6 triples an epoch with the default fanout (20 per hop) takes hours on
+        # From 10^6 triples an epoch with the default fanout (20 per hop) takes hours on
         # a 2-core machine: sample less and take bigger batches unless told otherwise.
-        big = n > 1_000_000
+        big = n >= 1_000_000
         fanout = a.fanout or ("5,3" if big else None)
         batch_size = a.batch_size or (2048 if big else None)
         if fanout:
@@ -809,8 +809,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per step before it is stopped (default 3600)")
     ap.add_argument("--epochs", type=int, help="training epochs per size (default 3 up to 10^6 triples, 1 above; quick 1)")
     ap.add_argument("--batching", choices=["auto", "full", "mini"], default="auto")
-    ap.add_argument("--fanout", help="mini-batch fanout passed to rdf2mm train (default: its own; 5,3 above 10^6 triples)")
-    ap.add_argument("--batch-size", type=int, help="mini-batch size passed to rdf2mm train (default: its own; 2048 above 10^6 triples)")
+    ap.add_argument("--fanout", help="mini-batch fanout passed to rdf2mm train (default: its own; 5,3 from 10^6 triples)")
+    ap.add_argument("--batch-size", type=int, help="mini-batch size passed to rdf2mm train (default: its own; 2048 from 10^6 triples)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="for training and the R-GCN layer")
     ap.add_argument("--ingest-triples", type=int, help="size of the ingest ratio benchmark (default 1e6; quick 1e5)")
     ap.add_argument("--rdflib-triples", type=int, help="size of the rdflib comparison (default 1e5; quick 1e4)")
