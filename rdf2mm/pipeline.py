@@ -165,6 +165,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
             inputs, labels, settings, seed, device,
             on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
             batching=batching, workers=workers, eval_every=cfg.eval_every,
+            on_step=lambda epoch, step, steps: note("step", {"epoch": epoch, "step": step, "steps": steps}),
         )
         res.metrics.update(workers=workers.world)
         if ckpt:

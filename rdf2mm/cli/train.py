@@ -152,6 +152,9 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
         def note(stage: str, data: dict) -> None:
             if stage == "seed":
                 state["task"] = bar.add_task(f"seed {data['seed']}", total=cfg.epochs, status="")
+            elif stage == "step" and state["task"] is not None:
+                # Mini-batch epochs of a big graph take minutes: show the step too.
+                bar.update(state["task"], status=f"epoch {data['epoch']}: step {data['step']}/{data['steps']}")
             elif stage == "epoch" and state["task"] is not None:
                 status = " ".join(f"{k}={v:.3f}" for k, v in data.items() if k.startswith(("train_loss", "valid_")))
                 bar.update(state["task"], completed=data["epoch"], status=status)

@@ -216,6 +216,7 @@ def train_link_predictor(
     checkpoint: TrainingCheckpoint | None = None,
     batching: Batching | None = None,
     workers: Workers | None = None,
+    on_step: Callable[[int, int, int], None] | None = None,
 ) -> LPResult:
     """Train one model with one seed; returns it with its best-validation weights.
 
@@ -298,7 +299,9 @@ def train_link_predictor(
             batches = list(shares)
         else:
             batches = [perm[s:s + batch_size] for s in range(0, len(train), batch_size)]
-        for idx in batches:
+        for step_no, idx in enumerate(batches, 1):
+            if on_step and mini:
+                on_step(epoch, step_no, len(batches))
             opt.zero_grad(set_to_none=True)
             if mini:
                 assert sampler is not None
@@ -503,6 +506,7 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
         res = train_link_predictor(
             data.inputs, data.splits, settings, seed, device, data.filter_index,
             on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt, batching=batching, workers=workers,
+            on_step=lambda epoch, step, steps: note("step", {"epoch": epoch, "step": step, "steps": steps}),
         )
         if ckpt:
             train_only = {k: v for k, v in res.metrics.items() if not k.startswith(("valid_", "test_"))}

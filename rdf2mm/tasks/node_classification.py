@@ -27,6 +27,8 @@ from rdf2mm.tasks.labels import LabelSplit, Labels
 
 #: called after every epoch with (epoch, record) for progress display
 EpochCallback = Callable[[int, dict[str, float]], None]
+#: called after every mini-batch step with (epoch, step, steps): epochs of a big graph take minutes
+StepCallback = Callable[[int, int, int], None]
 
 
 @dataclass
@@ -79,6 +81,7 @@ def train_node_classifier(
     batching: Batching | None = None,
     workers: Workers | None = None,
     eval_every: int = 1,
+    on_step: StepCallback | None = None,
 ) -> NCResult:
     """Train one model with one seed; returns it with its best-validation weights.
 
@@ -172,7 +175,10 @@ def train_node_classifier(
             rng = np.random.default_rng([seed, epoch, workers.rank])
             order_rng = np.random.default_rng([seed, epoch])  # same shuffle on every worker
             sums = torch.zeros(3, device=device)  # summed on the device: no host sync per step
-            for pos in epoch_batches(train_pos, batching.batch_size, order_rng, workers):
+            batches = list(epoch_batches(train_pos, batching.batch_size, order_rng, workers))
+            for step_no, pos in enumerate(batches, 1):
+                if on_step:
+                    on_step(epoch, step_no, len(batches))
                 if len(pos) == 0:
                     continue
                 idx = torch.as_tensor(pos, device=device)

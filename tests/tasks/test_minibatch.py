@@ -105,3 +105,13 @@ def test_predict_on_a_mini_batch_run_gives_the_run_own_predictions(numeric_only,
     again = predict_nodes(out, nodes=[r["entity"] for r in rows], device="cpu")
     assert [p["predicted_class"] for p in again] == [r["predicted_class"] for r in rows]
     assert [round(p["score"], 4) for p in again] == [round(float(r["score"]), 4) for r in rows]
+
+
+def test_mini_batch_steps_are_reported_for_progress(numeric_only):
+    torch.set_num_threads(1)
+    seen = []
+    train(label_config(numeric_only, modalities="numeric", epochs=2, patience=100, batching="mini", batch_size=100),
+          progress=lambda stage, data: seen.append(data) if stage == "step" else None)
+    steps = seen[0]["steps"]
+    assert steps > 1 and len(seen) == 2 * steps
+    assert [(d["epoch"], d["step"]) for d in seen[:steps]] == [(1, k) for k in range(1, steps + 1)]
