@@ -6,8 +6,9 @@ Two encoders:
     The text is lowercased (Unicode-aware ``str.lower``), mapped to indices of a
     character vocabulary built from the data (the most frequent characters, up to
     ``max_vocab``; index 0 is padding, 1 is "unknown") and truncated / padded to
-    ``max_length``. ``data`` is int64 ``[n, max_length]``; ``meta`` holds the vocabulary
-    (so a run can be reproduced, or new text indexed the same way) and the length. The
+    ``max_length``. ``data`` is int16 ``[n, max_length]`` (int32 for vocabularies over
+    32,765 characters); ``meta`` holds the vocabulary (so a run can be reproduced, or
+    new text indexed the same way) and the length. The
     encoder is a scaled-down character CNN in the style of Zhang, Zhao & LeCun (2015).
 
 ``minilm``
@@ -120,7 +121,10 @@ class TextualModality(Modality):
         else:
             vocab = list(self.vocab)
         index = {c: i + 2 for i, c in enumerate(vocab)}
-        data = np.zeros((len(texts), L), dtype=np.int64)
+        # The narrowest integer that holds the vocabulary: at 10^7 triples this array is
+        # gigabytes, and the encoder widens each batch to int64 itself.
+        dtype = np.int16 if len(vocab) + 2 <= np.iinfo(np.int16).max else np.int32
+        data = np.zeros((len(texts), L), dtype=dtype)
         for r, t in enumerate(lowered):
             if t:
                 data[r, : len(t)] = [index.get(c, UNK) for c in t]

@@ -34,7 +34,7 @@ def _parse(m: TextualModality, texts: list) -> textual.ParsedLiterals:
 # ------------------------------------------------------------------------ charcnn
 def test_charcnn_indexes_lowercased_characters_with_padding():
     p = _parse(TextualModality(max_length=6), ["AbA", "", "ÄÖ", "abcdefgh"])
-    assert p.data.dtype == np.int64 and p.data.shape == (4, 6)
+    assert p.data.dtype == np.int16 and p.data.shape == (4, 6)
     assert p.valid.all() and not p.errors
     vocab = p.meta["vocab"]
     assert p.meta["length"] == 6 and p.meta["vocab_size"] == len(vocab) + 2
