@@ -52,7 +52,13 @@ class Workers:
         if not self.active:
             return model
         ids = [device.index] if device.type == "cuda" and device.index is not None else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        # The buffers are the graph's data (literal arrays, node maps), built identically by
+        # every process from the same input: broadcasting them would copy gigabytes at start
+        # and fails on gloo for int16 arrays. Only the parameters need to agree.
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            model, [name for name, _ in model.named_buffers()]
+        )
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
 
     def barrier(self) -> None:
         if self.active:
