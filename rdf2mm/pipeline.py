@@ -131,10 +131,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
     settings = NCSettings.from_config(cfg)
-    estimate = estimate_training_memory(inputs, settings.embed_dim, settings.hidden, settings.layers,
-                                        labels.num_classes)
-    batching = plan_batching(cfg, estimate, workers, settings.layers, device)
-    note("memory", {"estimated_peak_mb": estimate["total"] >> 20, **batching.report()})
+    batching, estimate = plan_batching(cfg, inputs, settings, labels.num_classes, workers, device, note)
     if device.type == "cpu":
         if batching.mini:
             check_fits(estimate_minibatch_memory(inputs, settings.embed_dim, settings.hidden, settings.layers,
@@ -142,13 +139,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
                        minibatch=True)
         else:
             check_fits(estimate)
-    if workers.active and len(labels.train) < workers.world:
-        raise UsageError(f"{len(labels.train)} training nodes cannot be shared by {workers.world} workers")
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    if workers.active and resume:
-        raise UsageError("--resume is not supported with several workers (torchrun); resume in one process")
-    # Several workers write no checkpoints: they would have to agree on one file set.
-    ckpt = None if workers.active else run_checkpoint(cfg, resume)
+    ckpt = workers_checkpoint(cfg, workers, resume, len(labels.train), "training nodes")
     results: list[NCResult] = []
     for seed in seeds:
         done = ckpt.load_done(seed) if ckpt else None
@@ -185,17 +177,35 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
 
 
-def plan_batching(cfg: TrainConfig, estimate: dict[str, int], workers: Workers, layers: int,
-                  device: torch.device) -> Batching:
-    """Full or mini-batch training for this run (see :func:`choose_batching`)."""
+def plan_batching(cfg: TrainConfig, inputs: PreparedInputs, settings: Any, out_dim: int, workers: Workers,
+                  device: torch.device, note: Progress) -> tuple[Batching, dict[str, int]]:
+    """Full or mini-batch training for this run (see :func:`choose_batching`), and the
+    full-batch memory estimate it was chosen from."""
+    estimate = estimate_training_memory(inputs, settings.embed_dim, settings.hidden, settings.layers, out_dim)
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         available: int | None = int(free)
     else:
         available = available_memory()
     assert cfg.batch_size is not None
-    return choose_batching(cfg.batching, estimate["total"], available, cfg.full_batch_fraction, workers,
-                           cfg.batch_size, cfg.fanout, layers)
+    batching = choose_batching(cfg.batching, estimate["total"], available, cfg.full_batch_fraction, workers,
+                               cfg.batch_size, cfg.fanout, settings.layers)
+    note("memory", {"estimated_peak_mb": estimate["total"] >> 20, **batching.report()})
+    return batching, estimate
+
+
+def workers_checkpoint(cfg: TrainConfig, workers: Workers, resume: bool, num_train: int,
+                       what: str) -> TrainingCheckpoint | None:
+    """The run's checkpoint (see :func:`run_checkpoint`), after checking that the workers
+    can share the ``num_train`` training items. Several workers write no checkpoints: they
+    would have to agree on one file set, so they cannot resume either."""
+    if not workers.active:
+        return run_checkpoint(cfg, resume)
+    if resume:
+        raise UsageError("--resume is not supported with several workers (torchrun); resume in one process")
+    if num_train < workers.world:
+        raise UsageError(f"{num_train} {what} cannot be shared by {workers.world} workers")
+    return None
 
 
 def summarise(results: list[NCResult], cfg: TrainConfig) -> dict[str, Any]:

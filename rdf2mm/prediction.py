@@ -21,12 +21,11 @@ from rdf2mm.config import TrainConfig
 from rdf2mm.errors import DataError, InputError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
-from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.pipeline import RDF_TYPE, remove_targets
-from rdf2mm.runs import load_model_state, read_json
+from rdf2mm.runs import load_model_state, read_json, trained_in_minibatches
 from rdf2mm.tasks.inputs import prepare_inputs, resolve_device
-from rdf2mm.tasks.minibatch import layerwise_inference
+from rdf2mm.tasks.minibatch import whole_graph_outputs
 from rdf2mm.tasks.node_classification import NCSettings, build_model
 
 
@@ -59,11 +58,9 @@ def predict_nodes(
     _load_weights(model, state, kg, run_dir, meta)
     dev = resolve_device(device)
     model.to(dev).eval()
-    if _trained_in_minibatches(run_dir):
+    if trained_in_minibatches(run_dir):
         # A graph that needed mini-batches to train would not fit a full forward pass either.
-        mg = inputs.mg
-        sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None])
-        logits, _ = layerwise_inference(model, sampler, mg.num_relations, dev)
+        logits, _ = whole_graph_outputs(model, inputs.mg, dev)
     else:
         with torch.no_grad():
             logits = model(inputs.adjacency(dev)).float()
@@ -77,13 +74,6 @@ def predict_nodes(
         out.append({"entity": kg.entities[i], "predicted_class": names[k], "score": float(p[k]),
                     "probabilities": {n: float(x) for n, x in zip(names, p)}})
     return out
-
-
-def _trained_in_minibatches(run_dir: Path) -> bool:
-    try:
-        return read_json(run_dir / "metrics.json").get("batching") == "mini"
-    except InputError:  # an older run without the file: it was trained full-batch
-        return False
 
 
 def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], kg: KnowledgeGraph,

@@ -157,3 +157,10 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: not found") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: invalid JSON: {exc}") from None
+
+
+def trained_in_minibatches(run_dir: str | Path) -> bool:
+    """Whether the run in ``run_dir`` trained in mini-batches (its graph may then be too big
+    for a full forward pass); runs without a ``metrics.json`` count as full-batch."""
+    path = Path(run_dir) / "metrics.json"
+    return path.is_file() and read_json(path).get("batching") == "mini"

@@ -68,10 +68,6 @@ class NeighbourSampler:
         self._local = np.full(num_nodes, -1, dtype=np.int64)
         self._expanded = np.zeros(num_nodes, dtype=bool)
 
-    @property
-    def num_edges(self) -> int:
-        return int(len(self.src))
-
     def in_edges(self, nodes: np.ndarray, fanout: int | None = None,
                  rng: np.random.Generator | None = None) -> np.ndarray:
         """Positions (into the sorted edge arrays) of the in-edges of ``nodes``, at most

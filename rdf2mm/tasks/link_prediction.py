@@ -33,8 +33,8 @@ from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.models.decoders import Decoder, make_decoder
-from rdf2mm.runs import (load_model_state, provenance, read_json, save_embeddings, save_model, write_config, write_curve,
-                         write_entities, write_table)
+from rdf2mm.runs import (load_model_state, provenance, read_json, save_embeddings, save_model, trained_in_minibatches,
+                         write_config, write_curve, write_entities, write_table)
 from rdf2mm.tasks.evaluation import (
     TripleRanks,
     TrueIndex,
@@ -45,7 +45,7 @@ from rdf2mm.tasks.evaluation import (
 from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.tasks.distributed import Workers
-from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
+from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference, whole_graph_outputs
 from rdf2mm.tasks.settings import ModelSettings
 
 if TYPE_CHECKING:
@@ -466,10 +466,9 @@ def graph_digest(inputs: PreparedInputs) -> str:
 # ------------------------------------------------------------------ pipeline
 def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
     """Run a link-prediction config end to end (the library behind ``rdf2mm train --task link-prediction``)."""
-    from rdf2mm.pipeline import RunResult, mean_std, plan_batching, run_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.pipeline import RunResult, mean_std, plan_batching, workers_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
     from rdf2mm.tasks.distributed import from_environment, local_device  # noqa: PLC0415
     from rdf2mm.tasks.inputs import resolve_device  # noqa: PLC0415
-    from rdf2mm.tasks.memory import estimate_training_memory  # noqa: PLC0415
 
     cfg.resolve().validate()
     note = progress or (lambda _stage, _info: None)
@@ -478,17 +477,9 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
     workers = from_environment(device)
     data = load_lp_data(cfg, note)
     settings = LPSettings.from_config(cfg)
-    estimate = estimate_training_memory(data.inputs, settings.embed_dim, settings.hidden, settings.layers,
-                                        settings.hidden)
-    batching = plan_batching(cfg, estimate, workers, settings.layers, device)
-    note("memory", {"estimated_peak_mb": estimate["total"] >> 20, **batching.report()})
-    if workers.active and resume:
-        raise UsageError("--resume is not supported with several workers (torchrun); resume in one process")
-    if workers.active and len(data.splits.train) < workers.world:
-        raise UsageError(f"{len(data.splits.train)} training triples cannot be shared by {workers.world} workers")
+    batching, _ = plan_batching(cfg, data.inputs, settings, settings.hidden, workers, device, note)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    # Several workers write no checkpoints: they would have to agree on one file set.
-    ckpt = None if workers.active else run_checkpoint(cfg, resume)
+    ckpt = workers_checkpoint(cfg, workers, resume, len(data.splits.train), "training triples")
     results: list[LPResult] = []
     for seed in seeds:
         done = ckpt.load_done(seed) if ckpt else None
@@ -662,12 +653,9 @@ def predict_links(
     if rid is None:
         raise DataError(f"relation <{relation.strip().strip('<>')}> is not in the graph")
     device = next(net.parameters()).device
-    mg = data.inputs.mg
-    metrics_file = Path(run_dir) / "metrics.json"
-    if metrics_file.is_file() and read_json(metrics_file).get("batching") == "mini":
+    if trained_in_minibatches(run_dir):
         # Trained in mini-batches: a full forward pass may not fit; layer-wise is exact.
-        sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None])
-        emb = layerwise_inference(net.encoder, sampler, mg.num_relations, device)[0][: net.num_entities].to(device)
+        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device)[0][: net.num_entities].to(device)
     else:
         with torch.no_grad():
             emb = net(data.inputs.adjacency(device)).float()

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rdf2mm.graph.message_graph import MessageGraph
 from rdf2mm.graph.sampling import NeighbourSampler, Subgraph
 from rdf2mm.models.mrgcn import MRGCN
 from rdf2mm.models.rgcn import RelationalAdjacency
@@ -34,7 +35,6 @@ class Batching:
     reason: str
     batch_size: int = 512
     fanout: tuple[int | None, ...] = ()
-    estimated_full_bytes: int = 0
 
     @property
     def mini(self) -> bool:
@@ -70,17 +70,17 @@ def choose_batching(
     if requested == "full":
         if workers.active:
             # Data parallelism splits batches across workers; one full batch cannot be split.
-            return Batching("mini", f"{workers.world} workers need mini-batches", batch_size, fo, estimated_full)
-        return Batching("full", "asked for", batch_size, fo, estimated_full)
+            return Batching("mini", f"{workers.world} workers need mini-batches", batch_size, fo)
+        return Batching("full", "asked for", batch_size, fo)
     if requested == "mini":
-        return Batching("mini", "asked for", batch_size, fo, estimated_full)
+        return Batching("mini", "asked for", batch_size, fo)
     if workers.active:
-        return Batching("mini", f"{workers.world} workers", batch_size, fo, estimated_full)
+        return Batching("mini", f"{workers.world} workers", batch_size, fo)
     gib = estimated_full / (1 << 30)
     if available is not None and estimated_full > fraction * available:
         why = f"full batch needs about {gib:.1f} GiB, over {fraction:.0%} of {available / (1 << 30):.1f} GiB available"
-        return Batching("mini", why, batch_size, fo, estimated_full)
-    return Batching("full", f"full batch fits (about {gib:.2f} GiB)", batch_size, fo, estimated_full)
+        return Batching("mini", why, batch_size, fo)
+    return Batching("full", f"full batch fits (about {gib:.2f} GiB)", batch_size, fo)
 
 
 def epoch_batches(items: np.ndarray, batch_size: int, rng: np.random.Generator, workers: Workers) -> Iterator[np.ndarray]:
@@ -158,3 +158,9 @@ def layerwise_inference(
             embeddings = out
         h = out
     return h, embeddings
+
+
+def whole_graph_outputs(model: MRGCN, mg: MessageGraph, device: torch.device) -> tuple[Tensor, Tensor]:
+    """:func:`layerwise_inference` on a message graph (for a trained model outside training)."""
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None])
+    return layerwise_inference(model, sampler, mg.num_relations, device)
