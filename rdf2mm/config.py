@@ -21,9 +21,9 @@ TASKS = ("node-classification", "link-prediction")
 #: R-GCN; link prediction its one-layer encoder with a wider embedding and no weight decay.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "node-classification": {"embed_dim": 32, "hidden": 32, "layers": 2, "weight_decay": 5e-4, "patience": 30,
-                            "batch_size": 512},
+                            "batch_size": 512, "aggregation": "sum"},
     "link-prediction": {"embed_dim": 64, "hidden": 64, "layers": 1, "weight_decay": 0.0, "patience": 10,
-                        "batch_size": 4096},
+                        "batch_size": 4096, "aggregation": "mean"},
 }
 
 
@@ -53,6 +53,9 @@ class TrainConfig:
     layers: int | None = None
     bases: int | None = None
     blocks: int | None = None
+    #: how a node combines its messages per relation: mean (R-GCN's 1/c_{i,r}) or sum
+    #: (keeps how many neighbours there are)
+    aggregation: str | None = None
     dropout: float = 0.2
     #: probability of dropping an entity's whole input embedding in a training step
     entity_dropout: float = 0.0
@@ -115,6 +118,8 @@ class TrainConfig:
             raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
         if self.literals not in ("split", "merged", "none"):
             raise UsageError(f"--literals must be split, merged or none, not {self.literals!r}")
+        if self.aggregation not in ("mean", "sum"):
+            raise UsageError(f"--aggregation must be mean or sum, not {self.aggregation!r}")
         if self.text_encoder not in ("charcnn", "minilm"):
             raise UsageError(f"--text-encoder must be charcnn or minilm, not {self.text_encoder!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -126,7 +126,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     note("labels", labels.report)
     kg = remove_targets(kg, labels.target_predicates)
     inputs = prepare_inputs(
-        kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map
+        kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
+        aggregation=cfg.aggregation,
     )
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})

@@ -164,3 +164,24 @@ def trained_in_minibatches(run_dir: str | Path) -> bool:
     for a full forward pass); runs without a ``metrics.json`` count as full-batch."""
     path = Path(run_dir) / "metrics.json"
     return path.is_file() and read_json(path).get("batching") == "mini"
+
+
+def claim_run_dir(root: str | Path, task: str, now: dt.datetime | None = None) -> Path:
+    """A new, empty run directory ``root/<time>-<task>`` (``-2``, ``-3``... when taken).
+
+    Creating it claims the name atomically, so two runs started in the same second never
+    share a run directory or its checkpoint folder; the run later replaces it whole.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        path = root / (f"{stamp}-{task}" if n == 1 else f"{stamp}-{task}-{n}")
+        if path.with_name(path.name + ".checkpoint").exists():
+            continue
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free run directory name under {root} for {stamp}-{task}")

@@ -36,6 +36,7 @@ def train_command(
     layers: Optional[int] = typer.Option(None, "--layers", help="R-GCN layers (default 2; link prediction 1)."),
     bases: Optional[int] = typer.Option(None, "--bases", help="Basis decomposition with this many bases (default: 30 when there are more than 40 relations)."),
     blocks: Optional[int] = typer.Option(None, "--blocks", help="Block-diagonal decomposition with this many blocks."),
+    aggregation: Optional[str] = typer.Option(None, "--aggregation", help="How a node combines its messages per relation: sum (default for node classification; keeps how many neighbours there are) or mean (R-GCN's; default for link prediction)."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers (default 0.2)."),
     entity_dropout: Optional[float] = typer.Option(None, "--entity-dropout", help="Probability of dropping an entity's whole input vector in a training step (default 0)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default 0.01)."),
@@ -96,7 +97,7 @@ def train_command(
             "task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
             "modalities": modalities, "literals": literals, "text_encoder": text_encoder,
             "modality_map": modality_map, "embed_dim": embed_dim, "hidden": hidden, "layers": layers,
-            "bases": bases, "blocks": blocks, "dropout": dropout, "entity_dropout": entity_dropout, "lr": lr, "weight_decay": weight_decay,
+            "bases": bases, "blocks": blocks, "aggregation": aggregation, "dropout": dropout, "entity_dropout": entity_dropout, "lr": lr, "weight_decay": weight_decay,
             "epochs": epochs, "patience": patience, "device": device, "seed": seed, "seeds": seeds,
             "predictions_format": predictions_format, "out": out_dir,
             "target_relations": [t.strip() for t in target_relations.split(",") if t.strip()] if target_relations else None,
@@ -115,10 +116,20 @@ def train_command(
         if no_cache:
             settings["cache"] = False
         cfg = TrainConfig.from_dict(settings, source=str(config) if config else "options")
+        claimed = None
         if not cfg.out:
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            cfg.out = str(Path("runs") / f"{stamp}-{cfg.task}")
-        result = _run_with_progress(run_train, cfg)
+            if is_main_worker():
+                from rdf2mm.runs import claim_run_dir
+
+                claimed = claim_run_dir("runs", cfg.task)
+                cfg.out = str(claimed)
+            else:  # only the main worker writes the run directory
+                cfg.out = str(Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{cfg.task}")
+        try:
+            result = _run_with_progress(run_train, cfg)
+        finally:
+            if claimed is not None and claimed.is_dir() and not any(claimed.iterdir()):
+                claimed.rmdir()  # the run failed before writing: leave nothing behind
         _report(result, json_out)
 
 

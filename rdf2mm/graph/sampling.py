@@ -8,7 +8,9 @@ model's outputs at the targets equal its full-graph outputs exactly (mean normal
 included, since an expanded node keeps all its in-edges). With a fanout ``k`` a node with
 more than ``k`` in-edges keeps ``k`` of them drawn uniformly with replacement (O(k) even
 for a hub with millions of edges; repeats are dropped), and the R-GCN's per-relation mean
-becomes an estimate of the full mean.
+becomes an estimate of the full mean. For sum aggregation each kept edge carries the weight
+``degree / kept`` of its destination (1 where nothing was dropped), which makes the sampled
+sum an unbiased estimate of the full one: the kept edges are a uniform subset.
 
 Nodes are renumbered per batch: the targets come first, in the order given.
 """
@@ -29,6 +31,8 @@ class Subgraph:
     edge_index: np.ndarray
     edge_type: np.ndarray
     num_targets: int
+    #: [M] in-degree / kept in-edges of each edge's destination (float32; 1 when exact)
+    edge_weight: np.ndarray
 
     @property
     def num_nodes(self) -> int:
@@ -114,7 +118,12 @@ class NeighbourSampler:
             # Destinations: recover each picked edge's destination from the CSR row it sits in.
             dst = np.searchsorted(self.indptr, pos, side="right") - 1
             edge_index = np.stack([local[self.src[pos]], local[dst]])
-            return Subgraph(all_nodes, edge_index, self.typ[pos], len(targets))
+            # Every expanded node's kept in-edges were picked at one hop, so counting the
+            # picked edges per destination gives what it kept.
+            kept = np.bincount(edge_index[1], minlength=len(all_nodes))[edge_index[1]]
+            degree = self.indptr[dst + 1] - self.indptr[dst]
+            weight = (degree / np.maximum(kept, 1)).astype(np.float32)
+            return Subgraph(all_nodes, edge_index, self.typ[pos], len(targets), weight)
         finally:
             # Reset only what this call touched: O(batch), not O(graph).
             touched = np.concatenate(nodes)

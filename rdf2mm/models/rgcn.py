@@ -36,7 +36,8 @@ from torch import Tensor, nn
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
-Norm = Literal["mean", "none"]
+Norm = Literal["mean", "sum"]
+NORMS = ("mean", "sum")
 Mode = Literal["transform", "aggregate"]
 
 
@@ -150,7 +151,11 @@ class RelationalAdjacency:
     ``edge_index`` is ``[2, E]`` (row 0 source, row 1 destination; messages flow from
     source to destination), ``edge_type`` is ``[E]`` in ``[0, num_relations)``. With
     ``norm="mean"`` a message along relation ``r`` into node ``i`` is scaled by
-    ``1/c_{i,r}``, ``c_{i,r}`` being the number of ``r``-edges into ``i``; ``"none"`` sums.
+    ``1/c_{i,r}``, ``c_{i,r}`` being the number of ``r``-edges into ``i``; ``"sum"`` adds
+    the messages unscaled, so a node also learns *how many* neighbours it has (a mean
+    cannot tell a molecule of 10 carbon atoms from one of 40). ``edge_weight`` (``[E]``,
+    optional) multiplies each edge's message under ``"sum"``; a sampled subgraph uses it
+    to scale kept edges up to the full in-degree. The mean ignores it.
     Self-loops are not added: the layer has its own root weight. Sparse products run in
     float32, or in float64 for float64 inputs (exact values are kept for that).
     """
@@ -162,6 +167,7 @@ class RelationalAdjacency:
         num_nodes: int,
         num_relations: int,
         norm: Norm = "mean",
+        edge_weight: Tensor | None = None,
     ) -> None:
         edge_index = torch.as_tensor(edge_index, dtype=torch.long)
         edge_type = torch.as_tensor(edge_type, dtype=torch.long)
@@ -169,8 +175,10 @@ class RelationalAdjacency:
             raise ValueError(f"edge_index must be [2, E], got {tuple(edge_index.shape)}")
         if edge_type.shape != (edge_index.size(1),):
             raise ValueError("edge_type must have one entry per edge")
-        if norm not in ("mean", "none"):
-            raise ValueError(f"norm must be 'mean' or 'none', got {norm!r}")
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if edge_weight is not None and edge_weight.shape != edge_type.shape:
+            raise ValueError("edge_weight must have one entry per edge")
         n, r_count = int(num_nodes), int(num_relations)
         if edge_type.numel():
             if int(edge_type.min()) < 0 or int(edge_type.max()) >= r_count:
@@ -187,6 +195,8 @@ class RelationalAdjacency:
         dkey, dinv, dcount = torch.unique(edge_type * n + dst, return_inverse=True, return_counts=True)
         if norm == "mean":
             values = (1.0 / dcount.to(torch.float64))[dinv]
+        elif edge_weight is not None:
+            values = edge_weight.to(device=src.device, dtype=torch.float64)
         else:
             values = torch.ones(self.num_edges, dtype=torch.float64, device=src.device)
         self.aggregate = self._plan(dkey, n, r_count, 0, dinv, src, values)

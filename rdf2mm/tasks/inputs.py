@@ -18,7 +18,7 @@ from rdf2mm.graph.message_graph import MessageGraph, build_message_graph
 from rdf2mm.modalities.preprocess import PreparedLiterals, prepare_literals
 from rdf2mm.modalities.registry import ModalityMap, get_modality, parse_modalities_option
 from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
-from rdf2mm.models.rgcn import RelationalAdjacency
+from rdf2mm.models.rgcn import Norm, RelationalAdjacency
 from rdf2mm.tasks.settings import ModelSettings
 
 
@@ -31,6 +31,8 @@ class PreparedInputs:
     prepared: PreparedLiterals
     modalities: tuple[str, ...]
     modality_options: dict[str, dict[str, Any]]
+    #: how the R-GCN layers combine messages per relation: "mean" or "sum"
+    aggregation: Norm = "mean"
 
     def adjacency(self, device: torch.device) -> RelationalAdjacency:
         adj = RelationalAdjacency(
@@ -38,6 +40,7 @@ class PreparedInputs:
             torch.as_tensor(self.mg.edge_type),
             self.mg.num_nodes,
             self.mg.num_relations,
+            norm=self.aggregation,
         )
         return adj.to(device)
 
@@ -66,11 +69,13 @@ def prepare_inputs(
     text_encoder: str = "charcnn",
     modality_map: ModalityMap | None = None,
     text_vocab: list[str] | None = None,
+    aggregation: Norm = "mean",
 ) -> PreparedInputs:
     """Build the message graph and parse the literals of the chosen modalities.
 
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
-    indexed exactly as it was in training.
+    indexed exactly as it was in training. ``aggregation`` is how message passing over
+    the graph combines a node's messages per relation (see :class:`RelationalAdjacency`).
     """
     chosen = parse_modalities_option(modalities)
     mg = build_message_graph(kg, literals=literals, inverse=inverse)  # type: ignore[arg-type]
@@ -79,7 +84,7 @@ def prepare_inputs(
         options["textual"]["vocab"] = text_vocab
     used = np.unique(mg.node_literal) if mg.num_literal_nodes else np.zeros(0, np.int64)
     prepared = prepare_literals(kg, chosen, modality_map, options, literal_ids=used)
-    return PreparedInputs(kg, mg, prepared, chosen, options)
+    return PreparedInputs(kg, mg, prepared, chosen, options, aggregation)
 
 
 def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, Any] | None = None) -> NodeFeatures:

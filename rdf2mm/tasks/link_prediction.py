@@ -33,6 +33,7 @@ from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.models.decoders import Decoder, make_decoder
+from rdf2mm.models.rgcn import Norm
 from rdf2mm.runs import (load_model_state, provenance, read_json, save_embeddings, save_model, trained_in_minibatches,
                          write_config, write_curve, write_entities, write_table)
 from rdf2mm.tasks.evaluation import (
@@ -174,13 +175,14 @@ def _bce_negative_sampling(
 def _bce_negative_sampling_minibatch(
     net: nn.Module, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator,
     sampler: NeighbourSampler, num_relations: int, device: torch.device, rng: np.random.Generator,
+    aggregation: Norm = "mean",
 ) -> Tensor:
     """As :func:`_bce_negative_sampling`, with embeddings of only the entities the
     positives and corruptions use, from their sampled neighbourhoods."""
     # ``batch`` is on the CPU: sampling happens there, and nothing waits on the device.
     both, labels = _corrupt(batch, k, num_entities, gen)
     entities, local = np.unique(both[:, [0, 2]].numpy(), return_inverse=True)
-    emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
+    emb = forward_batch(net, sampler, entities, num_relations, device, rng, aggregation).float()
     local_t = torch.as_tensor(local.reshape(-1, 2)).to(device, non_blocking=True)
     rel = both[:, 1].to(device, non_blocking=True)
     logits = decoder.score(emb[local_t[:, 0]], rel, emb[local_t[:, 1]]).float()
@@ -258,7 +260,8 @@ def train_link_predictor(
         """Every entity's embedding, in eval mode."""
         model.eval()
         if sampler is not None:
-            out, _ = layerwise_inference(model.encoder, sampler, mg.num_relations, device, autocast, workers)
+            out, _ = layerwise_inference(model.encoder, sampler, mg.num_relations, device, autocast, workers,
+                                         aggregation=inputs.aggregation)
             return out[:E].to(device)
         with torch.no_grad(), autocast():
             return model(adj).float()
@@ -308,7 +311,7 @@ def train_link_predictor(
                 with autocast():
                     loss = _bce_negative_sampling_minibatch(
                         net, model.decoder, torch.as_tensor(train[idx]), negatives, E, gen,
-                        sampler, mg.num_relations, device, rng,
+                        sampler, mg.num_relations, device, rng, inputs.aggregation,
                     )
             else:
                 with autocast():
@@ -447,7 +450,8 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
         splits = auto_split(kg, cfg.lp_split, cfg.seed, cfg.target_relations)
     note("labels", splits.report)
     inputs = prepare_inputs(
-        splits.graph, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map
+        splits.graph, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
+        aggregation=cfg.aggregation or "mean",  # unset: link prediction's default, and that of older runs
     )
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
@@ -655,7 +659,7 @@ def predict_links(
     device = next(net.parameters()).device
     if trained_in_minibatches(run_dir):
         # Trained in mini-batches: a full forward pass may not fit; layer-wise is exact.
-        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device)[0][: net.num_entities].to(device)
+        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device, data.inputs.aggregation)[0][: net.num_entities].to(device)
     else:
         with torch.no_grad():
             emb = net(data.inputs.adjacency(device)).float()

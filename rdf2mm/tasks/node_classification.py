@@ -118,7 +118,8 @@ def train_node_classifier(
         """Logits of every node (and, mini-batch, the embeddings), in eval mode."""
         model.eval()
         if sampler is not None:
-            out, emb = layerwise_inference(model, sampler, mg.num_relations, device, autocast, workers)
+            out, emb = layerwise_inference(model, sampler, mg.num_relations, device, autocast, workers,
+                                         aggregation=inputs.aggregation)
             return out.to(device), emb
         with torch.no_grad(), autocast():
             return model(adj).float(), None
@@ -131,7 +132,7 @@ def train_node_classifier(
                 logits = net(adj).float()[nodes]
             else:
                 assert sampler is not None and rng is not None
-                logits = forward_batch(net, sampler, batch, mg.num_relations, device, rng).float()
+                logits = forward_batch(net, sampler, batch, mg.num_relations, device, rng, inputs.aggregation).float()
         loss = F.cross_entropy(logits, y)
         loss.backward()
         if settings.clip and settings.clip > 0:

@@ -1,6 +1,8 @@
 """Neighbourhood sampling: exact neighbourhoods reproduce full-graph outputs; fanouts bound them."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -30,8 +32,10 @@ def sampler_for(inputs, fanouts):
     return NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, fanouts)
 
 
-def test_exact_neighbourhood_gives_the_full_graph_outputs(model_and_inputs):
+@pytest.mark.parametrize("aggregation", ["mean", "sum"])
+def test_exact_neighbourhood_gives_the_full_graph_outputs(model_and_inputs, aggregation):
     model, inputs = model_and_inputs
+    inputs = dataclasses.replace(inputs, aggregation=aggregation)
     with torch.no_grad():
         full = model(inputs.adjacency(torch.device("cpu")))
     sampler = sampler_for(inputs, [None, None])
@@ -39,8 +43,33 @@ def test_exact_neighbourhood_gives_the_full_graph_outputs(model_and_inputs):
     for targets in (np.array([5, 0, 17, 3, 100]), np.arange(inputs.mg.num_entities)[::7],
                     inputs.mg.num_entities + np.array([0, 11])):  # literal nodes as targets too
         with torch.no_grad():
-            part = forward_batch(model, sampler, targets, inputs.mg.num_relations, torch.device("cpu"), rng)
+            part = forward_batch(model, sampler, targets, inputs.mg.num_relations, torch.device("cpu"), rng,
+                                 aggregation)
         torch.testing.assert_close(part, full[torch.as_tensor(targets)], rtol=1e-4, atol=1e-5)
+
+
+def test_sampled_sum_is_an_unbiased_estimate_of_the_full_sum():
+    # node 0 has 300 in-edges: 200 of relation 0 (sources carry value 1) and 100 of
+    # relation 1 (value 2); a fanout of 10 keeps a few of them, weighted up to the degree.
+    n = 301
+    src = np.arange(1, n)
+    typ = (src > 200).astype(np.int64)
+    sampler = NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [10])
+    x = torch.where(torch.arange(n) > 200, 2.0, 1.0).unsqueeze(1)
+    rng = np.random.default_rng(0)
+    totals = []
+    for _ in range(2000):
+        sub = sampler.sample(np.array([0]), rng)
+        assert (sub.edge_index[1] == 0).sum() <= 10 and np.all(sub.edge_weight == 300 / len(sub.edge_weight))
+        weight = torch.from_numpy(sub.edge_weight).double()
+        per_rel = torch.zeros(2, dtype=torch.float64).index_add_(
+            0, torch.from_numpy(sub.edge_type), weight * x[torch.from_numpy(sub.nodes[sub.edge_index[0]])].squeeze(1))
+        totals.append(per_rel)
+    mean = torch.stack(totals).mean(0)
+    torch.testing.assert_close(mean, torch.tensor([200.0, 200.0], dtype=torch.float64), rtol=0.03, atol=0)
+    # nothing dropped, nothing weighted
+    exact = NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [None]).sample(np.array([0]))
+    assert np.all(exact.edge_weight == 1.0)
 
 
 def test_subgraph_layout_targets_first_and_local_edges(model_and_inputs):

@@ -34,15 +34,18 @@ def dense_weights(layer: RGCNLayer) -> Tensor:
     return layer.weight
 
 
-def reference(x: Tensor, edge_index: Tensor, edge_type: Tensor, layer: RGCNLayer, norm: str = "mean") -> Tensor:
-    """Dense per-relation R-GCN: x W_0 + b + sum_r D_r^-1 A_r x W_r."""
+def reference(x: Tensor, edge_index: Tensor, edge_type: Tensor, layer: RGCNLayer, norm: str = "mean",
+              edge_weight: Tensor | None = None) -> Tensor:
+    """Dense per-relation R-GCN: x W_0 + b + sum_r D_r^-1 A_r x W_r (A_r x W_r for sum,
+    with ``edge_weight`` as the entries of A_r)."""
     n = x.size(0)
     w = dense_weights(layer)
     out = x @ layer.root if layer.root is not None else x.new_zeros(n, layer.out_dim)
     for r in range(layer.num_relations):
         m = edge_type == r
         a = x.new_zeros(n, n)
-        a.index_put_((edge_index[1, m], edge_index[0, m]), x.new_ones(int(m.sum())), accumulate=True)
+        ones = x.new_ones(int(m.sum())) if edge_weight is None or norm == "mean" else edge_weight[m].to(x.dtype)
+        a.index_put_((edge_index[1, m], edge_index[0, m]), ones, accumulate=True)
         if norm == "mean":
             a = a / a.sum(1, keepdim=True).clamp(min=1)
         out = out + a @ x @ w[r]
@@ -61,7 +64,7 @@ def params(layer: RGCNLayer) -> list[Tensor]:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("norm", ["mean", "none"])
+@pytest.mark.parametrize("norm", ["mean", "sum"])
 def test_matches_dense_reference(variant: str, mode: str | None, norm: str) -> None:
     n, r = 30, 4
     edge_index, edge_type = random_graph(n, 120, r, seed=1)
@@ -79,6 +82,31 @@ def test_matches_dense_reference(variant: str, mode: str | None, norm: str) -> N
     close(out, ref)
     for got, want in zip(grads(out, [x, *params(layer)]), grads(ref, [x, *params(layer)])):
         close(got, want)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("norm", ["mean", "sum"])
+def test_edge_weights_scale_summed_messages_and_the_mean_ignores_them(mode: str | None, norm: str) -> None:
+    n, r = 25, 3
+    edge_index, edge_type = random_graph(n, 90, r, seed=4)
+    weight = torch.rand(90, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 3
+    adj = RelationalAdjacency(edge_index, edge_type, n, r, norm=norm, edge_weight=weight)
+    torch.manual_seed(0)
+    layer = RGCNLayer(5, 4, r, mode=mode, num_bases=2).double()
+    x = torch.randn(n, 5, dtype=torch.float64, requires_grad=True)
+    out = layer(x, adj)
+    ref = reference(x, edge_index, edge_type, layer, norm, weight)
+    close(out, ref)
+    for got, want in zip(grads(out, [x, *params(layer)]), grads(ref, [x, *params(layer)])):
+        close(got, want)
+
+
+def test_bad_norm_and_edge_weight_shape_are_refused() -> None:
+    edge_index, edge_type = random_graph(5, 8, 2, seed=0)
+    with pytest.raises(ValueError, match="norm"):
+        RelationalAdjacency(edge_index, edge_type, 5, 2, norm="max")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="edge_weight"):
+        RelationalAdjacency(edge_index, edge_type, 5, 2, norm="sum", edge_weight=torch.ones(3))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
