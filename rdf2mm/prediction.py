@@ -17,23 +17,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from rdf2mm.config import TrainConfig
 from rdf2mm.errors import DataError, InputError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.pipeline import RDF_TYPE, remove_targets
-from rdf2mm.runs import load_model_state, read_json, trained_in_minibatches
+from rdf2mm.runs import load_model_state, load_run_config, trained_in_minibatches
 from rdf2mm.tasks.inputs import prepare_inputs, resolve_device
 from rdf2mm.tasks.minibatch import whole_graph_outputs
 from rdf2mm.tasks.node_classification import NCSettings, build_model
-
-
-def load_run_config(run_dir: str | Path) -> TrainConfig:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: run directory not found")
-    return TrainConfig.from_dict(read_json(run_dir / "config.json"), source=str(run_dir / "config.json"))
 
 
 def predict_nodes(
@@ -52,10 +44,9 @@ def predict_nodes(
     kg, _ = read_graph(list(graph) if graph else cfg.graph, format=format or cfg.format, cache=cfg.cache)
     kg = remove_targets(kg, meta["target_predicates"])
     mmap = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
-    # Runs saved before --aggregation existed all used the mean.
     inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=mmap,
                             text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"),
-                            aggregation=cfg.aggregation or "mean")
+                            aggregation=cfg.aggregation)
     model = build_model(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
     _load_weights(model, state, kg, run_dir, meta)
     dev = resolve_device(device)

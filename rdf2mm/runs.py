@@ -31,7 +31,7 @@ from typing import Any, Iterable
 import torch
 from safetensors.torch import load_file, save_file
 
-from rdf2mm.config import to_toml
+from rdf2mm.config import TrainConfig, to_toml
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open, atomic_path, write_json
 
@@ -157,6 +157,17 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: not found") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: invalid JSON: {exc}") from None
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The resolved config a run saved (``config.json``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: run directory not found")
+    path = run_dir / "config.json"
+    cfg = TrainConfig.from_dict(read_json(path), source=str(path))
+    cfg.aggregation = cfg.aggregation or "mean"  # runs saved before --aggregation existed all used the mean
+    return cfg
 
 
 def trained_in_minibatches(run_dir: str | Path) -> bool:

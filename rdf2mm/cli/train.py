@@ -1,7 +1,6 @@
 """``rdf2mm train``: train an MR-GCN for node classification or link prediction."""
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any, Optional
 
@@ -117,14 +116,11 @@ def train_command(
             settings["cache"] = False
         cfg = TrainConfig.from_dict(settings, source=str(config) if config else "options")
         claimed = None
-        if not cfg.out:
-            if is_main_worker():
-                from rdf2mm.runs import claim_run_dir
+        if not cfg.out and is_main_worker():  # the other workers never write the run directory
+            from rdf2mm.runs import claim_run_dir
 
-                claimed = claim_run_dir("runs", cfg.task)
-                cfg.out = str(claimed)
-            else:  # only the main worker writes the run directory
-                cfg.out = str(Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{cfg.task}")
+            claimed = claim_run_dir("runs", cfg.task)
+            cfg.out = str(claimed)
         try:
             result = _run_with_progress(run_train, cfg)
         finally:

@@ -34,8 +34,8 @@ from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.models.decoders import Decoder, make_decoder
 from rdf2mm.models.rgcn import Norm
-from rdf2mm.runs import (load_model_state, provenance, read_json, save_embeddings, save_model, trained_in_minibatches,
-                         write_config, write_curve, write_entities, write_table)
+from rdf2mm.runs import (load_model_state, load_run_config, provenance, save_embeddings, save_model,
+                         trained_in_minibatches, write_config, write_curve, write_entities, write_table)
 from rdf2mm.tasks.evaluation import (
     TripleRanks,
     TrueIndex,
@@ -451,7 +451,7 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     note("labels", splits.report)
     inputs = prepare_inputs(
         splits.graph, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
-        aggregation=cfg.aggregation or "mean",  # unset: link prediction's default, and that of older runs
+        aggregation=cfg.aggregation or "mean",  # unset (a config not resolved): link prediction's default
     )
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
@@ -614,7 +614,7 @@ def load_link_predictor(run_dir: str | Path) -> tuple[LinkPredictor, LPData]:
     state, meta = load_model_state(run_dir)
     if meta.get("task") != "link-prediction":
         raise UsageError(f"{run_dir}: not a link-prediction run (task {meta.get('task')!r})")
-    cfg = TrainConfig.from_dict(read_json(run_dir / "config.json"), source=str(run_dir / "config.json"))
+    cfg = load_run_config(run_dir)
     data = load_lp_data(cfg)
     if graph_digest(data.inputs) != meta.get("graph_digest") or data.inputs.kg.num_entities != meta.get("num_entities"):
         raise DataError(f"{run_dir}: the graph read from the saved config differs from the one the model was trained on")
