@@ -196,3 +196,17 @@ def claim_run_dir(root: str | Path, task: str, now: dt.datetime | None = None) -
             continue
         return path
     raise FileExistsError(f"no free run directory name under {root} for {stamp}-{task}")
+
+
+def release_run_dir(path: str | Path, remove_root: bool = False) -> None:
+    """Remove a claimed run directory that a failed run left empty; with ``remove_root``
+    (the claim created the root), the root too when nothing else is in it.
+
+    A directory holding anything is kept: a failed run never deletes what it did not make.
+    """
+    path = Path(path)
+    for folder in (path, path.parent) if remove_root else (path,):
+        try:
+            folder.rmdir()  # only ever removes an empty directory
+        except OSError:
+            return

@@ -103,6 +103,21 @@ def test_empty_graph_is_refused_for_training(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_failed_run_without_out_leaves_no_runs_folder(tmp_path, monkeypatch):
+    """The default run directory is claimed before the run; a refused run removes it and
+    the runs/ folder the claim created, but never a runs/ folder that was already there."""
+    g = tmp_path / "empty.ttl"
+    g.write_text("@prefix ex: <http://e/> .\n")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", str(g), "--target", "http://e/cls"])
+    assert result.exit_code == 3
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "runs").mkdir()
+    result = runner.invoke(app, ["train", str(g), "--target", "http://e/cls"])
+    assert result.exit_code == 3
+    assert (tmp_path / "runs").is_dir() and not any((tmp_path / "runs").iterdir())
+
+
 def test_decompression_bomb_image_is_skipped_not_decoded(tmp_path):
     """A real PNG whose header claims 30000 x 30000 pixels: refused from the header alone."""
     raw = png(1, 1)
