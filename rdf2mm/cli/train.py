@@ -115,19 +115,17 @@ def train_command(
         if no_cache:
             settings["cache"] = False
         cfg = TrainConfig.from_dict(settings, source=str(config) if config else "options")
-        claimed, root_existed = None, True
-        if not cfg.out and is_main_worker():  # the other workers never write the run directory
-            from rdf2mm.runs import claim_run_dir
+        from rdf2mm.runs import claim_run_dir, release_run_dir
 
-            root_existed = Path("runs").is_dir()
-            claimed = claim_run_dir("runs", cfg.task)
+        claimed, root = None, Path("runs")
+        root_existed = root.is_dir()
+        if not cfg.out and is_main_worker():  # the other workers never write the run directory
+            claimed = claim_run_dir(root, cfg.task)
             cfg.out = str(claimed)
         try:
             result = _run_with_progress(run_train, cfg)
         finally:
             if claimed is not None:
-                from rdf2mm.runs import release_run_dir
-
                 # A run that failed before writing leaves nothing behind, not even runs/.
                 release_run_dir(claimed, remove_root=not root_existed)
         _report(result, json_out)
