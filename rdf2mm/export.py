@@ -333,6 +333,9 @@ class RunGraph:
         for key, value in sorted(cfg.items()):
             if key == "out" or value is None:
                 continue
+            if key == "aggregation" and value == "auto":
+                # The model kept ran with the aggregation chosen on validation: record that one.
+                value = r.metrics.get("aggregation", value)
             lit = _setting_literal(value)
             if lit is None:
                 continue

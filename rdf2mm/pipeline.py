@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +28,7 @@ from rdf2mm.tasks.distributed import Workers, from_environment, local_device
 from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
 from rdf2mm.tasks.memory import available_memory, check_fits, estimate_minibatch_memory, estimate_training_memory
 from rdf2mm.tasks.minibatch import Batching, choose_batching
+from rdf2mm.tasks.model_selection import select_on_validation
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, train_node_classifier
 
@@ -125,9 +126,10 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     labels = load_labels(kg, cfg)
     note("labels", labels.report)
     kg = remove_targets(kg, labels.target_predicates)
+    candidates = candidate_aggregations(cfg, labels)
     inputs = prepare_inputs(
         kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
-        aggregation=cfg.aggregation,
+        aggregation=candidates[0],  # type: ignore[arg-type]
     )
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
@@ -142,6 +144,59 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
             check_fits(estimate)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
     ckpt = workers_checkpoint(cfg, workers, resume, len(labels.train), "training nodes")
+    runs: dict[str, list[NCResult]] = {}
+    for agg in candidates:
+        # Each candidate resumes from its own checkpoint slot; one candidate uses the run's.
+        slot = ckpt if ckpt is None or len(candidates) == 1 else TrainingCheckpoint(
+            ckpt.folder / f"aggregation-{agg}", ckpt.every)
+        if len(candidates) > 1:
+            note("candidate", {"aggregation": agg, "of": list(candidates)})
+        runs[agg] = train_seeds(replace(inputs, aggregation=agg), labels, settings, seeds, device, slot,
+                                batching, workers, cfg, note, show_test=len(candidates) == 1)
+    chosen, selection = select_on_validation({a: [r.metrics for r in rs] for a, rs in runs.items()})
+    results, inputs = runs[chosen], replace(inputs, aggregation=chosen)
+    if len(candidates) > 1:
+        note("selected", {"aggregation": chosen, **{f"{a}_{k}": v for a, s in selection.items() for k, v in s.items()}})
+        for r in results:
+            note("seed_done", {"seed": r.seed, **r.metrics})
+    metrics = {**summarise(results, cfg), **batching.report(), "workers": workers.world,
+               "aggregation": chosen}
+    if cfg.aggregation == "auto":
+        metrics["aggregation_selection"] = selection if len(candidates) > 1 else {
+            "skipped": "no validation labels to choose on; used the sum"}
+    run_dir = None
+    if cfg.out and workers.is_main:
+        run_dir = write_run(Path(cfg.out), cfg, kg, inputs, labels, results, metrics, fingerprint, seeds,
+                            str(device), started)
+    if ckpt:
+        ckpt.remove()
+    workers.barrier()
+    return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
+
+
+def candidate_aggregations(cfg: TrainConfig, labels: Labels) -> tuple[str, ...]:
+    """The aggregations this run trains: the one asked for, or for ``auto`` both (sum
+    first: it wins exact ties). Without validation labels there is nothing to choose on,
+    so ``auto`` falls back to the sum."""
+    if cfg.aggregation != "auto":
+        assert cfg.aggregation is not None
+        return (cfg.aggregation,)
+    return ("sum", "mean") if len(labels.valid) > 0 else ("sum",)
+
+
+def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, seeds: list[int],
+                device: torch.device, ckpt: TrainingCheckpoint | None, batching: Batching, workers: Workers,
+                cfg: TrainConfig, note: Progress, show_test: bool = True) -> list[NCResult]:
+    """Train one model per seed (finished seeds of an interrupted run are read back).
+
+    ``show_test=False`` keeps test figures out of the progress notes: a candidate still
+    being compared on validation should not be judged on test by whoever watches.
+    """
+    def done_note(res: NCResult, **extra: Any) -> None:
+        shown = {k: v for k, v in res.metrics.items() if show_test or not k.startswith("test_")}
+        note("candidate_seed_done" if not show_test else "seed_done",
+             {"seed": res.seed, "aggregation": inputs.aggregation, **extra, **shown})
+
     results: list[NCResult] = []
     for seed in seeds:
         done = ckpt.load_done(seed) if ckpt else None
@@ -150,10 +205,10 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
             model.load_state_dict(done["model"])
             res = NCResult(seed=seed, model=model.to(device), metrics=done["metrics"], curve=done["curve"],
                            probabilities=done["extra"]["probabilities"], embeddings=done["extra"]["embeddings"])
-            note("seed_done", {"seed": seed, "resumed": True, **res.metrics})
+            done_note(res, resumed=True)
             results.append(res)
             continue
-        note("seed", {"seed": seed})
+        note("seed", {"seed": seed, "aggregation": inputs.aggregation})
         res = train_node_classifier(
             inputs, labels, settings, seed, device,
             on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
@@ -166,16 +221,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
             ckpt.save_done(seed, model=res.model, metrics=res.metrics, curve=res.curve,
                            extra={"probabilities": res.probabilities, "embeddings": res.embeddings})
         results.append(res)
-        note("seed_done", {"seed": seed, **res.metrics})
-    metrics = {**summarise(results, cfg), **batching.report(), "workers": workers.world}
-    run_dir = None
-    if cfg.out and workers.is_main:
-        run_dir = write_run(Path(cfg.out), cfg, kg, inputs, labels, results, metrics, fingerprint, seeds,
-                            str(device), started)
-    if ckpt:
-        ckpt.remove()
-    workers.barrier()
-    return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
+        done_note(res)
+    return results
 
 
 def plan_batching(cfg: TrainConfig, inputs: PreparedInputs, settings: Any, out_dim: int, workers: Workers,
@@ -211,7 +258,7 @@ def workers_checkpoint(cfg: TrainConfig, workers: Workers, resume: bool, num_tra
 
 def summarise(results: list[NCResult], cfg: TrainConfig) -> dict[str, Any]:
     metrics: dict[str, Any] = {"task": cfg.task, "seeds": len(results)}
-    keys = [k for k in results[0].metrics if k.endswith(("accuracy", "macro_f1"))]
+    keys = [k for k in results[0].metrics if k.endswith(("accuracy", "macro_f1", "_loss"))]
     for k in keys:
         mean, std = mean_std([r.metrics.get(k, float("nan")) for r in results])
         metrics[k] = mean
@@ -305,6 +352,7 @@ def model_meta(cfg: TrainConfig, kg: KnowledgeGraph, inputs: PreparedInputs, lab
         "modalities": list(inputs.modalities),
         "parsed_meta": {m: d.parsed.meta for m, d in inputs.prepared.data.items()},
         "seed": result.seed,
+        "aggregation": inputs.aggregation,  # the one trained with (config.json may say auto)
         "target_predicates": labels.target_predicates,
         "datatypes": kg.datatypes,
         "labelled_entities": [kg.entities[n] for name in ("train", "valid", "test")

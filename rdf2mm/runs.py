@@ -32,7 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rdf2mm.config import TrainConfig, to_toml
-from rdf2mm.errors import InputError
+from rdf2mm.errors import DataError, InputError
 from rdf2mm.io.atomic import atomic_open, atomic_path, write_json
 
 PACKAGES = ("rdf2mm", "torch", "torch-geometric", "numpy", "pyoxigraph", "rdflib", "pillow", "shapely",
@@ -167,6 +167,12 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     path = run_dir / "config.json"
     cfg = TrainConfig.from_dict(read_json(path), source=str(path))
     cfg.aggregation = cfg.aggregation or "mean"  # runs saved before --aggregation existed all used the mean
+    if cfg.aggregation == "auto":
+        # The run chose on validation; its model records which one it kept.
+        chosen = read_json(run_dir / "model.json").get("aggregation")
+        if chosen not in ("mean", "sum"):
+            raise DataError(f"{run_dir / 'model.json'}: no aggregation recorded for a run trained with auto")
+        cfg.aggregation = chosen
     return cfg
 
 

@@ -41,24 +41,32 @@ def test_ctrl_c_then_resume_gives_the_same_metrics(data, tmp_path):
 
     out = tmp_path / "interrupted"
     seen = {"n": 0}
+    candidate = {"now": None}
 
     def stop_midway(stage, info):
-        if stage == "epoch" and info["seed"] == 1 and info["epoch"] == 11:
-            raise Interrupt()  # Ctrl-C in the second seed, between checkpoints
+        if stage == "candidate":
+            candidate["now"] = info["aggregation"]
+        if stage == "epoch" and candidate["now"] == "mean" and info["seed"] == 1 and info["epoch"] == 11:
+            raise Interrupt()  # Ctrl-C in the second candidate's second seed, between checkpoints
 
     with pytest.raises(KeyboardInterrupt):
         train(cfg(data, out), stop_midway)
     assert not out.exists()  # nothing half-written
-    assert (checkpoint_folder(out) / "seed-0" / "done").is_dir()
-    assert (checkpoint_folder(out) / "seed-1" / "progress").is_dir()
+    # --aggregation auto (the default) keeps each candidate's seeds in a slot of its own.
+    folder = checkpoint_folder(out)
+    assert (folder / "aggregation-sum" / "seed-0" / "done").is_dir()
+    assert (folder / "aggregation-sum" / "seed-1" / "done").is_dir()
+    assert (folder / "aggregation-mean" / "seed-0" / "done").is_dir()
+    assert (folder / "aggregation-mean" / "seed-1" / "progress").is_dir()
 
     def count(stage, info):
         if stage == "epoch":
             seen["n"] += 1
 
     resumed = resume(out, count)
-    assert seen["n"] == 24 - 9  # seed 0 reused, seed 1 continued from its epoch-9 checkpoint
-    for k in ("train_accuracy", "valid_accuracy", "test_accuracy", "test_macro_f1"):
+    assert seen["n"] == 24 - 9  # finished seeds reused, the last one continued from its epoch-9 checkpoint
+    for k in ("train_accuracy", "valid_accuracy", "test_accuracy", "test_macro_f1", "aggregation",
+              "aggregation_selection"):
         assert resumed.metrics[k] == straight.metrics[k], k
     a = json.loads((tmp_path / "straight" / "metrics.json").read_text())["per_seed"]
     b = json.loads((out / "metrics.json").read_text())["per_seed"]
@@ -93,7 +101,7 @@ def test_killed_process_resumes_to_the_same_result(data, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "rdf2mm", "--quiet", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    progress = checkpoint_folder(out) / "seed-0" / "progress" / "progress.json"
+    progress = checkpoint_folder(out) / "aggregation-sum" / "seed-0" / "progress" / "progress.json"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if progress.exists() and json.loads(progress.read_text())["epoch"] >= 6:

@@ -33,7 +33,8 @@ def ablate_command(
     embed_dim: Optional[int] = typer.Option(None, "--embed-dim", help="Size of node input vectors."),
     hidden: Optional[int] = typer.Option(None, "--hidden", help="Hidden size of the R-GCN layers."),
     layers: Optional[int] = typer.Option(None, "--layers", help="R-GCN layers."),
-    aggregation: Optional[str] = typer.Option(None, "--aggregation", help="sum or mean: how a node combines its messages per relation (as for train)."),
+    aggregation: Optional[str] = typer.Option(None, "--aggregation", help="auto, sum or mean: how a node combines its messages per relation (as for train; node classification's default auto trains both per cell)."),
+    entity_dropout: Optional[float] = typer.Option(None, "--entity-dropout", help="Probability of dropping an entity's input vector in a training step (as for train)."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate."),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay."),
@@ -67,7 +68,7 @@ def ablate_command(
         flags = {
             "task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
             "modality_map": modality_map, "text_encoder": text_encoder, "embed_dim": embed_dim, "hidden": hidden,
-            "layers": layers, "aggregation": aggregation, "dropout": dropout, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
+            "layers": layers, "aggregation": aggregation, "entity_dropout": entity_dropout, "dropout": dropout, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
             "patience": patience, "device": device, "seed": seed,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})

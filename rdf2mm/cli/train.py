@@ -27,7 +27,7 @@ def train_command(
     out_dir: Optional[str] = typer.Option(None, "--out", "-o", help="Run directory to write (default: runs/<time>-<task>)."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format when it cannot be told from the extension."),
     modalities: Optional[str] = typer.Option(None, "--modalities", "-m", help="all (default), none, or a list: numeric,temporal,textual,visual,spatial,boolean."),
-    literals: Optional[str] = typer.Option(None, "--literals", help="split (default): a node per literal occurrence; merged: a node per distinct literal; none."),
+    literals: Optional[str] = typer.Option(None, "--literals", help="merged (default for node classification): a node per distinct literal; split (default for link prediction): a node per literal occurrence; none."),
     text_encoder: Optional[str] = typer.Option(None, "--text-encoder", help="charcnn (default) or minilm (frozen all-MiniLM-L6-v2 features, offline)."),
     modality_map: Optional[str] = typer.Option(None, "--modality-map", help="TOML file adding or overriding datatype -> modality rules."),
     embed_dim: Optional[int] = typer.Option(None, "--embed-dim", help="Size of node input vectors (default 32; link prediction 64)."),
@@ -35,9 +35,9 @@ def train_command(
     layers: Optional[int] = typer.Option(None, "--layers", help="R-GCN layers (default 2; link prediction 1)."),
     bases: Optional[int] = typer.Option(None, "--bases", help="Basis decomposition with this many bases (default: 30 when there are more than 40 relations)."),
     blocks: Optional[int] = typer.Option(None, "--blocks", help="Block-diagonal decomposition with this many blocks."),
-    aggregation: Optional[str] = typer.Option(None, "--aggregation", help="How a node combines its messages per relation: sum (default for node classification; keeps how many neighbours there are) or mean (R-GCN's; default for link prediction)."),
+    aggregation: Optional[str] = typer.Option(None, "--aggregation", help="How a node combines its messages per relation: sum (keeps how many neighbours there are), mean (R-GCN's; default for link prediction) or auto (default for node classification: trains with both and keeps the better on validation; twice the training time)."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers (default 0.2)."),
-    entity_dropout: Optional[float] = typer.Option(None, "--entity-dropout", help="Probability of dropping an entity's whole input vector in a training step (default 0)."),
+    entity_dropout: Optional[float] = typer.Option(None, "--entity-dropout", help="Probability of dropping an entity's whole input vector in a training step (default 0.5 for node classification, 0 for link prediction)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default 0.01)."),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay (default 5e-4; link prediction 0)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (default 200)."),
@@ -150,6 +150,8 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
             elif stage == "seed_done":
                 acc = data.get("test_accuracy", data.get("test_mrr"))
                 info(f"seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
+            elif stage in ("candidate_seed_done", "selected"):
+                info(_selection_line(stage, data))
         return run_train(cfg, note)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -160,7 +162,8 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
 
         def note(stage: str, data: dict) -> None:
             if stage == "seed":
-                state["task"] = bar.add_task(f"seed {data['seed']}", total=cfg.epochs, status="")
+                agg = f" ({data['aggregation']})" if cfg.aggregation == "auto" else ""
+                state["task"] = bar.add_task(f"seed {data['seed']}{agg}", total=cfg.epochs, status="")
             elif stage == "step" and state["task"] is not None:
                 # Mini-batch epochs of a big graph take minutes: show the step too.
                 bar.update(state["task"], status=f"epoch {data['epoch']}: step {data['step']}/{data['steps']}")
@@ -171,7 +174,19 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
                 bar.update(state["task"], completed=cfg.epochs)
             elif stage in ("read", "labels", "literals", "export"):
                 bar.console.print(f"{stage}: {data}", highlight=False)
+            elif stage == "selected":
+                bar.console.print(_selection_line(stage, data), highlight=False)
         return run_train(cfg, note)
+
+
+def _selection_line(stage: str, data: dict) -> str:
+    """One line on ``--aggregation auto``: a candidate's seed (validation only) or the choice."""
+    if stage == "candidate_seed_done":
+        return (f"seed {data['seed']} ({data['aggregation']}): valid accuracy {data.get('valid_accuracy', float('nan')):.4f}"
+                f", loss {data.get('valid_loss', float('nan')):.4f}")
+    others = ", ".join(f"{a} {data[f'{a}_valid_accuracy']:.4f} / {data[f'{a}_valid_loss']:.4f}"
+                       for a in ("sum", "mean") if f"{a}_valid_accuracy" in data)
+    return f"aggregation: {data['aggregation']}, chosen on mean validation accuracy / loss ({others})"
 
 
 def _print_metrics(metrics: dict) -> None:

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -439,6 +439,8 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     note = progress or (lambda _stage, _info: None)
     if not cfg.graph:
         raise UsageError("no input graph given")
+    # Settings left unset (a library caller's config, not resolved) take link prediction's defaults.
+    cfg = replace(cfg, task="link-prediction").resolve()
     modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     kg, fingerprint = read_graph(_sources(cfg), format=cfg.format, cache=cfg.cache)
     note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
@@ -451,7 +453,7 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     note("labels", splits.report)
     inputs = prepare_inputs(
         splits.graph, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
-        aggregation=cfg.aggregation or "mean",  # unset (a config not resolved): link prediction's default
+        aggregation=cfg.aggregation,
     )
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})

@@ -243,8 +243,12 @@ def train_node_classifier(
         split = labels.split(name)
         if len(split) == 0:
             continue
-        pred = probs[torch.as_tensor(split.nodes)].argmax(1).numpy()
+        idx = torch.as_tensor(split.nodes)
+        pred = probs[idx].argmax(1).numpy()
         acc, f1 = accuracy_and_f1(pred, split.classes, labels.num_classes)
         metrics[f"{name}_accuracy"] = acc
         metrics[f"{name}_macro_f1"] = f1
+        # Cross-entropy of the kept weights: what ties between candidates are broken on.
+        metrics[f"{name}_loss"] = float(F.cross_entropy(out[idx.to(out.device)].float(),
+                                                        torch.as_tensor(split.classes, device=out.device)))
     return NCResult(seed=seed, model=model, metrics=metrics, curve=curve, probabilities=probs, embeddings=embeddings)

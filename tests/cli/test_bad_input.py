@@ -68,6 +68,8 @@ DATA_ERRORS = {
     "bad_entity_dropout": (["--target", "http://e/cls", "--entity-dropout", "1.5"], 2),
     "bad_batching": (["--target", "http://e/cls", "--batching", "sometimes"], 2),
     "bad_fanout": (["--target", "http://e/cls", "--fanout", "ten"], 2),
+    "bad_aggregation": (["--target", "http://e/cls", "--aggregation", "max"], 2),
+    "auto_aggregation_for_lp": (["--task", "link-prediction", "--aggregation", "auto"], 2),
 }
 
 

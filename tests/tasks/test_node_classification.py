@@ -106,15 +106,62 @@ def _count_graph(folder, groups: int = 200, seed: int = 0):
     for name, rows in parts.items():
         (folder / f"{name}.nt").write_text("\n".join(rows) + "\n")
     # Stronger weight decay keeps the groups' own free vectors from memorising the labels.
-    return lambda **kw: TrainConfig(graph=[str(folder / "graph.nt")], device="cpu", epochs=100, weight_decay=5e-3,
-                                    **{k: str(folder / f"{k}.nt") for k in parts}, **kw)
+    base = {"graph": [str(folder / "graph.nt")], "device": "cpu", "epochs": 100, "weight_decay": 5e-3,
+            **{k: str(folder / f"{k}.nt") for k in parts}}
+    return lambda **kw: TrainConfig(**{**base, **kw})
 
 
 def test_sum_aggregation_learns_a_count_that_the_mean_cannot(tmp_path):
     torch.set_num_threads(1)
     config = _count_graph(tmp_path)
-    summed = train(config(out=str(tmp_path / "run")))  # sum is the node-classification default
+    summed = train(config(aggregation="sum", out=str(tmp_path / "run")))
     mean = train(config(aggregation="mean"))
     assert summed.metrics["test_accuracy"] >= 0.85  # measured 0.92-0.96 over seeds 0-2
     assert mean.metrics["test_accuracy"] <= 0.65  # balanced classes: chance is 0.5; measured 0.38-0.48
     assert json.loads((tmp_path / "run" / "config.json").read_text())["aggregation"] == "sum"
+    assert "aggregation_selection" not in summed.metrics  # one aggregation asked for: nothing chosen
+
+
+def test_auto_aggregation_keeps_the_one_that_wins_on_validation(tmp_path):
+    """The default, auto, trains with sum and with mean and keeps the better on validation:
+    on a graph whose classes are counts that is the sum, and predict rebuilds it."""
+    torch.set_num_threads(1)
+    config = _count_graph(tmp_path)
+    run = tmp_path / "run"
+    seen: list[tuple[str, dict]] = []
+    result = train(config(out=str(run), seeds=2), lambda stage, data: seen.append((stage, data)))
+    sel = result.metrics["aggregation_selection"]
+    assert set(sel) == {"sum", "mean"}
+    assert result.metrics["aggregation"] == "sum"
+    assert sel["sum"]["valid_accuracy"] > sel["mean"]["valid_accuracy"]
+    assert result.metrics["test_accuracy"] >= 0.85
+    # The figures are the kept candidate's, and its seeds were scored on the same splits.
+    assert result.metrics["valid_accuracy"] == pytest.approx(sel["sum"]["valid_accuracy"])
+    # While the candidates are compared, progress shows validation only, never test.
+    compared = [d for s, d in seen if s == "candidate_seed_done"]
+    assert len(compared) == 4 and not any(k.startswith("test_") for d in compared for k in d)
+    assert json.loads((run / "config.json").read_text())["aggregation"] == "auto"
+    assert json.loads((run / "model.json").read_text())["aggregation"] == "sum"
+    # predict must rebuild the kept model with the aggregation it was trained with.
+    saved = {}
+    with open(run / "predictions.tsv") as fh:
+        next(fh)
+        for line in fh:
+            entity, _split, _true, predicted, score = line.rstrip("\n").split("\t")
+            saved[entity] = (predicted, float(score))
+    rows = predict_nodes(run, nodes=[e.strip("<>") for e in saved], device="cpu")
+    assert len(rows) == len(saved)
+    for row in rows:
+        predicted, score = saved[row["entity"]]
+        assert row["predicted_class"] == predicted
+        assert row["score"] == pytest.approx(score, abs=1e-5)
+
+
+def test_auto_aggregation_without_validation_labels_uses_the_sum(tmp_path):
+    torch.set_num_threads(1)
+    config = _count_graph(tmp_path)
+    seen: list[str] = []
+    result = train(config(valid=None, epochs=20), lambda stage, _data: seen.append(stage))
+    assert result.metrics["aggregation"] == "sum"
+    assert "no validation labels" in result.metrics["aggregation_selection"]["skipped"]
+    assert "candidate" not in seen and seen.count("seed") == 1
