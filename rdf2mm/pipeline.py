@@ -17,7 +17,7 @@ import torch
 
 from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 from rdf2mm.config import TrainConfig
-from rdf2mm.errors import DataError, InputError, UsageError
+from rdf2mm.errors import InputError, UsageError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json

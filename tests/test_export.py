@@ -157,6 +157,21 @@ def test_trained_run_round_trips_exactly_through_store_and_parquet(trained_run, 
         assert_bits_equal(np.asarray(vec, dtype=np.float32), expected[iri])
 
 
+def test_the_aggregation_kept_is_the_exported_setting(trained_run, tmp_path):
+    """A run trained with --aggregation auto exports the aggregation its model ran with."""
+    chosen = json.loads((trained_run / "metrics.json").read_text())["aggregation"]
+    assert json.loads((trained_run / "config.json").read_text())["aggregation"] == "auto"
+    store = tmp_path / "store"
+    summary = export_run(trained_run, (), store=store)
+    s = ox.Store(str(store))
+    try:
+        rows = list(s.query(f"""PREFIX mls: <{V.MLS}> SELECT ?v WHERE {{ GRAPH <{summary['graph']}> {{
+            ?set mls:specifiedBy ?hp ; mls:hasValue ?v . ?hp <{V.RDFS}label> "aggregation" }} }}"""))
+        assert [r["v"].value for r in rows] == [chosen]
+    finally:
+        del s
+
+
 def test_parquet_reads_back_in_duckdb(fake_run, tmp_path):
     duckdb = pytest.importorskip("duckdb")
     export_run(fake_run, "parquet", tmp_path)
@@ -225,7 +240,7 @@ def test_predictions_are_nodes_not_facts_and_metadata_is_queryable(fake_run, tmp
     s = ox.Store(str(store))
     try:
         # no prediction is asserted as a fact about the entity
-        assert not s.query(f"ASK {{ GRAPH ?g {{ <http://ex.org/e0> a ?c }} }}")
+        assert not s.query("ASK { GRAPH ?g { <http://ex.org/e0> a ?c } }")
         preds = list(s.query(f"""PREFIX r2m: <{V.R2M}>
             SELECT ?e ?c ?score ?split ?true WHERE {{ GRAPH <{g}> {{ ?p a r2m:Prediction ; r2m:inRun <{g}> ;
               r2m:about ?e ; r2m:predictedClass ?c ; r2m:score ?score ; r2m:split ?split .

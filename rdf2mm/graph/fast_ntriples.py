@@ -154,7 +154,7 @@ _LINE_NQ = (
 )
 _EMPTY_LINE = r"^[ \t]*(?:#[^\n]*)?\r?\n?$"
 # a graph term at the end of a plain N-Quads object piece: " <iri>" or " _:label"
-_GRAPH_SUFFIX = rf'^(?P<o>.*) (?P<g><[^\x00-\x20<>"{{}}|^`\\]*>|_:[A-Za-z0-9_.\-]+)$'
+_GRAPH_SUFFIX = r'^(?P<o>.*) (?P<g><[^\x00-\x20<>"{}|^`\\]*>|_:[A-Za-z0-9_.\-]+)$'
 
 _CHUNK = 1 << 22  # newline search block: keeps the temporary in cache
 _MAX_VIEW_BUFFER = 1 << 30  # string-view offsets are int32: address the data in windows
@@ -534,8 +534,6 @@ def build_line_based(
     :class:`FastPathUnavailable` when any source needs the generic parser.
     """
     phase = _Phases()
-    n_sources = len(paths)
-    sources: list[_Source] = []
     pool = ThreadPoolExecutor(max_workers=1) if threads > 1 else None
     try:
         return _build(paths, formats, reader, pool, phase)
@@ -713,7 +711,6 @@ def _literals(tokens: pa.Array) -> tuple[np.ndarray, list[str], np.ndarray, list
     lit_of_tok = np.full(n_tok, -1, np.int64)
     reg_pos = np.flatnonzero(regular)
     n_reg = len(reg_pos)
-    all_regular = n_reg == len(arr)
     lex_values = lex_of(reg_pos).to_pylist()
     lit_of_tok[reg_pos] = np.arange(n_reg)
     all_codes = codes[reg_pos]

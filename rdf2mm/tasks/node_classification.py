@@ -10,7 +10,7 @@ import contextlib
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from rdf2mm.cli import app
 from tests.cli.bad_input.make_corpus import HERE as CORPUS
-from tests.cli.bad_input.make_corpus import ILL_TYPED, UNREADABLE, XSD, labelled_graph, png
+from tests.cli.bad_input.make_corpus import ILL_TYPED, UNREADABLE, labelled_graph, png
 
 runner = CliRunner()
 UNREADABLE_FILES = sorted((CORPUS / "unreadable").iterdir())

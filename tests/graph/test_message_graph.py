@@ -29,7 +29,6 @@ def test_split_gives_one_node_per_occurrence():
 def test_merged_connects_entities_through_shared_literal():
     mg = build_message_graph(kg(), literals="merged", inverse=False)
     assert mg.num_literal_nodes == 1
-    year_edges = mg.edge_index[:, mg.edge_type == 0] if kg().relations[0] == "http://e/year" else None
     lit_node = mg.num_entities
     assert (mg.edge_index[1] == lit_node).sum() == 2
 

@@ -213,7 +213,7 @@ def test_syntax_error_in_compressed_file_has_decompressed_line(tmp_path):
     path = tmp_path / "bad.nt.gz"
     with gzip.open(path, "wt") as f:
         f.write(f"<{EX}a> <{EX}p> <{EX}b> .\n" * 4 + "not a triple\n")
-    with pytest.raises(InputError, match=rf"bad\.nt\.gz:5:"):
+    with pytest.raises(InputError, match=r"bad\.nt\.gz:5:"):
         list(read_quads([path]))
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 
 from rdf2mm.config import TrainConfig
 from rdf2mm.graph.ingest import read_graph

@@ -26,12 +26,6 @@ def png(w: int, h: int) -> bytes:
 GOOD = "<http://e/a> <http://e/p> <http://e/b> .\n<http://e/b> <http://e/p> <http://e/a> .\n"
 
 
-def png(w: int, h: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (w, h), (10, 20, 30)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 # name -> (file content, exit code); content None means the file is not created
 UNREADABLE = {
     "broken.nt": ('<http://e/a> <http://e/p> .\n', 3),
