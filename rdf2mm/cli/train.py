@@ -199,6 +199,11 @@ def _print_metrics(metrics: dict) -> None:
         if k.endswith("_std") or k == "per_seed":
             continue
         std = metrics.get(f"{k}_std")
+        if k == "aggregation_selection" and isinstance(v, dict) and "skipped" not in v:
+            v = "; ".join(f"{a}: valid accuracy {s['valid_accuracy']:.4f}, loss {s['valid_loss']:.4f}"
+                          for a, s in v.items())
+        elif isinstance(v, dict):
+            v = ", ".join(f"{a}: {s}" for a, s in v.items())
         if isinstance(v, float):
             table.add_row(k, f"{v:.4f}" + (f" ± {std:.4f}" if isinstance(std, float) and metrics.get("seeds", 1) > 1 else ""))
         else:
