@@ -30,7 +30,7 @@ from rdf2mm.tasks.memory import available_memory, check_fits, estimate_minibatch
 from rdf2mm.tasks.minibatch import Batching, choose_batching
 from rdf2mm.tasks.model_selection import select_on_validation
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
-from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, train_node_classifier
+from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -155,6 +155,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
                                 batching, workers, cfg, note, show_test=len(candidates) == 1)
     chosen, selection = select_on_validation({a: [r.metrics for r in rs] for a, rs in runs.items()})
     results, inputs = runs[chosen], replace(inputs, aggregation=chosen)
+    del runs  # the other candidate's models go
     if len(candidates) > 1:
         note("selected", {"aggregation": chosen, **{f"{a}_{k}": v for a, s in selection.items() for k, v in s.items()}})
         for r in results:
@@ -222,6 +223,12 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
                            extra={"probabilities": res.probabilities, "embeddings": res.embeddings})
         results.append(res)
         done_note(res)
+        # Only the best seed's model is written: free the others' graph-sized tensors now,
+        # so that several seeds (and candidates) never hold more than one each.
+        best = max(results, key=kept_rank)
+        for r in results:
+            if r is not best:
+                r.release()
     return results
 
 
@@ -281,8 +288,8 @@ def write_run(
     started: dt.datetime,
 ) -> Path:
     """Write the run directory atomically (see :mod:`rdf2mm.runs`)."""
-    # The model kept is the seed with the best validation accuracy.
-    best = max(results, key=lambda r: (r.metrics.get("valid_accuracy", 0.0), -r.seed))
+    best = max(results, key=kept_rank)
+    assert best.model is not None
     with atomic_dir(folder, replace=True) as tmp:
         write_config(tmp, cfg.to_dict())
         write_json(tmp / "provenance.json", provenance(fingerprint, seeds, device, started))

@@ -41,13 +41,24 @@ class NCResult:
     """One seed's trained model, metrics and curve."""
 
     seed: int
-    model: MRGCN
+    #: the trained model (None once released: only its metrics and curve were needed)
+    model: MRGCN | None
     metrics: dict[str, float]
     curve: list[dict[str, float]] = field(default_factory=list)
     #: softmax probabilities for every entity, [E, C] (CPU)
     probabilities: torch.Tensor | None = None
     #: entity embeddings (representation before the output layer), [E, hidden] float32 (CPU)
     embeddings: torch.Tensor | None = None
+
+    def release(self) -> None:
+        """Drop the model and the per-entity tensors (each as big as the graph), keeping
+        the metrics and curve: for seeds whose model the run will not write."""
+        self.model = self.probabilities = self.embeddings = None
+
+
+def kept_rank(result: NCResult) -> tuple[float, int]:
+    """Which seed's model a run keeps: the best validation accuracy, the earlier seed on a tie."""
+    return (result.metrics.get("valid_accuracy", 0.0), -result.seed)
 
 
 def build_model(inputs: PreparedInputs, num_classes: int, s: NCSettings) -> MRGCN:
