@@ -31,8 +31,11 @@ class Subgraph:
     edge_index: np.ndarray
     edge_type: np.ndarray
     num_targets: int
-    #: [M] in-degree / kept in-edges of each edge's destination (float32; 1 when exact)
-    edge_weight: np.ndarray
+    #: how the model combines messages over this subgraph: "mean" or "sum"
+    aggregation: str = "mean"
+    #: sum only: [M] in-degree / kept in-edges of each edge's destination (float32; 1 when
+    #: exact); None for the mean, which a uniform subset of in-edges already estimates
+    edge_weight: np.ndarray | None = None
 
     @property
     def num_nodes(self) -> int:
@@ -56,7 +59,7 @@ class NeighbourSampler:
     """
 
     def __init__(self, edge_index: np.ndarray, edge_type: np.ndarray, num_nodes: int,
-                 fanouts: list[int | None]) -> None:
+                 fanouts: list[int | None], aggregation: str = "mean") -> None:
         src = np.asarray(edge_index[0], dtype=np.int64)
         dst = np.asarray(edge_index[1], dtype=np.int64)
         order = np.argsort(dst, kind="stable")
@@ -66,6 +69,9 @@ class NeighbourSampler:
         np.cumsum(np.bincount(dst, minlength=num_nodes), out=self.indptr[1:])
         self.num_nodes = int(num_nodes)
         self.fanouts = list(fanouts)
+        if aggregation not in ("mean", "sum"):
+            raise ValueError(f"aggregation must be mean or sum, not {aggregation!r}")
+        self.aggregation = aggregation
         if any(f is not None and f < 1 for f in self.fanouts):
             raise ValueError("fanouts must be positive (or None for every neighbour)")
         # Scratch: local id of each global node during one sample() call (-1: not in it).
@@ -118,12 +124,14 @@ class NeighbourSampler:
             # Destinations: recover each picked edge's destination from the CSR row it sits in.
             dst = np.searchsorted(self.indptr, pos, side="right") - 1
             edge_index = np.stack([local[self.src[pos]], local[dst]])
-            # Every expanded node's kept in-edges were picked at one hop, so counting the
-            # picked edges per destination gives what it kept.
-            kept = np.bincount(edge_index[1], minlength=len(all_nodes))[edge_index[1]]
-            degree = self.indptr[dst + 1] - self.indptr[dst]
-            weight = (degree / np.maximum(kept, 1)).astype(np.float32)
-            return Subgraph(all_nodes, edge_index, self.typ[pos], len(targets), weight)
+            weight = None
+            if self.aggregation == "sum":
+                # Every expanded node's kept in-edges were picked at one hop, so counting the
+                # picked edges per destination gives what it kept.
+                kept = np.bincount(edge_index[1], minlength=len(all_nodes))[edge_index[1]]
+                degree = self.indptr[dst + 1] - self.indptr[dst]
+                weight = (degree / np.maximum(kept, 1)).astype(np.float32)
+            return Subgraph(all_nodes, edge_index, self.typ[pos], len(targets), self.aggregation, weight)
         finally:
             # Reset only what this call touched: O(batch), not O(graph).
             touched = np.concatenate(nodes)

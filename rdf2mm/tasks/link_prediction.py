@@ -33,7 +33,6 @@ from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.models.decoders import Decoder, make_decoder
-from rdf2mm.models.rgcn import Norm
 from rdf2mm.runs import (load_model_state, load_run_config, provenance, save_embeddings, save_model,
                          trained_in_minibatches, write_config, write_curve, write_entities, write_table)
 from rdf2mm.tasks.evaluation import (
@@ -175,14 +174,13 @@ def _bce_negative_sampling(
 def _bce_negative_sampling_minibatch(
     net: nn.Module, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator,
     sampler: NeighbourSampler, num_relations: int, device: torch.device, rng: np.random.Generator,
-    aggregation: Norm = "mean",
 ) -> Tensor:
     """As :func:`_bce_negative_sampling`, with embeddings of only the entities the
     positives and corruptions use, from their sampled neighbourhoods."""
     # ``batch`` is on the CPU: sampling happens there, and nothing waits on the device.
     both, labels = _corrupt(batch, k, num_entities, gen)
     entities, local = np.unique(both[:, [0, 2]].numpy(), return_inverse=True)
-    emb = forward_batch(net, sampler, entities, num_relations, device, rng, aggregation).float()
+    emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
     local_t = torch.as_tensor(local.reshape(-1, 2)).to(device, non_blocking=True)
     rel = both[:, 1].to(device, non_blocking=True)
     logits = decoder.score(emb[local_t[:, 0]], rel, emb[local_t[:, 1]]).float()
@@ -244,7 +242,8 @@ def train_link_predictor(
     mini = batching is not None and batching.mini
     model = build_model(inputs, settings).to(device)
     mg = inputs.mg
-    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(batching.fanout)) if mini else None
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(batching.fanout),
+                               inputs.aggregation) if mini else None
     adj = None if mini else inputs.adjacency(device)
     net = workers.wrap(model, device) if mini else model
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -260,8 +259,7 @@ def train_link_predictor(
         """Every entity's embedding, in eval mode."""
         model.eval()
         if sampler is not None:
-            out, _ = layerwise_inference(model.encoder, sampler, mg.num_relations, device, autocast, workers,
-                                         aggregation=inputs.aggregation)
+            out, _ = layerwise_inference(model.encoder, sampler, mg.num_relations, device, autocast, workers)
             return out[:E].to(device)
         with torch.no_grad(), autocast():
             return model(adj).float()
@@ -311,7 +309,7 @@ def train_link_predictor(
                 with autocast():
                     loss = _bce_negative_sampling_minibatch(
                         net, model.decoder, torch.as_tensor(train[idx]), negatives, E, gen,
-                        sampler, mg.num_relations, device, rng, inputs.aggregation,
+                        sampler, mg.num_relations, device, rng,
                     )
             else:
                 with autocast():

@@ -93,24 +93,25 @@ def epoch_batches(items: np.ndarray, batch_size: int, rng: np.random.Generator, 
         yield part
 
 
-def subgraph_adjacency(sub: Subgraph, num_relations: int, device: torch.device,
-                       aggregation: Norm = "mean") -> RelationalAdjacency:
-    """The sparse structure of a sampled subgraph, on ``device`` (for ``"sum"`` with the
-    sampler's weights, which scale kept edges up to the full in-degree)."""
+def subgraph_adjacency(sub: Subgraph, num_relations: int, device: torch.device) -> RelationalAdjacency:
+    """The sparse structure of a sampled subgraph, on ``device``, aggregating as its sampler
+    does (for the sum with the sampler's weights, which scale kept edges up to the full
+    in-degree)."""
+    weight = None if sub.edge_weight is None else torch.from_numpy(sub.edge_weight)
     adj = RelationalAdjacency(torch.from_numpy(sub.edge_index), torch.from_numpy(sub.edge_type),
-                              sub.num_nodes, num_relations, norm=aggregation,
-                              edge_weight=torch.from_numpy(sub.edge_weight))
+                              sub.num_nodes, num_relations, norm=sub.aggregation,  # type: ignore[arg-type]
+                              edge_weight=weight)
     return adj.to(device)
 
 
 def forward_batch(model: torch.nn.Module, sampler: NeighbourSampler, targets: np.ndarray, num_relations: int,
-                  device: torch.device, rng: np.random.Generator, aggregation: Norm = "mean") -> Tensor:
+                  device: torch.device, rng: np.random.Generator) -> Tensor:
     """Model outputs ``[len(targets), out]`` from the targets' sampled neighbourhood.
 
     ``model`` is an :class:`MRGCN` or a DDP wrapper of one (called, so DDP syncs gradients).
     """
     sub = sampler.sample(targets, rng)
-    adj = subgraph_adjacency(sub, num_relations, device, aggregation)
+    adj = subgraph_adjacency(sub, num_relations, device)
     nodes = torch.from_numpy(sub.nodes)
     if device.type == "cuda":
         nodes = nodes.pin_memory()  # so that the copy below really is asynchronous
@@ -127,7 +128,6 @@ def layerwise_inference(
     autocast: Callable[[], Any] = contextlib.nullcontext,
     workers: Workers | None = None,
     chunk: int = INFERENCE_CHUNK,
-    aggregation: Norm = "mean",
 ) -> tuple[Tensor, Tensor]:
     """Exact outputs and embeddings (the representation before the output layer, as
     :meth:`MRGCN.embed`) of every node, in memory bounded by ``chunk``; on CPU, float32.
@@ -152,7 +152,7 @@ def layerwise_inference(
         for s in starts:
             targets = np.arange(s, min(s + chunk, n), dtype=np.int64)
             sub = sampler.sample(targets, fanouts=(None,))
-            adj = subgraph_adjacency(sub, num_relations, device, aggregation)
+            adj = subgraph_adjacency(sub, num_relations, device)
             with autocast():
                 y = layer(h[torch.from_numpy(sub.nodes)].to(device), adj)[: len(targets)]
             out[s : s + len(targets)] = y.float().cpu()
@@ -167,5 +167,5 @@ def layerwise_inference(
 def whole_graph_outputs(model: MRGCN, mg: MessageGraph, device: torch.device,
                         aggregation: Norm = "mean") -> tuple[Tensor, Tensor]:
     """:func:`layerwise_inference` on a message graph (for a trained model outside training)."""
-    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None])
-    return layerwise_inference(model, sampler, mg.num_relations, device, aggregation=aggregation)
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None], aggregation)
+    return layerwise_inference(model, sampler, mg.num_relations, device)

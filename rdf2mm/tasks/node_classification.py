@@ -109,7 +109,8 @@ def train_node_classifier(
     mini = batching is not None and batching.mini
     model = build_model(inputs, labels.num_classes, settings).to(device)
     mg = inputs.mg
-    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(batching.fanout)) if mini else None
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(batching.fanout),
+                               inputs.aggregation) if mini else None
     adj = None if mini else inputs.adjacency(device)
     net = workers.wrap(model, device) if mini else model
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -129,8 +130,7 @@ def train_node_classifier(
         """Logits of every node (and, mini-batch, the embeddings), in eval mode."""
         model.eval()
         if sampler is not None:
-            out, emb = layerwise_inference(model, sampler, mg.num_relations, device, autocast, workers,
-                                         aggregation=inputs.aggregation)
+            out, emb = layerwise_inference(model, sampler, mg.num_relations, device, autocast, workers)
             return out.to(device), emb
         with torch.no_grad(), autocast():
             return model(adj).float(), None
@@ -143,7 +143,7 @@ def train_node_classifier(
                 logits = net(adj).float()[nodes]
             else:
                 assert sampler is not None and rng is not None
-                logits = forward_batch(net, sampler, batch, mg.num_relations, device, rng, inputs.aggregation).float()
+                logits = forward_batch(net, sampler, batch, mg.num_relations, device, rng).float()
         loss = F.cross_entropy(logits, y)
         loss.backward()
         if settings.clip and settings.clip > 0:

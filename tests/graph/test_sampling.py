@@ -29,7 +29,7 @@ def model_and_inputs(tmp_path_factory):
 
 def sampler_for(inputs, fanouts):
     mg = inputs.mg
-    return NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, fanouts)
+    return NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, fanouts, inputs.aggregation)
 
 
 @pytest.mark.parametrize("aggregation", ["mean", "sum"])
@@ -43,8 +43,7 @@ def test_exact_neighbourhood_gives_the_full_graph_outputs(model_and_inputs, aggr
     for targets in (np.array([5, 0, 17, 3, 100]), np.arange(inputs.mg.num_entities)[::7],
                     inputs.mg.num_entities + np.array([0, 11])):  # literal nodes as targets too
         with torch.no_grad():
-            part = forward_batch(model, sampler, targets, inputs.mg.num_relations, torch.device("cpu"), rng,
-                                 aggregation)
+            part = forward_batch(model, sampler, targets, inputs.mg.num_relations, torch.device("cpu"), rng)
         torch.testing.assert_close(part, full[torch.as_tensor(targets)], rtol=1e-4, atol=1e-5)
 
 
@@ -54,7 +53,7 @@ def test_sampled_sum_is_an_unbiased_estimate_of_the_full_sum():
     n = 301
     src = np.arange(1, n)
     typ = (src > 200).astype(np.int64)
-    sampler = NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [10])
+    sampler = NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [10], "sum")
     x = torch.where(torch.arange(n) > 200, 2.0, 1.0).unsqueeze(1)
     rng = np.random.default_rng(0)
     totals = []
@@ -68,8 +67,12 @@ def test_sampled_sum_is_an_unbiased_estimate_of_the_full_sum():
     mean = torch.stack(totals).mean(0)
     torch.testing.assert_close(mean, torch.tensor([200.0, 200.0], dtype=torch.float64), rtol=0.03, atol=0)
     # nothing dropped, nothing weighted
-    exact = NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [None]).sample(np.array([0]))
+    exact = NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [None], "sum").sample(np.array([0]))
     assert np.all(exact.edge_weight == 1.0)
+    # the mean needs no weights: a uniform subset of in-edges already estimates it
+    assert NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [10]).sample(np.array([0]), rng).edge_weight is None
+    with pytest.raises(ValueError, match="aggregation"):
+        NeighbourSampler(np.stack([src, np.zeros_like(src)]), typ, n, [10], "max")
 
 
 def test_subgraph_layout_targets_first_and_local_edges(model_and_inputs):
