@@ -68,6 +68,11 @@ class TrainingCheckpoint:
         self.folder = Path(folder)
         self.every = every
 
+    def slot(self, name: str) -> TrainingCheckpoint:
+        """The checkpoint of one candidate of the run (its own seeds), inside this folder:
+        removed with it, and resumed from on its own."""
+        return TrainingCheckpoint(self.folder / name, self.every)
+
     # ------------------------------------------------------------------ config
     def save_config(self, settings: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -147,8 +147,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     runs: dict[str, list[NCResult]] = {}
     for agg in candidates:
         # Each candidate resumes from its own checkpoint slot; one candidate uses the run's.
-        slot = ckpt if ckpt is None or len(candidates) == 1 else TrainingCheckpoint(
-            ckpt.folder / f"aggregation-{agg}", ckpt.every)
+        slot = ckpt.slot(f"aggregation-{agg}") if ckpt is not None and len(candidates) > 1 else ckpt
         if len(candidates) > 1:
             note("candidate", {"aggregation": agg, "of": list(candidates)})
         runs[agg] = train_seeds(replace(inputs, aggregation=agg), labels, settings, seeds, device, slot,
@@ -157,7 +156,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     results, inputs = runs[chosen], replace(inputs, aggregation=chosen)
     del runs  # the other candidate's models go
     if len(candidates) > 1:
-        note("selected", {"aggregation": chosen, **{f"{a}_{k}": v for a, s in selection.items() for k, v in s.items()}})
+        note("selected", {"aggregation": chosen, "selection": selection})
         for r in results:
             note("seed_done", {"seed": r.seed, **r.metrics})
     metrics = {**summarise(results, cfg), **batching.report(), "workers": workers.world,

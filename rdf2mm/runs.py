@@ -31,7 +31,7 @@ from typing import Any, Iterable
 import torch
 from safetensors.torch import load_file, save_file
 
-from rdf2mm.config import TrainConfig, to_toml
+from rdf2mm.config import AGGREGATIONS, TrainConfig, to_toml
 from rdf2mm.errors import DataError, InputError
 from rdf2mm.io.atomic import atomic_open, atomic_path, write_json
 
@@ -170,7 +170,7 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     if cfg.aggregation == "auto":
         # The run chose on validation; its model records which one it kept.
         chosen = read_json(run_dir / "model.json").get("aggregation")
-        if chosen not in ("mean", "sum"):
+        if chosen not in AGGREGATIONS:
             raise DataError(f"{run_dir / 'model.json'}: no aggregation recorded for a run trained with auto")
         cfg.aggregation = chosen
     return cfg

@@ -179,14 +179,23 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
         return run_train(cfg, note)
 
 
+def _validation(figures: dict) -> str:
+    return (f"valid accuracy {figures.get('valid_accuracy', float('nan')):.4f}, "
+            f"loss {figures.get('valid_loss', float('nan')):.4f}")
+
+
+def _format_selection(selection: dict) -> str:
+    """Each candidate's mean validation figures, as ``--aggregation auto`` compared them."""
+    if "skipped" in selection:
+        return str(selection["skipped"])
+    return "; ".join(f"{name}: {_validation(figures)}" for name, figures in selection.items())
+
+
 def _selection_line(stage: str, data: dict) -> str:
     """One line on ``--aggregation auto``: a candidate's seed (validation only) or the choice."""
     if stage == "candidate_seed_done":
-        return (f"seed {data['seed']} ({data['aggregation']}): valid accuracy {data.get('valid_accuracy', float('nan')):.4f}"
-                f", loss {data.get('valid_loss', float('nan')):.4f}")
-    others = ", ".join(f"{a} {data[f'{a}_valid_accuracy']:.4f} / {data[f'{a}_valid_loss']:.4f}"
-                       for a in ("sum", "mean") if f"{a}_valid_accuracy" in data)
-    return f"aggregation: {data['aggregation']}, chosen on mean validation accuracy / loss ({others})"
+        return f"seed {data['seed']} ({data['aggregation']}): {_validation(data)}"
+    return f"aggregation: {data['aggregation']}, chosen on mean validation figures ({_format_selection(data['selection'])})"
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -199,11 +208,8 @@ def _print_metrics(metrics: dict) -> None:
         if k.endswith("_std") or k == "per_seed":
             continue
         std = metrics.get(f"{k}_std")
-        if k == "aggregation_selection" and isinstance(v, dict) and "skipped" not in v:
-            v = "; ".join(f"{a}: valid accuracy {s['valid_accuracy']:.4f}, loss {s['valid_loss']:.4f}"
-                          for a, s in v.items())
-        elif isinstance(v, dict):
-            v = ", ".join(f"{a}: {s}" for a, s in v.items())
+        if k == "aggregation_selection":
+            v = _format_selection(v)
         if isinstance(v, float):
             table.add_row(k, f"{v:.4f}" + (f" ± {std:.4f}" if isinstance(std, float) and metrics.get("seeds", 1) > 1 else ""))
         else:

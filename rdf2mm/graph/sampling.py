@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rdf2mm.config import AGGREGATIONS
+
 
 @dataclass
 class Subgraph:
@@ -69,7 +71,7 @@ class NeighbourSampler:
         np.cumsum(np.bincount(dst, minlength=num_nodes), out=self.indptr[1:])
         self.num_nodes = int(num_nodes)
         self.fanouts = list(fanouts)
-        if aggregation not in ("mean", "sum"):
+        if aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be mean or sum, not {aggregation!r}")
         self.aggregation = aggregation
         if any(f is not None and f < 1 for f in self.fanouts):
