@@ -6,7 +6,8 @@ import importlib
 from rdf2mm.cli.app import app
 
 # Each command lives in its own module and registers itself on import.
-_COMMANDS = ["inspect", "generate", "train", "predict", "encode", "export", "query", "config", "ablate", "report"]
+_COMMANDS = ["inspect", "generate", "train", "predict", "encode", "export", "query", "config", "ablate", "report",
+             "tune"]
 for _name in _COMMANDS:
     try:
         importlib.import_module(f"rdf2mm.cli.{_name}")

@@ -1,0 +1,1 @@
+"""Hyperparameter search (``rdf2mm tune``): search spaces and the Optuna study around training."""
