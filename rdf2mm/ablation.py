@@ -245,7 +245,8 @@ def run_ablation(
                 cell.t, cell.p_value = welch_t_test(cell.values(metric), baseline.values(metric))
             result.cells.append(cell)
             if progress:
-                progress("cell_done", {"config": name, "literals": mode, metric: run.metrics.get(metric)})
+                progress("cell_done", {"config": name, "literals": mode, metric: run.metrics.get(metric),
+                                       "run_dir": cell.run_dir})
     if base_cfg.out:
         # the grid's summary next to its cells: `rdf2mm report` turns the folder into a page
         write_json(Path(base_cfg.out) / ABLATION_FILE, result.to_dict())

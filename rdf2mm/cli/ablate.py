@@ -1,6 +1,7 @@
 """``rdf2mm ablate``: the MR-GCN paper's modality ablation grid in one table."""
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import math
@@ -10,6 +11,7 @@ from typing import Any, Optional
 import typer
 
 from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+from rdf2mm.cli.tracking_options import experiment_option, make_tracking, tracker_option, tracking_uri_option
 
 
 @app.command("ablate")
@@ -43,6 +45,9 @@ def ablate_command(
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
     seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default 0); cells use seed..seed+N-1."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
+    tracker: Optional[list[str]] = tracker_option(),
+    tracking_uri: Optional[str] = tracking_uri_option(),
+    experiment: str = experiment_option(),
 ) -> None:
     """Train structure only, each modality alone and all modalities, for split and merged literals, over N seeds.
 
@@ -64,6 +69,7 @@ def ablate_command(
         from rdf2mm.config import TrainConfig, load_config_file
         from rdf2mm.errors import UsageError
 
+        tracking = make_tracking(tracker, tracking_uri, experiment)
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {
             "task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
@@ -88,12 +94,26 @@ def ablate_command(
 
         def note(stage: str, data: dict) -> None:
             if stage == "cell":
+                # each cell is one tracked run, named like its run directory
+                cell = copy.deepcopy(cfg)
+                cell.modalities, cell.literals, cell.seeds = data["config"], data["literals"], seeds
+                cell.out = str(Path(cfg.out) / f"{data['literals']}-{data['config']}")
+                tracking.begin(cell, tags={"rdf2mm.ablation": str(cfg.out)})
                 info(f"[{data['index']}/{data['total']}] {data['config']} ({data['literals']} literals)")
+            elif stage == "cell_done":
+                tracking.end(data.get("run_dir"))
             elif stage == "seed_done":
                 acc = data.get("test_accuracy", data.get("test_mrr"))
                 info(f"  seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
 
-        result = run_ablation(cfg, grid, modes, seeds, note)
+        try:
+            result = run_ablation(cfg, grid, modes, seeds, tracking.wrap(note))
+        except KeyboardInterrupt:
+            tracking.end(None, "KILLED")
+            raise
+        except BaseException:
+            tracking.end(None, "FAILED")
+            raise
         if csv_path:
             _write_csv(csv_path, result.rows())
         if json_out:

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rdf2mm.cli.app import app, console, handle_errors, info, is_main_worker, is_quiet, out, print_json
+from rdf2mm.cli.tracking_options import experiment_option, make_tracking, tracker_option, tracking_uri_option
 
 
 def _progress_enabled() -> bool:
@@ -59,6 +60,9 @@ def train_command(
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
     json_out: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON object on stdout."),
+    tracker: Optional[list[str]] = tracker_option(),
+    tracking_uri: Optional[str] = tracking_uri_option(),
+    experiment: str = experiment_option(),
 ) -> None:
     """Train an MR-GCN on GRAPH and write a run directory (config, metrics, curve, predictions, model).
 
@@ -77,8 +81,11 @@ def train_command(
       rdf2mm train big.nt.gz --target ex:label --batching mini --fanout 25,10
 
       torchrun --nproc-per-node 2 -m rdf2mm train graph.nt --target ex:label   # data parallel
+
+      rdf2mm train graph.nt --target ex:label --tracker mlflow,tensorboard   # needs rdf2mm[track]
     """
     with handle_errors():
+        tracking = make_tracking(tracker, tracking_uri, experiment)
         from rdf2mm.config import TrainConfig, load_config_file
         from rdf2mm.pipeline import resume as run_resume
         from rdf2mm.pipeline import train as run_train
@@ -87,7 +94,7 @@ def train_command(
             from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 
             saved = TrainConfig.from_dict(TrainingCheckpoint(checkpoint_folder(resume)).load_config())
-            result = _run_with_progress(lambda _cfg, note: run_resume(resume, note), saved)
+            result = _tracked(tracking, saved, lambda _cfg, note: run_resume(resume, note))
             _report(result, json_out)
             return
 
@@ -123,12 +130,29 @@ def train_command(
             claimed = claim_run_dir(root, cfg.task)
             cfg.out = str(claimed)
         try:
-            result = _run_with_progress(run_train, cfg)
+            result = _tracked(tracking, cfg, run_train)
         finally:
             if claimed is not None:
                 # A run that failed before writing leaves nothing behind, not even runs/.
                 release_run_dir(claimed, remove_root=not root_existed)
         _report(result, json_out)
+
+
+def _tracked(tracking: Any, cfg: Any, run_train: Any) -> Any:
+    """Run ``run_train`` with progress display, as one tracked run when trackers are named."""
+    if not tracking:
+        return _run_with_progress(run_train, cfg)
+    tracking.begin(cfg)
+    try:
+        result = _run_with_progress(lambda c, note: run_train(c, tracking.wrap(note)), cfg)
+    except KeyboardInterrupt:
+        tracking.end(None, "KILLED")
+        raise
+    except BaseException:
+        tracking.end(None, "FAILED")
+        raise
+    tracking.end(result.run_dir)
+    return result
 
 
 def _report(result: Any, json_out: bool) -> None:

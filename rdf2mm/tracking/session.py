@@ -9,6 +9,7 @@ reported through ``warn`` once and dropped; the run is never stopped by it.
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -21,6 +22,8 @@ Progress = Callable[[str, dict[str, Any]], None]
 
 TRACKERS = ("mlflow", "tensorboard", "csv")
 INSTALL_HINT = "pip install 'rdf2mm[track]'"
+#: the package each tracker needs (from the ``track`` extra)
+REQUIRES = {"mlflow": "mlflow", "tensorboard": "tensorboard"}
 
 
 def parse_trackers(values: Sequence[str] | None) -> list[str]:
@@ -41,6 +44,8 @@ def parse_trackers(values: Sequence[str] | None) -> list[str]:
 def _make(name: str, uri: str | None, experiment: str) -> Tracker:
     """The tracker called ``name``; a :class:`UsageError` (exit 2) when its extra is missing."""
     try:
+        if name in REQUIRES:
+            importlib.import_module(REQUIRES[name])
         if name == "mlflow":
             from rdf2mm.tracking.mlflow_tracker import MlflowTracker  # noqa: PLC0415
 
