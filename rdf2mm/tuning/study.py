@@ -206,11 +206,16 @@ def open_study(out: Path, base: TrainConfig, space: SearchSpace, metric: str, tr
                                 sampler=sampler, pruner=pruner, load_if_exists=resume)
     states = optuna.trial.TrialState
     if resume:
-        # Trials that were running when the search was killed never finish: fail them and
-        # run their configuration again.
-        for t in study.get_trials(deepcopy=False, states=(states.RUNNING, states.WAITING)):
+        # A trial that was running when the search was killed never finishes, and one
+        # stopped by Ctrl-C is failed without an error of its own: run their
+        # configuration again (once per interruption).
+        trials = study.get_trials(deepcopy=False)
+        retried = {t.user_attrs.get("retry_of") for t in trials}
+        for t in trials:
             if t.state == states.RUNNING:
                 study._storage.set_trial_state_values(t._trial_id, state=states.FAIL)  # noqa: SLF001
+            interrupted = t.state == states.RUNNING or (t.state == states.FAIL and "error" not in t.user_attrs)
+            if interrupted and t.number not in retried:
                 study.enqueue_trial(t.params, user_attrs={**t.user_attrs, "retry_of": t.number})
                 notes.append(f"trial {t.number} was interrupted: its configuration runs again")
     else:
