@@ -9,7 +9,7 @@ from rdf2mm.cli.app import console, is_main_worker
 
 
 def tracker_option() -> Any:
-    return typer.Option(None, "--tracker", help="Track the run(s) with mlflow, tensorboard and/or csv (comma list or repeated); mlflow and tensorboard need pip install 'rdf2mm[track]'.")
+    return typer.Option(None, "--tracker", help="Track the run(s) with mlflow, tensorboard and/or csv (comma list or repeated); mlflow and tensorboard need pip install 'rdf2mm\\[track]'.")
 
 
 def tracking_uri_option() -> Any:

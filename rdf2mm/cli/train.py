@@ -82,7 +82,7 @@ def train_command(
 
       torchrun --nproc-per-node 2 -m rdf2mm train graph.nt --target ex:label   # data parallel
 
-      rdf2mm train graph.nt --target ex:label --tracker mlflow,tensorboard   # needs rdf2mm[track]
+      rdf2mm train graph.nt --target ex:label --tracker mlflow,tensorboard   # needs the track extra
     """
     with handle_errors():
         tracking = make_tracking(tracker, tracking_uri, experiment)

@@ -42,10 +42,7 @@ def tune_command(
 ) -> None:
     """Search hyperparameters on validation with Optuna (TPE, median pruning), then retrain the best over --seeds and test once.
 
-    The first trial is the default configuration, so the best trial is at least as good
-    on validation. Every trial is a run directory under OUT/trials; the study lives in
-    OUT/study.db (--resume continues it); OUT/config.toml reproduces the final run with
-    rdf2mm train --config. Needs the optional extra: pip install 'rdf2mm[tune]'.
+    The first trial is the default configuration, so the best trial is at least as good on validation. Every trial is a run directory under OUT/trials; the study lives in OUT/study.db (--resume continues it); OUT/config.toml reproduces the final run with rdf2mm train --config. Needs the optional extra: pip install 'rdf2mm\\[tune]'.
 
     Examples:
 
@@ -131,19 +128,19 @@ def _note(stage: str, data: dict) -> None:
 def _print_trials(result: Any) -> None:
     from rich.table import Table
 
-    names = sorted({k for t in result.trials for k in t["params"]})
-    table = Table(title=f"Trials (judged on {result.metric}; best: trial {result.best['number']})")
-    for col in ("trial", "state", result.metric, *names, "s"):
-        table.add_column(col, justify="right" if col not in ("state", "aggregation", "literals", "decoder") else "left")
+    table = Table(title=f"Trials (judged on {result.metric}; best: trial {result.best['number']})",
+                  caption="* the default configuration")
+    for col, justify in (("trial", "right"), ("state", "left"), (result.metric, "right"), ("s", "right"),
+                         ("settings", "left")):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for t in result.trials:
         value = t.get("value")
-        row = [str(t["number"]) + ("*" if t["default"] else ""), t["state"].lower(),
-               f"{value:.4f}" if isinstance(value, float) else "-"]
-        row += [f"{t['params'][n]:.3g}" if isinstance(t["params"].get(n), float) else str(t["params"].get(n, "-"))
-                for n in names]
-        row.append(f"{t['seconds']:.0f}" if isinstance(t.get("seconds"), (int, float)) else "-")
-        table.add_row(*row)
-    table.caption = "* the default configuration"
+        shown = f"{value:.4f}" if isinstance(value, float) else "-"
+        if t["state"] == "PRUNED" and isinstance(t.get("last_value"), float):
+            shown = f"({t['last_value']:.4f} at epoch {t['last_epoch']})"
+        settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["params"].items())
+        table.add_row(str(t["number"]) + ("*" if t["default"] else ""), t["state"].lower(), shown,
+                      f"{t['seconds']:.0f}" if isinstance(t.get("seconds"), (int, float)) else "-", settings)
     out.print(table)
 
 
