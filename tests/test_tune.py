@@ -248,3 +248,23 @@ def test_space_round_trips_through_its_dict():
     space = default_space("link-prediction")
     again = parse_space(space.to_dict(), TrainConfig(task="link-prediction"))
     assert isinstance(again, SearchSpace) and again == space
+
+
+def test_tune_tracks_every_trial_and_the_final_run(small, tmp_path):
+    pytest.importorskip("optuna")
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    out, uri = tmp_path / "search", f"sqlite:///{tmp_path / 'ml' / 'mlflow.db'}"
+    r = runner.invoke(app, _args(small, out, "--trials", "2", "--seeds", "1", "--tracker", "mlflow,csv",
+                                 "--tracking-uri", uri, "--experiment", "tune-test"))
+    assert r.exit_code == 0, r.output
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("tune-test").experiment_id])
+    trials = {run.data.tags["rdf2mm.trial"]: run for run in runs if "rdf2mm.trial" in run.data.tags}
+    (final,) = [run for run in runs if run.data.tags.get("rdf2mm.role") == "final"]
+    assert set(trials) == {"0", "1"}
+    final_metrics = json.loads((out / "final" / "metrics.json").read_text())
+    assert final.data.metrics["test_accuracy"] == pytest.approx(final_metrics["test_accuracy"])
+    assert all("test_accuracy" not in run.data.metrics for run in trials.values())
+    assert (out / "tracking.csv").is_file() and not (out / "trials" / "tracking.csv").exists()

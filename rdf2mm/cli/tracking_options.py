@@ -20,7 +20,8 @@ def experiment_option() -> Any:
     return typer.Option("rdf2mm", "--experiment", help="MLflow experiment name the runs are logged under.")
 
 
-def make_tracking(tracker: Optional[list[str]], uri: Optional[str], experiment: str) -> Any:
+def make_tracking(tracker: Optional[list[str]], uri: Optional[str], experiment: str,
+                  folder: Optional[str] = None) -> Any:
     """The command's :class:`~rdf2mm.tracking.Tracking` (empty when no tracker is named or
     in the extra torchrun workers); a missing extra ends the command with exit code 2."""
     from rich.markup import escape
@@ -30,5 +31,5 @@ def make_tracking(tracker: Optional[list[str]], uri: Optional[str], experiment: 
     names = parse_trackers(tracker)
     if not is_main_worker():
         names = []  # worker 0 tracks for all
-    return Tracking(names, uri, experiment,
+    return Tracking(names, uri, experiment, folder=folder,
                     warn=lambda message: console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False))

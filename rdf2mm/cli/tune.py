@@ -61,7 +61,8 @@ def tune_command(
         from rdf2mm.tuning.study import require_optuna, run_search, saved_settings
 
         require_optuna()
-        tracking = make_tracking(tracker, tracking_uri, experiment)
+        folder = out_dir or str(Path("runs") / f"tune-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        tracking = make_tracking(tracker, tracking_uri, experiment, folder=folder)
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {"task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
                  "modalities": modalities, "text_encoder": text_encoder, "epochs": epochs, "device": device,
@@ -89,7 +90,6 @@ def tune_command(
             search_space = parse_space(saved_settings(str(out_dir))["space"], base, source="the saved space")
         else:
             search_space = default_space(base.task)
-        folder = out_dir or str(Path("runs") / f"tune-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
         try:
             result = run_search(base, search_space, folder, trials, timeout=timeout, resume=resume, seeds=seeds,
                                 trial_seeds=trial_seeds, prune=prune, progress=_note,

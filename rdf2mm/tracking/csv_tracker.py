@@ -1,4 +1,5 @@
-"""CSV: one long table of every tracked run, ``tracking.csv`` beside the run directories.
+"""CSV: one long table of every tracked run, ``tracking.csv`` beside the run directories
+(``rdf2mm tune``: in the search folder).
 
 Each row is ``time, run, run_dir, kind, key, step, value`` with ``kind`` one of param,
 tag, curve, metric, artifact or status: rows are appended as the run goes, so several
@@ -20,8 +21,12 @@ COLUMNS = ("time", "run", "run_dir", "kind", "key", "step", "value")
 class CsvTracker(Tracker):
     name = "csv"
 
+    def __init__(self, folder: Path | None = None):
+        #: where tracking.csv goes; None: beside each run directory
+        self.folder = folder
+
     def _write(self, run: RunRecord, rows: list[tuple[str, str, object, object]]) -> None:
-        folder = run.out.parent if run.out is not None else Path.cwd()
+        folder = self.folder or (run.out.parent if run.out is not None else Path.cwd())
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / FILE
         new = not path.exists()

@@ -41,7 +41,7 @@ def parse_trackers(values: Sequence[str] | None) -> list[str]:
     return names
 
 
-def _make(name: str, uri: str | None, experiment: str) -> Tracker:
+def _make(name: str, uri: str | None, experiment: str, folder: Path | None) -> Tracker:
     """The tracker called ``name``; a :class:`UsageError` (exit 2) when its extra is missing."""
     try:
         if name in REQUIRES:
@@ -58,7 +58,7 @@ def _make(name: str, uri: str | None, experiment: str) -> Tracker:
         raise UsageError(f"--tracker {name} needs the optional extra: {INSTALL_HINT} ({exc})") from None
     from rdf2mm.tracking.csv_tracker import CsvTracker  # noqa: PLC0415
 
-    return CsvTracker()
+    return CsvTracker(folder)
 
 
 def run_params(cfg: TrainConfig) -> dict[str, str]:
@@ -78,9 +78,10 @@ class Tracking:
     """The trackers named on the command line; see the module docstring."""
 
     def __init__(self, names: Sequence[str], uri: str | None = None, experiment: str = "rdf2mm",
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, folder: str | Path | None = None):
+        """``folder``: where the csv tracker writes (default: beside each run directory)."""
         self.warn = warn or (lambda message: None)
-        self.trackers: list[Tracker] = [_make(n, uri, experiment) for n in names]
+        self.trackers: list[Tracker] = [_make(n, uri, experiment, Path(folder) if folder else None) for n in names]
         self.run: RunRecord | None = None
         self.multi = False  # --aggregation auto: each candidate's curves get their own keys
         self.seeds = 1
