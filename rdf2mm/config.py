@@ -193,17 +193,22 @@ def parse_fanout(text: str) -> list[int]:
         raise UsageError(f"--fanout must be integers such as 20 or 25,10, not {text!r}") from None
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """Parse the TOML file ``path``; a missing or malformed file is an :class:`InputError`."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML config (top-level keys, or a ``[train]`` table); returns plain settings."""
     path = Path(path)
     if path.is_dir():
         path = path / "config.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path, "config file")
     if "train" in data and isinstance(data["train"], dict):
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
     return {k.replace("-", "_"): v for k, v in data.items()}

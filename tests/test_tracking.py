@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rdf2mm.cli import app
+from rdf2mm.errors import UsageError
 from rdf2mm.synthetic import generate
 from rdf2mm.tracking import parse_trackers
-from rdf2mm.errors import UsageError
 
 runner = CliRunner()
 

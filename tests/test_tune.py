@@ -173,10 +173,20 @@ def _start(args: list[str]) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
+def _completed_now(out: Path) -> int:
+    """Completed trials so far (0 while the other process is still creating the study)."""
+    if not (out / "study.db").exists():
+        return 0
+    try:
+        return _study_counts(out).get("COMPLETE", 0)
+    except Exception:  # noqa: BLE001 - the database or study is not set up yet
+        return 0
+
+
 def _wait_for_complete(out: Path, n: int, proc: subprocess.Popen, limit: float = 300) -> None:
     """Until the study holds ``n`` completed trials."""
     deadline = time.monotonic() + limit
-    while not (out / "study.db").exists() or _study_counts(out).get("COMPLETE", 0) < n:
+    while _completed_now(out) < n:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"no {n} completed trials"
         time.sleep(0.5)

@@ -106,14 +106,8 @@ def ablate_command(
                 acc = data.get("test_accuracy", data.get("test_mrr"))
                 info(f"  seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
 
-        try:
+        with tracking.closing():
             result = run_ablation(cfg, grid, modes, seeds, tracking.wrap(note))
-        except KeyboardInterrupt:
-            tracking.end(None, "KILLED")
-            raise
-        except BaseException:
-            tracking.end(None, "FAILED")
-            raise
         if csv_path:
             _write_csv(csv_path, result.rows())
         if json_out:

@@ -143,14 +143,8 @@ def _tracked(tracking: Any, cfg: Any, run_train: Any) -> Any:
     if not tracking:
         return _run_with_progress(run_train, cfg)
     tracking.begin(cfg)
-    try:
+    with tracking.closing():
         result = _run_with_progress(lambda c, note: run_train(c, tracking.wrap(note)), cfg)
-    except KeyboardInterrupt:
-        tracking.end(None, "KILLED")
-        raise
-    except BaseException:
-        tracking.end(None, "FAILED")
-        raise
     tracking.end(result.run_dir)
     return result
 

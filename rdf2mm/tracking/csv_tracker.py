@@ -30,7 +30,7 @@ class CsvTracker(Tracker):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / FILE
         new = not path.exists()
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with path.open("a", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             if new:

@@ -8,11 +8,13 @@ reported through ``warn`` once and dropped; the run is never stopped by it.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import json
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
@@ -47,16 +49,16 @@ def _make(name: str, uri: str | None, experiment: str, folder: Path | None) -> T
         if name in REQUIRES:
             importlib.import_module(REQUIRES[name])
         if name == "mlflow":
-            from rdf2mm.tracking.mlflow_tracker import MlflowTracker  # noqa: PLC0415
+            from rdf2mm.tracking.mlflow_tracker import MlflowTracker
 
             return MlflowTracker(uri, experiment)
         if name == "tensorboard":
-            from rdf2mm.tracking.tensorboard_tracker import TensorboardTracker  # noqa: PLC0415
+            from rdf2mm.tracking.tensorboard_tracker import TensorboardTracker
 
             return TensorboardTracker()
     except ImportError as exc:
         raise UsageError(f"--tracker {name} needs the optional extra: {INSTALL_HINT} ({exc})") from None
-    from rdf2mm.tracking.csv_tracker import CsvTracker  # noqa: PLC0415
+    from rdf2mm.tracking.csv_tracker import CsvTracker
 
     return CsvTracker(folder)
 
@@ -94,7 +96,7 @@ class Tracking:
         for tracker in list(self.trackers):
             try:
                 getattr(tracker, method)(*args)
-            except Exception as exc:  # noqa: BLE001 - tracking must never fail a run
+            except Exception as exc:
                 self.trackers.remove(tracker)
                 self.warn(f"tracking with {tracker.name} failed ({type(exc).__name__}: {exc}); "
                           f"it stops for this command, results are unaffected")
@@ -144,6 +146,18 @@ class Tracking:
             return
         folder = Path(run_dir) if run_dir else None
         self._call("finish", run, folder, final_metrics(folder), finish_tags(folder), status)
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[None]:
+        """End the open run as KILLED (Ctrl-C) or FAILED when the block raises."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.end(None, "KILLED")
+            raise
+        except BaseException:
+            self.end(None, "FAILED")
+            raise
 
     def hook(self, cfg: TrainConfig, name: str, tags: dict[str, str],
              inner: Progress) -> tuple[Progress, Callable[[Any, str], None]]:

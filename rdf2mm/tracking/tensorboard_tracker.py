@@ -10,7 +10,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from torch.utils.tensorboard import SummaryWriter  # ImportError without tensorboard: see session._make
+from torch.utils.tensorboard import (
+    SummaryWriter,  # ImportError without tensorboard: see session._make
+)
 
 from rdf2mm.tracking.base import RunRecord, Tracker
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.io.atomic import atomic_open
-from rdf2mm.report import H, PAD, PALETTE, W, _axes, _esc, _page, _Scale, _svg, _table, bar_chart
+from rdf2mm.report import PAD, PALETTE, H, W, _axes, _esc, _page, _Scale, _svg, _table, bar_chart
 
 REPORT_FILE = "tune.html"
 STATE_COLOURS = {"COMPLETE": PALETTE[0], "PRUNED": PALETTE[7], "FAIL": PALETTE[3]}

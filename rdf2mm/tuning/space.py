@@ -26,13 +26,12 @@ and stops with a :class:`~rdf2mm.errors.UsageError` naming the table at fault.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rdf2mm.config import TrainConfig
-from rdf2mm.errors import InputError, UsageError
+from rdf2mm.config import TrainConfig, read_toml
+from rdf2mm.errors import UsageError
 
 KINDS = ("float", "int", "categorical")
 
@@ -154,14 +153,7 @@ def default_space(task: str) -> SearchSpace:
 
 def load_space(path: str | Path, base: TrainConfig) -> SearchSpace:
     """Read and check a TOML search space (see the module docstring) for ``base``'s task."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: search space file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML: {exc}") from None
-    return parse_space(data, base, source=str(path))
+    return parse_space(read_toml(Path(path), "search space file"), base, source=str(path))
 
 
 def parse_space(data: dict[str, Any], base: TrainConfig, source: str = "space") -> SearchSpace:

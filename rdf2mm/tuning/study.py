@@ -31,9 +31,10 @@ import datetime as dt
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rdf2mm.config import TrainConfig, to_toml
 from rdf2mm.errors import DataError, InputError, Rdf2mmError, RemoteError, UsageError
@@ -61,7 +62,7 @@ _FATAL = (InputError, DataError, RemoteError)
 def require_optuna() -> Any:
     """The ``optuna`` module, or a :class:`UsageError` (exit 2) saying how to install it."""
     try:
-        import optuna  # noqa: PLC0415
+        import optuna
     except ImportError:
         raise UsageError("rdf2mm tune needs Optuna, an optional extra: pip install 'rdf2mm[tune]'") from None
     return optuna
@@ -116,7 +117,7 @@ class PruningMonitor:
                 self.best = max(self.best, value)
                 self.trial.report(self.best, int(info["epoch"]))
                 if self.prune and self.trial.should_prune():
-                    import optuna  # noqa: PLC0415
+                    import optuna
 
                     raise optuna.TrialPruned(f"epoch {info['epoch']}: best {self.metric} {self.best:.4f}")
 
@@ -170,15 +171,12 @@ def _check_resume(saved: dict[str, Any], now: dict[str, Any], out: Path) -> None
 
 def saved_settings(out: str | Path) -> dict[str, Any]:
     """The settings a search in ``out`` was started with (for ``--resume``)."""
-    import json  # noqa: PLC0415
+    from rdf2mm.report import _read_json
 
-    path = Path(out) / SETTINGS_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{out}: no search to resume here ({SETTINGS_FILE} not found)") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
+    data = _read_json(Path(out) / SETTINGS_FILE)
+    if not isinstance(data, dict):
+        raise UsageError(f"{out}: no search to resume here ({SETTINGS_FILE} not found)")
+    return data
 
 
 def open_study(out: Path, base: TrainConfig, space: SearchSpace, metric: str, trial_seeds: int, resume: bool,
@@ -213,7 +211,7 @@ def open_study(out: Path, base: TrainConfig, space: SearchSpace, metric: str, tr
         retried = {t.user_attrs.get("retry_of") for t in trials}
         for t in trials:
             if t.state == states.RUNNING:
-                study._storage.set_trial_state_values(t._trial_id, state=states.FAIL)  # noqa: SLF001
+                study._storage.set_trial_state_values(t._trial_id, state=states.FAIL)
             interrupted = t.state == states.RUNNING or (t.state == states.FAIL and "error" not in t.user_attrs)
             if interrupted and t.number not in retried:
                 study.enqueue_trial(t.params, user_attrs={**t.user_attrs, "retry_of": t.number})
@@ -228,7 +226,7 @@ def open_study(out: Path, base: TrainConfig, space: SearchSpace, metric: str, tr
 
 
 def finished_count(study: Any) -> int:
-    import optuna  # noqa: PLC0415
+    import optuna
 
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                                          optuna.trial.TrialState.PRUNED)))
@@ -251,7 +249,7 @@ def run_search(
     ``timeout`` seconds pass), then retrain the best over ``seeds`` seeds; see the module
     docstring. ``run_hook`` wraps each training run (trackers)."""
     optuna = require_optuna()
-    from rdf2mm.pipeline import train  # noqa: PLC0415
+    from rdf2mm.pipeline import train
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base = copy.deepcopy(base).resolve()
@@ -271,7 +269,7 @@ def run_search(
     note("study", {"out": str(out), "finished": already, "to_run": max(remaining, 0), "metric": metric})
 
     def run_one(cfg: TrainConfig, name: str, tags: dict[str, str], inner: Progress) -> Any:
-        done: Callable[[Any, str], None] = lambda _run_dir, _status: None  # noqa: E731
+        done: Callable[[Any, str], None] = lambda _run_dir, _status: None
         if run_hook is not None:
             inner, done = run_hook(cfg, name, tags, inner)
         try:
@@ -382,7 +380,7 @@ def param_importances(study: Any, seed: int) -> tuple[dict[str, float] | None, s
     """fANOVA importances of the searched settings over the completed trials (Optuna's
     evaluator, a random forest fitted to the trials' validation figures); ``None`` and the
     reason when there is too little to fit."""
-    import optuna  # noqa: PLC0415
+    import optuna
 
     method = "fANOVA (optuna.importance.FanovaImportanceEvaluator) over the completed trials"
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
