@@ -118,6 +118,8 @@ def _note(stage: str, data: dict) -> None:
     elif stage == "trial_done":
         value = data["value"]
         shown = f"{value:.4f}" if isinstance(value, float) else "-"
+        if data["state"] == "PRUNED" and isinstance(data.get("last_value"), float):
+            shown = f"best {data['last_value']:.4f} by epoch {data['last_epoch']}"
         best = f"{data['best']:.4f}" if isinstance(data["best"], float) else "-"
         extra = f" ({data['error']})" if data.get("error") else ""
         info(f"  trial {data['number']} {data['state'].lower()}: {shown}; best so far {best}{extra}")

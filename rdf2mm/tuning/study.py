@@ -311,8 +311,10 @@ def run_search(
 
     def after(study_: Any, trial: Any) -> None:
         best = _best_value(study_)
-        note("trial_done", {"number": trial.number, "state": trial.state.name, "value": trial.value,
-                            "best": best, "error": trial.user_attrs.get("error")})
+        row = trial_row(trial)
+        note("trial_done", {"number": trial.number, "state": trial.state.name, "value": row["value"],
+                            "last_value": row["last_value"], "last_epoch": row["last_epoch"], "best": best,
+                            "error": trial.user_attrs.get("error")})
 
     if remaining > 0:
         study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(_TrialFailed,), callbacks=[after],
@@ -355,7 +357,10 @@ def trial_row(t: Any) -> dict[str, Any]:
         seconds = round((t.datetime_complete - t.datetime_start).total_seconds(), 2)
     steps = sorted(t.intermediate_values)
     return {
-        "number": t.number, "state": t.state.name, "value": t.value, "params": dict(t.params),
+        # Optuna gives a pruned trial its last reported figure as value: that is no final
+        # validation figure, so only completed trials have one (last_value has the rest)
+        "number": t.number, "state": t.state.name, "value": t.value if t.state.name == "COMPLETE" else None,
+        "params": dict(t.params),
         "default": bool(t.user_attrs.get("default")), "run_dir": t.user_attrs.get("run_dir"),
         "seconds": seconds, "last_epoch": steps[-1] if steps else None,
         "last_value": t.intermediate_values[steps[-1]] if steps else None, "error": t.user_attrs.get("error"),
