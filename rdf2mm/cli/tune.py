@@ -18,7 +18,7 @@ def tune_command(
     target: Optional[str] = typer.Option(None, "--target", help="Predicate IRI holding the class labels."),
     train: Optional[str] = typer.Option(None, "--train", help="Training labels or, for link prediction, training triples."),
     valid: Optional[str] = typer.Option(None, "--valid", help="Validation labels or triples (trials are judged on these only)."),
-    test: Optional[str] = typer.Option(None, "--test", help="Test labels or triples (used once, by the final run; never by the trials)."),
+    test: Optional[str] = typer.Option(None, "--test", help="Test labels or triples: evaluated once, by the final run (node-classification trials never see them)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config of the settings not searched (see rdf2mm config --example)."),
     out_dir: Optional[str] = typer.Option(None, "--out", "-o", help="Folder of the search: study.db, trials/, final/, config.toml, tune.html (default: runs/tune-<time>)."),
     trials: int = typer.Option(20, "--trials", "-n", help="Finished trials the study should hold (a resumed search runs only the rest)."),

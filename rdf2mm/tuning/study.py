@@ -19,9 +19,10 @@ Output folder::
       trials.json       every trial, the best, the default and the final figures
       tune.html         optimisation history and parameter importances (inline SVG)
 
-Trials never evaluate on test when the labels come from files (their ``--test`` is
-dropped); with ``--target`` the split is drawn inside each run, so trial run directories
-hold test figures that the search does not read.
+Node-classification trials never see the test labels when they come from files (their
+``--test`` is dropped). With ``--target`` the split is drawn inside each run, and link
+prediction needs its test triples for the entity vocabulary and the filtered ranking, so
+there the trials' run directories hold test figures that the search never reads.
 """
 from __future__ import annotations
 
@@ -148,8 +149,12 @@ def trial_config(base: TrainConfig, params: dict[str, Any], out: Path, seeds: in
     cfg = dataclasses.replace(copy.deepcopy(base), **params)
     cfg.seeds, cfg.out, cfg.checkpoint_every = seeds, str(out), 0
     cfg.output, cfg.store = [], None  # trials export nothing
-    if cfg.train:
-        cfg.test = None  # selection uses validation only: trials never see the test labels
+    if cfg.train and cfg.task == "node-classification":
+        # Selection uses validation only: node-classification trials never see the test
+        # labels. Link prediction keeps its test triples: they name entities and filter
+        # the validation ranking, as in every run, so a trial's valid MRR is the same
+        # figure a normal run reports (its test figures are never read).
+        cfg.test = None
     return cfg
 
 
