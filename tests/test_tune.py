@@ -278,3 +278,21 @@ def test_tune_tracks_every_trial_and_the_final_run(small, tmp_path):
     assert final.data.metrics["test_accuracy"] == pytest.approx(final_metrics["test_accuracy"])
     assert all("test_accuracy" not in run.data.metrics for run in trials.values())
     assert (out / "tracking.csv").is_file() and not (out / "trials" / "tracking.csv").exists()
+
+
+def test_tune_link_prediction_selects_on_valid_mrr(small, tmp_path):
+    pytest.importorskip("optuna")
+    lp = small.out_dir / "lp"
+    out = tmp_path / "search"
+    r = runner.invoke(app, ["tune", str(lp / "train.nt"), "--task", "link-prediction", "--train", str(lp / "train.nt"),
+                            "--valid", str(lp / "valid.nt"), "--test", str(lp / "test.nt"), "--trials", "2",
+                            "--epochs", "2", "--seeds", "1", "--device", "cpu", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["metric"] == "valid_mrr" and summary["trials"][0]["default"]
+    assert set(summary["trials"][0]["params"]) == {p.name for p in DEFAULT_SPACES["link-prediction"]}
+    for t in summary["trials"]:
+        if t["state"] == "COMPLETE":
+            metrics = json.loads((Path(t["run_dir"]) / "metrics.json").read_text())
+            assert metrics["valid_mrr"] == pytest.approx(t["value"])
+    assert summary["final"]["test_mrr"] > summary["final"]["test_mrr_random"]

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.io.atomic import atomic_open
-from rdf2mm.report import PAD, PALETTE, H, W, _axes, _esc, _page, _Scale, _svg, _table, bar_chart
+from rdf2mm.report import PAD, PALETTE, H, W, _axes, _esc, _page, _Scale, _svg, _table
 
 REPORT_FILE = "tune.html"
+LEGEND = 130  # px right of a chart for its legend
 STATE_COLOURS = {"COMPLETE": PALETTE[0], "PRUNED": PALETTE[7], "FAIL": PALETTE[3]}
 
 
@@ -44,10 +45,32 @@ def history_chart(trials: list[dict[str, Any]], metric: str) -> str:
                     f'<title>trial {number} ({state.lower()}): {value:.4f}</title></circle>')
     for k, (label, colour) in enumerate((("completed", PALETTE[0]), ("pruned (last figure)", PALETTE[7]),
                                          ("best so far", PALETTE[1]))):
-        y = H - PAD - 40 + 13 * k
-        body.append(f'<rect x="{W - 150}" y="{y - 8}" width="10" height="10" fill="{colour}"/>'
-                    f'<text x="{W - 136}" y="{y + 1}" font-size="10">{label}</text>')
-    return _svg("history", body)
+        y = 20 + 14 * k  # in the margin right of the plot, clear of the points
+        body.append(f'<rect x="{W + 4}" y="{y - 8}" width="10" height="10" fill="{colour}"/>'
+                    f'<text x="{W + 18}" y="{y + 1}" font-size="10">{label}</text>')
+    return _svg("history", body, width=W + LEGEND)
+
+
+def importance_chart(importances: dict[str, float]) -> str:
+    """One horizontal bar per searched setting (importances sum to 1), most important first."""
+    if not importances:
+        return ""
+    left, row, width = 120, 20, W
+    height = 20 + row * len(importances)
+    xs = _Scale(0.0, 1.0, left, width - 50)
+    body = []
+    for i, (name, v) in enumerate(sorted(importances.items(), key=lambda kv: -kv[1])):
+        y = 10 + row * i
+        body.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" font-size="11">{_esc(name)}</text>'
+                    f'<rect class="bar" data-label="{_esc(name)}" data-value="{v:.6f}" x="{left}" y="{y + 3}" '
+                    f'width="{xs(v) - left:.1f}" height="{row - 6}" fill="{PALETTE[i % len(PALETTE)]}">'
+                    f'<title>{_esc(name)}: {v:.4f}</title></rect>'
+                    f'<text x="{xs(v) + 4:.1f}" y="{y + 13}" font-size="10">{v:.3f}</text>')
+    return _svg("importances", body, width=width, height=height)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _trials_table(trials: list[dict[str, Any]], metric: str) -> str:
@@ -59,8 +82,7 @@ def _trials_table(trials: list[dict[str, Any]], metric: str) -> str:
         cells = [str(t["number"]) + (" (default)" if t.get("default") else ""), t["state"].lower(),
                  f"{value:.4f}" if isinstance(value, float) else "-"]
         for n in names:
-            v = t["params"].get(n, "-")
-            cells.append(f"{v:.4g}" if isinstance(v, float) else str(v))
+            cells.append(_fmt(t["params"].get(n, "-")))
         cells.append(str(t.get("seconds") or "-"))
         rows.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
     return f'<table class="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -70,7 +92,8 @@ def build_tune_report(summary: dict[str, Any]) -> str:
     """The page for a search summary (``trials.json``)."""
     metric, trials = summary["metric"], summary["trials"]
     best, default, final = summary["best"], summary.get("default"), summary["final"]
-    test_keys = [k for k in final if k.startswith("test_") and not k.endswith("_std") and isinstance(final[k], float)]
+    test_keys = [k for k in final if k.startswith("test_") and not k.endswith(("_std", "_loss"))
+                 and isinstance(final[k], float)]
     rows = [("best trial", f"{best['number']}: {metric} {best['value']:.4f}"),
             ("default configuration (trial 0)", f"{metric} {default['value']:.4f}" if default else "not completed"),
             ("trials", f"{sum(t['state'] == 'COMPLETE' for t in trials)} completed, "
@@ -83,11 +106,11 @@ def build_tune_report(summary: dict[str, Any]) -> str:
                 "<h2>Optimisation history</h2>" + history_chart(trials, metric)]
     importances = summary.get("importances")
     if importances:
-        sections.append("<h2>Parameter importances</h2>" + bar_chart("importances", importances, "importance")
+        sections.append("<h2>Parameter importances</h2>" + importance_chart(importances)
                         + f"<p>{_esc(summary.get('importance_method', ''))}</p>")
     else:
         sections.append(f"<h2>Parameter importances</h2><p>{_esc(summary.get('importance_method', ''))}</p>")
-    sections.append("<h2>Best configuration</h2>" + _table("best", sorted(best["params"].items())))
+    sections.append("<h2>Best configuration</h2>" + _table("best", [(k, _fmt(v)) for k, v in sorted(best["params"].items())]))
     sections.append("<h2>Trials</h2>" + _trials_table(trials, metric))
     return _page(f"rdf2mm tune {Path(summary['out']).name}",
                  f"selected on {metric} (validation only); test evaluated once, on the final run", sections)
