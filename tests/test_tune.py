@@ -155,6 +155,8 @@ def test_tune_selects_on_validation_and_its_config_reproduces_the_final_run(smal
     # the same folder again without --resume is refused (exit 2), and so is --resume of an empty one
     assert runner.invoke(app, _args(small, out, "--trials", "3")).exit_code == 2
     assert runner.invoke(app, _args(small, tmp_path / "none", "--resume")).exit_code == 2
+    r = runner.invoke(app, ["tune", "--out", str(out), "--resume", "--epochs", "9"])
+    assert r.exit_code == 2 and "epochs differ" in r.output
 
 
 def _study_counts(out: Path) -> dict[str, int]:

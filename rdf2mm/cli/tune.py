@@ -79,6 +79,10 @@ def tune_command(
             # just --out --resume: the saved settings (checked against the study in run_search)
             saved = saved_settings(out_dir)  # type: ignore[arg-type]
             base = TrainConfig.from_dict(saved["base"], source=str(Path(str(out_dir)) / "tune.json"))
+            differ = sorted(k for k, v in settings.items() if saved["base"].get(k) != v)
+            if differ:
+                raise UsageError(f"cannot resume {out_dir}: {', '.join(differ)} differ from the saved search; "
+                                 f"resume with the same settings")
         else:
             if not settings.get("graph"):
                 raise UsageError("no input graph: give GRAPH or a --config file that names one")
