@@ -78,7 +78,7 @@ def handle_errors() -> Iterator[None]:
         if _state["debug"]:
             console.print_exception()
         console.print(
-            "[bold red]error:[/] out of memory; try --batching minibatch, fewer modalities or a smaller graph",
+            "[bold red]error:[/] out of memory; try --batching mini, fewer modalities or a smaller graph",
             highlight=False,
         )
         raise typer.Exit(ExitCode.RESOURCE) from None

@@ -274,7 +274,7 @@ def train_link_predictor(
     stale = 0
     curve: list[dict[str, float]] = []
     start = 1
-    saved = checkpoint.load_progress(seed) if checkpoint else None
+    saved = checkpoint.load_progress(seed, model, settings.epochs) if checkpoint else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         restore_optimizer(opt, saved["opt_tensors"], saved["optimizer"])
@@ -284,7 +284,10 @@ def train_link_predictor(
         curve = saved["curve"]
         start = saved["epoch"] + 1
         torch.set_rng_state(saved["rng_torch"])
-        gen.set_state(saved["extra"]["sampler_rng"])
+        sampler_rng = saved["extra"].get("sampler_rng")
+        if sampler_rng is None or sampler_rng.dtype != torch.uint8 or sampler_rng.shape != gen.get_state().shape:
+            raise InputError(f"{checkpoint.folder}: damaged checkpoint: no valid sampler state for seed {seed}")
+        gen.set_state(sampler_rng)
     t0 = time.perf_counter()
     eval_seconds = 0.0
     for epoch in range(start, settings.epochs + 1):
@@ -470,7 +473,7 @@ def graph_digest(inputs: PreparedInputs) -> str:
 # ------------------------------------------------------------------ pipeline
 def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
     """Run a link-prediction config end to end (the library behind ``rdf2mm train --task link-prediction``)."""
-    from rdf2mm.pipeline import RunResult, mean_std, plan_batching, workers_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.pipeline import RunResult, input_identity, mean_std, plan_batching, workers_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
     from rdf2mm.tasks.distributed import from_environment, local_device  # noqa: PLC0415
     from rdf2mm.tasks.inputs import resolve_device  # noqa: PLC0415
 
@@ -483,14 +486,16 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
     settings = LPSettings.from_config(cfg)
     batching, _ = plan_batching(cfg, data.inputs, settings, settings.hidden, workers, device, note)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    ckpt = workers_checkpoint(cfg, workers, resume, len(data.splits.train), "training triples")
+    ckpt = workers_checkpoint(cfg, workers, resume, len(data.splits.train), "training triples",
+                              input_identity(cfg, data.fingerprint, data.inputs, len(data.splits.train)))
     results: list[LPResult] = []
     for seed in seeds:
-        done = ckpt.load_done(seed) if ckpt else None
-        if done is not None:
+        if ckpt is not None and ckpt.is_done(seed):
             # A finished seed: its best weights are restored and its ranks recomputed
             # (evaluation is deterministic), instead of training it again.
             model = build_model(data.inputs, settings).to(device)
+            done = ckpt.load_done(seed, model)
+            assert done is not None
             model.load_state_dict(done["model"])
             res = evaluate_link_predictor(model, data.inputs.adjacency(device), data.splits, data.filter_index,
                                           settings, seed, dict(done["metrics"]), done["curve"], device)

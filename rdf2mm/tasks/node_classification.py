@@ -159,7 +159,7 @@ def train_node_classifier(
     curve: list[dict[str, float]] = []
     stale = 0
     start = 1
-    saved = checkpoint.load_progress(seed) if checkpoint else None
+    saved = checkpoint.load_progress(seed, model, settings.epochs) if checkpoint else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         restore_optimizer(opt, saved["opt_tensors"], saved["optimizer"])
