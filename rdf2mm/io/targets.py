@@ -88,7 +88,19 @@ def is_report_file(path: Path) -> bool:
             head = fh.read(4096)
     except OSError:
         return False
-    return REPORT_MARK in head
+    # pages from before the mark: rdf2mm's own head and title
+    return REPORT_MARK in head or bool(re.match(r'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                                                r'<title>rdf2mm (run|ablation) ', head))
+
+
+def is_ablation_csv(path: Path) -> bool:
+    """Whether ``path`` is a table written by ``rdf2mm ablate --csv``."""
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+    except OSError:
+        return False
+    return first.startswith("config,literals,")
 
 
 def check_folder_target(path: str | Path, ours: Callable[[Path], bool], what: str, force: bool = False) -> bool:
