@@ -147,9 +147,10 @@ class TrainConfig:
         for name in ("embed_dim", "hidden", "layers", "epochs", "seeds", "patience"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("bases", "blocks"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise UsageError(f"--{name} must be at least 1 (leave it out for no decomposition)")
+        if self.bases is not None and self.bases < 0:
+            raise UsageError("--bases must be non-negative (0: no basis decomposition)")
+        if self.blocks is not None and self.blocks < 1:
+            raise UsageError("--blocks must be at least 1 (leave it out for no block decomposition)")
         if self.seed < 0 or self.checkpoint_every < 0:
             raise UsageError("--seed and --checkpoint-every must be non-negative")
         if not 0 <= self.dropout < 1:

@@ -29,6 +29,7 @@ import pyoxigraph as ox
 from rdf2mm import vocab as V
 from rdf2mm.errors import InputError, UsageError
 from rdf2mm.io.atomic import atomic_dir, write_json
+from rdf2mm.io.run_files import read_json
 from rdf2mm.io.targets import check_folder_target, is_export_dir
 from rdf2mm.io.write import (RDF_FORMATS, VECTOR_FORMATS, double, integer, parse_term, skolem_iri, vector_literals,
                              write_embeddings_parquet, write_rdf, write_table_parquet)
@@ -91,14 +92,7 @@ def run_iri(config: dict[str, Any], provenance: dict[str, Any], base: str | None
 
 # ------------------------------------------------------------------ reading a run
 def _read_json(path: Path, required: bool = True) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if required:
-            raise InputError(f"{path.parent}: not a run directory (missing {path.name})") from None
-        return {}
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
+    return read_json(path) if required else read_json(path, default={})
 
 
 def _read_table(folder: Path, stem: str) -> dict[str, list[Any]] | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open
+from rdf2mm.io.run_files import read_json
 from rdf2mm.io.targets import REPORT_MARK, check_file_target, is_report_file
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -49,12 +50,7 @@ def _short(term: str) -> str:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
+    return read_json(path, default=None)
 
 
 def _read_curve(folder: Path) -> list[dict[str, float]]:

@@ -33,8 +33,8 @@ from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.models.decoders import Decoder, make_decoder
-from rdf2mm.runs import (load_model_state, load_run_config, provenance, save_embeddings, save_model,
-                         trained_in_minibatches, write_config, write_curve, write_entities, write_table)
+from rdf2mm.runs import (check_weights_fit_config, load_model_state, load_run_config, provenance, save_embeddings,
+                         save_model, trained_in_minibatches, write_config, write_curve, write_entities, write_table)
 from rdf2mm.tasks.evaluation import (
     TripleRanks,
     TrueIndex,
@@ -333,6 +333,7 @@ def train_link_predictor(
         total_t = torch.as_tensor(total, dtype=torch.float32, device=device).reshape(1)
         mean_loss = float(workers.all_reduce(total_t)[0]) / workers.world / max(steps, 1)
         record: dict[str, float] = {"epoch": epoch, "seed": seed, "train_loss": mean_loss}
+        settings.check_loss(mean_loss, seed, epoch)
         evaluate_now = has_valid and (epoch % settings.eval_every == 0 or epoch == settings.epochs)
         if evaluate_now:
             te = time.perf_counter()
@@ -620,6 +621,7 @@ def load_link_predictor(run_dir: str | Path) -> tuple[LinkPredictor, LPData]:
     if meta.get("task") != "link-prediction":
         raise UsageError(f"{run_dir}: not a link-prediction run (task {meta.get('task')!r})")
     cfg = load_run_config(run_dir)
+    check_weights_fit_config(cfg, state, run_dir)
     data = load_lp_data(cfg)
     if graph_digest(data.inputs) != meta.get("graph_digest") or data.inputs.kg.num_entities != meta.get("num_entities"):
         raise DataError(f"{run_dir}: the graph read from the saved config differs from the one the model was trained on")

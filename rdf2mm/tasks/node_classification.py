@@ -200,6 +200,7 @@ def train_node_classifier(
         sums = sums.cpu()
         record = {"epoch": epoch, "seed": seed, "train_loss": float(sums[0] / sums[2]),
                   "train_accuracy": float(sums[1] / sums[2])}
+        settings.check_loss(record["train_loss"], seed, epoch)
         evaluate_now = has_valid and (not mini or epoch % eval_every == 0 or epoch == settings.epochs)
         if evaluate_now:
             te = time.perf_counter()
