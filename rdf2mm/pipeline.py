@@ -27,7 +27,7 @@ from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.runs import (provenance, save_embeddings, save_model, write_config, write_curve, write_entities,
                          write_table)
 from rdf2mm.tasks.distributed import Workers, from_environment, local_device
-from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
+from rdf2mm.tasks.inputs import PreparedInputs, deterministic_mode, prepare_inputs, resolve_device
 from rdf2mm.tasks.memory import available_memory, check_fits, estimate_minibatch_memory, estimate_training_memory
 from rdf2mm.tasks.minibatch import Batching, choose_batching
 from rdf2mm.tasks.model_selection import select_on_validation
@@ -130,12 +130,13 @@ def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = Fal
     cfg.resolve().validate()
     if cfg.out:
         check_run_target(cfg.out, force)
-    if cfg.task == "node-classification":
-        result = train_node_classification(cfg, progress, resume)
-    else:
-        from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
+    with deterministic_mode(cfg.deterministic):
+        if cfg.task == "node-classification":
+            result = train_node_classification(cfg, progress, resume)
+        else:
+            from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
 
-        result = train_link_prediction(cfg, progress, resume)
+            result = train_link_prediction(cfg, progress, resume)
     if result.run_dir is not None and (cfg.output or cfg.store):
         from rdf2mm.export import export_run  # noqa: PLC0415
 
