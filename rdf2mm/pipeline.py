@@ -111,7 +111,7 @@ def resume(run_dir: str | Path, progress: Progress | None = None, force: bool = 
     result, CPU). The run is written to ``run_dir`` itself, whatever ``out`` the
     checkpoint recorded (the folders may have been moved)."""
     folder = checkpoint_folder(run_dir)
-    cfg = TrainConfig.from_dict(TrainingCheckpoint(folder).load_config(), source=str(folder / "config.json"))
+    cfg = TrainingCheckpoint(folder).saved_config()
     cfg.out = str(run_dir)
     return train(cfg, progress, resume=True, force=force)
 

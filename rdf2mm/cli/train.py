@@ -88,8 +88,7 @@ def train_command(
         if resume:
             from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 
-            saved = TrainConfig.from_dict(TrainingCheckpoint(checkpoint_folder(resume)).load_config(),
-                                          source=str(checkpoint_folder(resume)))
+            saved = TrainingCheckpoint(checkpoint_folder(resume)).saved_config()
             result = _run_with_progress(lambda _cfg, note: run_resume(resume, note, force=force), saved)
             _report(result, json_out)
             return
