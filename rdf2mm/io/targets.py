@@ -22,6 +22,7 @@ RUN_DIR_NAMES = frozenset({
     "config.toml", "config.json", "provenance.json", "metrics.json", "curve.csv", "predictions.tsv",
     "predictions.parquet", "ranks.tsv", "ranks.parquet", "literals.json", "entities.parquet",
     "embeddings.safetensors", "model.safetensors", "model.json", "report.html", "export",
+    "tensorboard",  # --tracker tensorboard
 })
 
 #: the files ``rdf2mm export`` writes into its folder
@@ -73,7 +74,7 @@ def is_ablation_dir(path: Path) -> bool:
     except OSError:
         return False
     for p in entries:
-        if p.name in ("ablation.json", "report.html") or _TEMP.match(p.name):
+        if p.name in ("ablation.json", "report.html", "tracking.csv") or _TEMP.match(p.name):
             continue
         if p.is_dir() and (is_run_dir(p) or (p.name.endswith(".checkpoint") and (p / "config.json").is_file())):
             continue

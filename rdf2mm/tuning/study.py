@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.config import TrainConfig, to_toml
-from rdf2mm.errors import DataError, InputError, Rdf2mmError, RemoteError, UsageError
+from rdf2mm.errors import DataError, DivergedError, InputError, Rdf2mmError, RemoteError, UsageError
 from rdf2mm.io.atomic import atomic_open, write_json
 from rdf2mm.tuning.report import write_tune_report
 from rdf2mm.tuning.space import SearchSpace
@@ -297,6 +297,12 @@ def run_search(
         try:
             result = run_one(cfg, f"trial-{trial.number:04d}",
                              {"rdf2mm.study": str(out), "rdf2mm.trial": str(trial.number)}, monitor)
+        except DivergedError as exc:
+            # a diverging configuration (lr too high) fails this trial, not the search
+            if trial.user_attrs.get("default"):
+                raise
+            trial.set_user_attr("error", exc.message)
+            raise _TrialFailed(exc.message) from None
         except _FATAL:
             raise
         except Rdf2mmError as exc:
