@@ -1,11 +1,13 @@
 """What every tracker implements, and what a finished run directory tells them."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rdf2mm.errors import Rdf2mmError
+from rdf2mm.io.run_files import read_json
 
 
 @dataclass
@@ -59,10 +61,11 @@ def finish_tags(run_dir: Path | None) -> dict[str, str]:
 
 
 def _read(run_dir: Path | None, name: str) -> dict[str, Any]:
+    """A JSON object of the run directory; empty when there is none or it is unreadable
+    (tracking reports what it can and never fails the run)."""
     if run_dir is None:
         return {}
     try:
-        data = json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return read_json(Path(run_dir) / name, default={})
+    except Rdf2mmError:
         return {}
-    return data if isinstance(data, dict) else {}

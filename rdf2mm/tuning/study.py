@@ -176,10 +176,10 @@ def _check_resume(saved: dict[str, Any], now: dict[str, Any], out: Path) -> None
 
 def saved_settings(out: str | Path) -> dict[str, Any]:
     """The settings a search in ``out`` was started with (for ``--resume``)."""
-    from rdf2mm.report import _read_json
+    from rdf2mm.io.run_files import read_json
 
-    data = _read_json(Path(out) / SETTINGS_FILE)
-    if not isinstance(data, dict):
+    data = read_json(Path(out) / SETTINGS_FILE, default=None)
+    if data is None:
         raise UsageError(f"{out}: no search to resume here ({SETTINGS_FILE} not found)")
     return data
 
