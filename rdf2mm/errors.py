@@ -57,3 +57,11 @@ class UsageError(Rdf2mmError):
     """An option has an invalid value or options conflict."""
 
     exit_code = ExitCode.USAGE
+
+
+def did_you_mean(options: list[str]) -> str:
+    """``"; did you mean <a> or <b>?"`` for an error message, or ``""`` without options."""
+    if not options:
+        return ""
+    names = [f"<{o}>" for o in options]
+    return "; did you mean " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]) + "?"

@@ -125,6 +125,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         raise InputError("the input graph is empty")
     labels = load_labels(kg, cfg)
     note("labels", labels.report)
+    for message in labels.warnings:
+        note("warning", {"message": message})
     kg = remove_targets(kg, labels.target_predicates)
     candidates = candidate_aggregations(cfg, labels)
     inputs = prepare_inputs(

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+from rdf2mm.cli.app import app, handle_errors, info, out, print_json, warn
 
 
 @app.command("ablate")
@@ -87,7 +87,9 @@ def ablate_command(
             info("note: with fewer than 2 seeds no significance test is possible")
 
         def note(stage: str, data: dict) -> None:
-            if stage == "cell":
+            if stage == "warning":
+                warn(data["message"])
+            elif stage == "cell":
                 info(f"[{data['index']}/{data['total']}] {data['config']} ({data['literals']} literals)")
             elif stage == "seed_done":
                 acc = data.get("test_accuracy", data.get("test_mrr"))

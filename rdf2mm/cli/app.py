@@ -55,6 +55,12 @@ def info(message: str) -> None:
         console.print(message, highlight=False)
 
 
+def warn(message: str) -> None:
+    """A warning on stderr: shown even with ``--quiet`` (it is about the results)."""
+    if is_main_worker():
+        console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False)
+
+
 def print_json(obj: Any) -> None:
     """One JSON object on stdout, nothing else."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str) + "\n")

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rdf2mm.cli.app import app, console, handle_errors, info, is_main_worker, is_quiet, out, print_json
+from rdf2mm.cli.app import app, console, handle_errors, info, is_main_worker, is_quiet, out, print_json, warn
 
 
 def _progress_enabled() -> bool:
@@ -145,7 +145,9 @@ def _report(result: Any, json_out: bool) -> None:
 def _run_with_progress(run_train: Any, cfg: Any) -> Any:
     if not _progress_enabled():
         def note(stage: str, data: dict) -> None:
-            if stage in ("read", "labels", "literals", "export"):
+            if stage == "warning":
+                warn(data["message"])
+            elif stage in ("read", "labels", "literals", "export"):
                 info(f"{stage}: {data}")
             elif stage == "seed_done":
                 acc = data.get("test_accuracy", data.get("test_mrr"))
@@ -161,7 +163,9 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
         state: dict[str, Any] = {"task": None}
 
         def note(stage: str, data: dict) -> None:
-            if stage == "seed":
+            if stage == "warning":
+                warn(data["message"])
+            elif stage == "seed":
                 agg = f" ({data['aggregation']})" if cfg.aggregation == "auto" else ""
                 state["task"] = bar.add_task(f"seed {data['seed']}{agg}", total=cfg.epochs, status="")
             elif stage == "step" and state["task"] is not None:
