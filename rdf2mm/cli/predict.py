@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from rdf2mm.cli.app import app, handle_errors, out, print_json
+from rdf2mm.cli.app import app, handle_errors, info, out, print_json
 
 
 @app.command("predict")
@@ -18,6 +18,7 @@ def predict_command(
     relation: Optional[str] = typer.Option(None, "--relation", help="Link prediction: the relation IRI."),
     tail: Optional[str] = typer.Option(None, "--tail", help="Link prediction: rank heads for this tail IRI."),
     top: int = typer.Option(10, "--top", help="Link prediction: how many candidates to list."),
+    all_candidates: bool = typer.Option(False, "--all-candidates", help="Link prediction: rank every entity, not only those of the relation's range (tails) or domain (heads)."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Format of GRAPH when not given by its extension."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
@@ -31,6 +32,12 @@ def predict_command(
       rdf2mm predict runs/museum updated.ttl --node http://example.org/museum#work3 --json
 
       rdf2mm predict runs/lp --head http://example.org/a --relation http://example.org/knows --top 5
+
+    Link prediction ranks only entities of the kind the relation points to (--head: its
+    range) or starts from (--tail: its domain), decided from the run's training graph:
+    the entities of the rdf:type(s) of the relation's tails (heads) there, or, where
+    those have no rdf:type, the entities seen as its tails (heads). --all-candidates
+    ranks every entity.
     """
     with handle_errors():
         if head or tail or relation:
@@ -39,10 +46,18 @@ def predict_command(
 
             if not relation or bool(head) == bool(tail):
                 raise UsageError("link prediction needs --relation and exactly one of --head or --tail")
-            rows = predict_links(run_dir, head=head, relation=relation, tail=tail, top=top)
+            from rdf2mm.tasks.link_prediction import load_link_predictor, query_candidates
+
+            model = load_link_predictor(run_dir)
+            side = "tail" if head else "head"
+            rule = "every entity (--all-candidates)" if all_candidates else \
+                query_candidates(model, relation, side).describe(side, relation.strip().strip("<>"))
+            rows = predict_links(run_dir, head=head, relation=relation, tail=tail, top=top, model=model,
+                                 all_candidates=all_candidates)
             if json_out:
-                print_json({"head": head, "relation": relation, "tail": tail, "candidates": rows})
+                print_json({"head": head, "relation": relation, "tail": tail, "ranked": rule, "candidates": rows})
                 return
+            info(rule)
             table = Table(title=f"Top {top} {'tails' if head else 'heads'}")
             for col in ("rank", "candidate", "score"):
                 table.add_column(col, justify="right" if col != "candidate" else "left")

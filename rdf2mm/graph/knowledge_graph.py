@@ -90,10 +90,10 @@ class KnowledgeGraph:
         for r in self.relations:
             by_local.setdefault(r.rsplit("#", 1)[-1].rsplit("/", 1)[-1], []).append(r)
         # Whole IRIs share long namespaces, so every predicate of the graph looks alike:
-        # match the local names first, then whole IRIs.
+        # match the local names; whole IRIs only when no local name is close (a typo in
+        # the namespace).
         found = [r for name in difflib.get_close_matches(local, list(by_local), n=n, cutoff=0.6) for r in by_local[name]]
-        found += [r for r in difflib.get_close_matches(iri, self.relations, n=n, cutoff=0.8) if r not in found]
-        return found[:n]
+        return found[:n] or difflib.get_close_matches(iri, self.relations, n=n, cutoff=0.9)
 
     def find_entity(self, term: str) -> int | None:
         """Entity id of an IRI (with or without ``<>``) or ``_:blank`` label, or None."""
