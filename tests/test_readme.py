@@ -99,6 +99,49 @@ def test_readme_step(step: Step, walkthrough):
         (root / target).write_text(proc.stdout)
 
 
+# The README's claims about what its walkthroughs show, checked on the outputs the steps
+# above wrote (they run first: pytest keeps a file's order).
+SYNTH = "http://example.org/rdf2mm/synth#"
+
+
+def _readme_output(root: Path, rel: str) -> Path:
+    path = root / rel
+    if not path.exists():
+        pytest.fail(f"{rel} is missing: the README step that writes it failed or changed")
+    return path
+
+
+def test_readme_ablation_shows_what_the_literals_add(walkthrough):
+    import json
+
+    root, _ = walkthrough
+    cells = {c["config"]: c for c in json.loads(_readme_output(root, "runs/ablate-museum/ablation.json").read_text())["cells"]}
+    structure, every = cells["none"], cells["all"]
+    assert structure["test_accuracy"] >= 1 / 3  # three balanced classes
+    assert every["test_accuracy"] >= structure["test_accuracy"] + 0.20
+    assert every["p_value"] < 0.05
+    assert all(c["test_accuracy"] < 1.0 for c in cells.values())  # no single modality has it all
+
+
+def test_readme_link_prediction_learns_and_predicts_the_right_kind(walkthrough):
+    import json
+
+    root, env = walkthrough
+    metrics = json.loads(_readme_output(root, "runs/lp/metrics.json").read_text())
+    assert metrics["test_mrr"] >= 5 * metrics["test_mrr_random"]
+    proc = subprocess.run([sys.executable, "-m", "rdf2mm", "--quiet", "predict", "runs/lp", "--head", SYNTH + "item_0",
+                           "--relation", SYNTH + "inGroup", "--top", "5", "--json"], cwd=root, capture_output=True,
+                          text=True, env=env, timeout=STEP_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    top = [c["iri"] for c in answer["candidates"]]
+    assert len(top) == 5 and all(iri.startswith(SYNTH + "group_") for iri in top)
+    held_out = (root / "out/synth-lp/lp/valid.nt").read_text() + (root / "out/synth-lp/lp/test.nt").read_text()
+    truth = [ln.split()[2].strip("<>") for ln in held_out.splitlines() if ln.startswith(f"<{SYNTH}item_0> <{SYNTH}inGroup>")]
+    assert truth and truth[0] in top
+    assert "entities of type" in answer["ranked"]
+
+
 def test_pipeline_walkthrough_script(tmp_path):
     """examples/pipeline.sh, as the README runs it: JSON outputs, exit code 0."""
     (tmp_path / "examples").symlink_to(ROOT / "examples")
