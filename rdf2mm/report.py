@@ -21,6 +21,8 @@ import numpy as np
 
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open
+from rdf2mm.io.run_files import read_json
+from rdf2mm.io.targets import REPORT_MARK, check_file_target, is_report_file
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
@@ -48,12 +50,7 @@ def _short(term: str) -> str:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
+    return read_json(path, default=None)
 
 
 def _read_curve(folder: Path) -> list[dict[str, float]]:
@@ -307,7 +304,7 @@ def _page(title: str, subtitle: str, sections: list[str]) -> str:
     style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px;color:#222}"
              "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
              "font-size:13px;text-align:left}svg.chart{display:block;margin:.5em 0;background:#fafafa}")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + REPORT_MARK +
             f"<title>{_esc(title)}</title><style>{style}</style></head><body>"
             f"<h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p>"
             + "\n".join(sections) + "</body></html>\n")
@@ -406,10 +403,12 @@ def build_report(run_dir: str | Path) -> str:
     return _page(f"rdf2mm run {folder.name}", f"task: {task}; seeds: {metrics.get('seeds', 1)}", sections)
 
 
-def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
-    """Write :func:`build_report`'s page atomically (default ``RUN_DIR/report.html``); returns the path."""
-    page = build_report(run_dir)
+def write_report(run_dir: str | Path, output: str | Path | None = None, force: bool = False) -> Path:
+    """Write :func:`build_report`'s page atomically (default ``RUN_DIR/report.html``); returns
+    the path. An existing file there is replaced only if it is an rdf2mm report, or ``force``."""
     path = Path(output) if output else Path(run_dir) / "report.html"
+    check_file_target(path, is_report_file, "a report page", force)
+    page = build_report(run_dir)
     with atomic_open(path) as fh:
         fh.write(page)
     return path

@@ -13,6 +13,7 @@ from rdf2mm.cli.app import app, handle_errors, info, print_json
 def report_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by rdf2mm train."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file to write (default: RUN_DIR/report.html)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --output even if it is not a page rdf2mm report wrote."),
     json_out: bool = typer.Option(False, "--json", help="Print the written path as one JSON object on stdout."),
 ) -> None:
     """Write one HTML page with training curves, confusion matrix, accuracy bars, an embedding PCA, config and versions.
@@ -28,7 +29,7 @@ def report_command(
     with handle_errors():
         from rdf2mm.report import write_report
 
-        path = write_report(run_dir, output)
+        path = write_report(run_dir, output, force=force)
         if json_out:
             print_json({"report": str(path)})
         else:

@@ -57,6 +57,8 @@ def train_command(
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Evaluate on valid every N epochs (link prediction; node classification with mini-batches). Default 1."),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Save a checkpoint every N epochs next to the run directory (default 10; 0: never)."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
+    force: bool = typer.Option(False, "--force", help="Let --out replace a folder or file rdf2mm did not write (its contents are deleted). Without it, only an empty folder or an rdf2mm run directory is replaced."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic", help="Bit-exact results on CPU at any thread count: deterministic torch algorithms and one intra-op thread (slower; stored in the config)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
     json_out: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON object on stdout."),
 ) -> None:
@@ -86,8 +88,9 @@ def train_command(
         if resume:
             from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 
-            saved = TrainConfig.from_dict(TrainingCheckpoint(checkpoint_folder(resume)).load_config())
-            result = _run_with_progress(lambda _cfg, note: run_resume(resume, note), saved)
+            saved = TrainConfig.from_dict(TrainingCheckpoint(checkpoint_folder(resume)).load_config(),
+                                          source=str(checkpoint_folder(resume)))
+            result = _run_with_progress(lambda _cfg, note: run_resume(resume, note, force=force), saved)
             _report(result, json_out)
             return
 
@@ -103,7 +106,7 @@ def train_command(
             "decoder": decoder, "negatives": negatives, "batch_size": batch_size, "batching": batching,
             "fanout": fanout, "eval_every": eval_every,
             "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
-            "store": store, "checkpoint_every": checkpoint_every,
+            "store": store, "checkpoint_every": checkpoint_every, "deterministic": deterministic,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:
@@ -123,7 +126,7 @@ def train_command(
             claimed = claim_run_dir(root, cfg.task)
             cfg.out = str(claimed)
         try:
-            result = _run_with_progress(run_train, cfg)
+            result = _run_with_progress(lambda c, note: run_train(c, note, force=force), cfg)
         finally:
             if claimed is not None:
                 # A run that failed before writing leaves nothing behind, not even runs/.
