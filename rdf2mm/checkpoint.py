@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from rdf2mm.errors import DataError, InputError
+from rdf2mm.config import TrainConfig
+from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.io.atomic import atomic_dir, write_json
 
 
@@ -150,6 +151,17 @@ class TrainingCheckpoint:
         if not path.is_file():
             raise InputError(f"{self.folder}: no checkpoint to resume from (the run finished, or never started)")
         return _read_json_object(path, "config")
+
+    def saved_config(self) -> TrainConfig:
+        """The interrupted run's settings, type- and range-checked (a damaged file is an
+        InputError: the user did not type these)."""
+        path = self.folder / "config.json"
+        try:
+            cfg = TrainConfig.from_dict(self.load_config(), source=str(path))
+            TrainConfig.from_dict(cfg.to_dict()).resolve().validate()
+        except UsageError as exc:
+            raise InputError(f"damaged checkpoint: {exc.message}") from None
+        return cfg
 
     # ----------------------------------------------------------------- inputs
     def save_inputs(self, identity: dict[str, Any]) -> None:

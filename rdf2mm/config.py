@@ -18,6 +18,9 @@ from rdf2mm.errors import InputError, UsageError
 
 TASKS = ("node-classification", "link-prediction")
 
+#: the largest learning rate accepted (far beyond any useful one)
+MAX_LR = 1e6
+
 #: How a node may combine its messages per relation; "auto" (node classification only)
 #: trains with each and keeps the one that scores best on validation.
 AGGREGATIONS = ("mean", "sum")
@@ -157,8 +160,9 @@ class TrainConfig:
             raise UsageError("--dropout must be in [0, 1)")
         if not 0 <= self.entity_dropout < 1:
             raise UsageError("--entity-dropout must be in [0, 1)")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise UsageError(f"--lr must be a positive finite number, not {self.lr!r}")
+        # The bound keeps Adam's step size within float32 (above ~1e37 it overflows).
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise UsageError(f"--lr must be a positive finite number no larger than {MAX_LR:g}, not {self.lr!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise UsageError(f"--weight-decay must be a non-negative finite number, not {self.weight_decay!r}")
         if not (math.isfinite(self.clip) and self.clip >= 0):

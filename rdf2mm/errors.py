@@ -59,6 +59,10 @@ class UsageError(Rdf2mmError):
     exit_code = ExitCode.USAGE
 
 
+class DivergedError(DataError):
+    """Training produced a non-finite loss or weights: nothing of the run is kept."""
+
+
 def did_you_mean(options: list[str]) -> str:
     """``"; did you mean <a> or <b>?"`` for an error message, or ``""`` without options."""
     if not options:

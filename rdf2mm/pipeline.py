@@ -18,7 +18,7 @@ import torch
 
 from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 from rdf2mm.config import TrainConfig
-from rdf2mm.errors import InputError, UsageError
+from rdf2mm.errors import DivergedError, InputError, UsageError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
@@ -111,7 +111,7 @@ def resume(run_dir: str | Path, progress: Progress | None = None, force: bool = 
     result, CPU). The run is written to ``run_dir`` itself, whatever ``out`` the
     checkpoint recorded (the folders may have been moved)."""
     folder = checkpoint_folder(run_dir)
-    cfg = TrainConfig.from_dict(TrainingCheckpoint(folder).load_config(), source=str(folder / "config.json"))
+    cfg = TrainingCheckpoint(folder).saved_config()
     cfg.out = str(run_dir)
     return train(cfg, progress, resume=True, force=force)
 
@@ -130,13 +130,18 @@ def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = Fal
     cfg.resolve().validate()
     if cfg.out:
         check_run_target(cfg.out, force)
-    with deterministic_mode(cfg.deterministic):
-        if cfg.task == "node-classification":
-            result = train_node_classification(cfg, progress, resume)
-        else:
-            from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
+    try:
+        with deterministic_mode(cfg.deterministic):
+            if cfg.task == "node-classification":
+                result = train_node_classification(cfg, progress, resume)
+            else:
+                from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
 
-            result = train_link_prediction(cfg, progress, resume)
+                result = train_link_prediction(cfg, progress, resume)
+    except DivergedError:
+        if cfg.out:  # resuming would only diverge again: its checkpoint goes too
+            TrainingCheckpoint(checkpoint_folder(cfg.out)).remove()
+        raise
     if result.run_dir is not None and (cfg.output or cfg.store):
         from rdf2mm.export import export_run  # noqa: PLC0415
 

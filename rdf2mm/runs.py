@@ -32,7 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rdf2mm.config import AGGREGATIONS, TrainConfig, to_toml
-from rdf2mm.errors import DataError, InputError, UsageError
+from rdf2mm.errors import DataError, DivergedError, InputError, UsageError
 from rdf2mm.io.atomic import atomic_open, atomic_path, write_json
 from rdf2mm.io.run_files import read_json
 
@@ -134,7 +134,7 @@ def save_model(folder: Path, model: torch.nn.Module, meta: dict[str, Any]) -> No
     """Weights as safetensors plus a JSON description (no pickle anywhere)."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if bad := non_finite(state):
-        raise DataError(f"training diverged: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
+        raise DivergedError(f"training diverged: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
                         "nothing was written (try a lower --lr)")
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(state, str(tmp))

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 import typer
 from rich.console import Console
@@ -137,7 +137,7 @@ def handle_errors() -> Iterator[None]:
         _internal(exc)
 
 
-def _internal(exc: BaseException) -> None:
+def _internal(exc: BaseException) -> NoReturn:
     """Report a bug (exit 1): the traceback with --debug, one line without."""
     if _state["debug"]:
         console.print_exception()

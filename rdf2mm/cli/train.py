@@ -43,7 +43,7 @@ def train_command(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (default 200)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience on validation (default 30; link prediction 10)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0); fixes results on CPU."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0); fixes results on CPU at a given thread count (--deterministic: at any)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
     predictions_format: Optional[str] = typer.Option(None, "--predictions-format", help="tsv (default) or parquet."),
     output: Optional[str] = typer.Option(None, "--output", help="Also export the run: comma list of parquet, nt, ttl, trig, nq (into RUN_DIR/export)."),
@@ -88,8 +88,7 @@ def train_command(
         if resume:
             from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 
-            saved = TrainConfig.from_dict(TrainingCheckpoint(checkpoint_folder(resume)).load_config(),
-                                          source=str(checkpoint_folder(resume)))
+            saved = TrainingCheckpoint(checkpoint_folder(resume)).saved_config()
             result = _run_with_progress(lambda _cfg, note: run_resume(resume, note, force=force), saved)
             _report(result, json_out)
             return

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rdf2mm.errors import DataError
+from rdf2mm.errors import DivergedError
 
 
 @dataclass
@@ -31,7 +31,7 @@ class ModelSettings:
         """Stop a seed whose training loss is no longer a number: its weights are garbage
         and must not be written as a result."""
         if not math.isfinite(loss):
-            raise DataError(f"training diverged: seed {seed}, epoch {epoch}: the training loss is {loss}; "
+            raise DivergedError(f"training diverged: seed {seed}, epoch {epoch}: the training loss is {loss}; "
                             f"nothing was written (try a lower --lr than {self.lr:g})")
 
     @classmethod
