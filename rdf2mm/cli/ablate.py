@@ -10,6 +10,7 @@ from typing import Any, Optional
 import typer
 
 from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+from rdf2mm.cli.progress import LogProgress
 
 
 @app.command("ablate")
@@ -86,12 +87,14 @@ def ablate_command(
         if seeds < 2:
             info("note: with fewer than 2 seeds no significance test is possible")
 
+        heartbeat = LogProgress(info, epochs=cfg.epochs)
+
         def note(stage: str, data: dict) -> None:
             if stage == "cell":
-                info(f"[{data['index']}/{data['total']}] {data['config']} ({data['literals']} literals)")
-            elif stage == "seed_done":
-                acc = data.get("test_accuracy", data.get("test_mrr"))
-                info(f"  seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
+                name = "structure only" if data["config"] == "none" else data["config"]
+                info(f"[{data['index']}/{data['total']}] {name} ({data['literals']} literals)")
+            elif stage in ("seed", "epoch", "step", "seed_done", "candidate_seed_done", "selected"):
+                heartbeat(stage, data)
 
         result = run_ablation(cfg, grid, modes, seeds, note)
         if csv_path:

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rdf2mm.cli.app import app, console, handle_errors, info, is_main_worker, is_quiet, out, print_json
+from rdf2mm.cli.progress import LogProgress, format_selection, sentence
 
 
 def _progress_enabled() -> bool:
@@ -144,15 +145,8 @@ def _report(result: Any, json_out: bool) -> None:
 
 def _run_with_progress(run_train: Any, cfg: Any) -> Any:
     if not _progress_enabled():
-        def note(stage: str, data: dict) -> None:
-            if stage in ("read", "labels", "literals", "export"):
-                info(f"{stage}: {data}")
-            elif stage == "seed_done":
-                acc = data.get("test_accuracy", data.get("test_mrr"))
-                info(f"seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
-            elif stage in ("candidate_seed_done", "selected"):
-                info(_selection_line(stage, data))
-        return run_train(cfg, note)
+        # Off a terminal: sentences, and a heartbeat line every RDF2MM_PROGRESS_INTERVAL seconds.
+        return run_train(cfg, LogProgress(info, epochs=cfg.epochs))
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
@@ -172,30 +166,11 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
                 bar.update(state["task"], completed=data["epoch"], status=status)
             elif stage == "seed_done" and state["task"] is not None:
                 bar.update(state["task"], completed=cfg.epochs)
-            elif stage in ("read", "labels", "literals", "export"):
-                bar.console.print(f"{stage}: {data}", highlight=False)
-            elif stage == "selected":
-                bar.console.print(_selection_line(stage, data), highlight=False)
+            elif stage in ("read", "labels", "literals", "export", "selected"):
+                text = sentence(stage, data)
+                if text:
+                    bar.console.print(text, highlight=False)
         return run_train(cfg, note)
-
-
-def _validation(figures: dict) -> str:
-    return (f"valid accuracy {figures.get('valid_accuracy', float('nan')):.4f}, "
-            f"loss {figures.get('valid_loss', float('nan')):.4f}")
-
-
-def _format_selection(selection: dict) -> str:
-    """Each candidate's mean validation figures, as ``--aggregation auto`` compared them."""
-    if "skipped" in selection:
-        return str(selection["skipped"])
-    return "; ".join(f"{name}: {_validation(figures)}" for name, figures in selection.items())
-
-
-def _selection_line(stage: str, data: dict) -> str:
-    """One line on ``--aggregation auto``: a candidate's seed (validation only) or the choice."""
-    if stage == "candidate_seed_done":
-        return f"seed {data['seed']} ({data['aggregation']}): {_validation(data)}"
-    return f"aggregation: {data['aggregation']}, chosen on mean validation figures ({_format_selection(data['selection'])})"
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -209,7 +184,7 @@ def _print_metrics(metrics: dict) -> None:
             continue
         std = metrics.get(f"{k}_std")
         if k == "aggregation_selection":
-            v = _format_selection(v)
+            v = format_selection(v)
         if isinstance(v, float):
             table.add_row(k, f"{v:.4f}" + (f" ± {std:.4f}" if isinstance(std, float) and metrics.get("seeds", 1) > 1 else ""))
         else:
