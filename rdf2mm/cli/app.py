@@ -64,7 +64,7 @@ METAVARS: dict[str, str] = {
     "--predictions-format": "FORMAT", "--split": "F,F,F", "--lp-split": "F,F,F", "--sparql-update": "URL",
     "--gsp": "URL", "--user": "USER", "--password": "PASSWORD", "--token": "TOKEN", "--vectors": "KIND",
     "--as": "KIND", "--image-format": "FORMAT",
-    "graph": "GRAPH...", "sources": "SOURCE...", "run_dir": "RUN_DIR", "store": "STORE", "sparql": "QUERY",
+    "graph": "GRAPH", "sources": "SOURCE", "run_dir": "RUN_DIR", "store": "STORE", "sparql": "QUERY",
     "iri": "IRI", "out_dir": "DIR",
 }
 _TYPE_METAVARS = {"int": "N", "float": "X", "Path": "PATH", "str": "TEXT"}

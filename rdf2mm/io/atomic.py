@@ -40,6 +40,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     public_mode(tmp_path)
     try:
         yield tmp_path
+        public_mode(tmp_path)  # again: a writer may have replaced the file with a private one
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
