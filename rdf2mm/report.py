@@ -246,7 +246,7 @@ def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
         errors = {name(c["config"]): float(c[f"{metric}_std"]) for c in cells
                   if isinstance(c.get(f"{metric}_std"), float)}
         sections.append(f"<h2>{_esc(metric)} per configuration ({_esc(mode)} literals)</h2>"
-                        + bar_chart(f"ablation-{mode}", values, metric, errors=errors))
+                        + bar_chart(f"ablation-{mode}", values, metric, errors=errors, wide=True))
     secondary = summary.get("secondary")
     rows = []
     for c in summary["cells"]:
@@ -259,11 +259,14 @@ def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
     header = ("configuration", "literals", f"{metric} (mean ± std)",
               *((f"{secondary} (mean ± std)",) if secondary else ()), "p vs structure only")
     sections.append("<h2>Results</h2>" + _table("ablation", rows, header))
-    first = next((folder / f"{c['literals']}-{c['config']}" for c in summary["cells"]), None)
+    # the cell with every modality encoded parsed every literal: its ill-typed counts are the graph's
+    cells = sorted(summary["cells"], key=lambda c: c["config"] != "all")
+    first = next((folder / f"{c['literals']}-{c['config']}" for c in cells), None)
     if first is not None and (first / "literals.json").is_file():
         config = _read_json(first / "config.json") or {}
         sections.append(summary_section(_read_json(first / "literals.json") or {},
-                                        run_prefixes(config.get("graph"), first)))
+                                        run_prefixes(config.get("graph"), first))
+                        + f'<p class="note">From the run of {_esc(first.name)}.</p>')
     return _page(f"rdf2mm ablation {folder.name}",
                  f"task: {summary['task']}; {seeds} seeds per configuration; test: {summary.get('test', '')}", sections)
 
@@ -354,7 +357,9 @@ def build_report(run_dir: str | Path) -> str:
             sections.append(f"<h2>Entity embeddings (PCA, {len(labelled)} labelled entities, seed {kept})</h2>"
                             + scatter_chart(pts, [c for _, c, _ in labelled], name, [name(e) for _, _, e in labelled]))
 
-    sections.append("<h2>Config</h2>" + _table("config", [(k.replace("_", " "), display(v)) for k, v in config.items()]))
+    shown = {k: (prefixes.compact(v) if k == "target" and v else [prefixes.compact(t) for t in v] if k == "target_relations" else v)
+             for k, v in config.items()}
+    sections.append("<h2>Config</h2>" + _table("config", [(k.replace("_", " "), display(v)) for k, v in shown.items()]))
     versions = prov.get("versions", {})
     other = [(k.replace("_", " "), display(v)) for k, v in prov.items() if k != "versions"]
     sections.append("<h2>Versions</h2>" + _table("versions", list(versions.items()), ("package", "version")))

@@ -133,7 +133,7 @@ def legend(entries: Sequence[tuple[str, str, str]], x: float) -> list[str]:
         if shape == "dot":
             parts.append(f'<circle cx="{x + 8}" cy="{y - 4}" r="5" fill="{colour}"/>')
         else:
-            dash = ' stroke-dasharray="5 3"' if shape == "dashed" else ""
+            dash = {"dashed": ' stroke-dasharray="5 3"', "dotted": ' stroke-dasharray="2 3"'}.get(shape, "")
             parts.append(f'<line x1="{x}" y1="{y - 4}" x2="{x + 18}" y2="{y - 4}" stroke="{colour}" stroke-width="2"{dash}/>')
         parts.append(f'<text x="{x + 24}" y="{y}" font-size="11">{esc(label)}</text>')
     if len(entries) > 20:
@@ -171,7 +171,9 @@ def line_chart(kind: str, curve: list[dict[str, float]], columns: list[str], yla
         body.append(f'<line class="best-epoch" data-seed="{seed}" data-epoch="{epoch}" x1="{x:.1f}" y1="{TOP}" '
                     f'x2="{x:.1f}" y2="{bottom}" stroke="#555" stroke-width="1" stroke-dasharray="2 3">'
                     f'<title>best validation epoch of seed {seed}: {epoch} (the model kept)</title></line>')
-        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 10}" font-size="10" fill="#555">best {epoch}</text>')
+        near_right = x > right - 50
+        body.append(f'<text x="{x - 4 if near_right else x + 4:.1f}" y="{TOP + 11}" font-size="11" fill="#555" '
+                    f'text-anchor="{"end" if near_right else "start"}">best {epoch}</text>')
     hovers = []
     for col, seed, ci, si, pts in series:
         colour = PALETTE[ci % len(PALETTE)]
@@ -188,7 +190,7 @@ def line_chart(kind: str, curve: list[dict[str, float]], columns: list[str], yla
     if len(seeds) > 1:
         entries += [(f"seed {s}", "#555", "dashed" if i % 2 else "line") for i, s in enumerate(seeds[:2])]
     if best_epochs:
-        entries.append(("┊ best validation epoch", "#555", "dashed"))
+        entries.append(("best validation epoch", "#555", "dotted"))
     body += legend(entries, right + 20)
     return svg(kind, body, W, H)
 
@@ -206,14 +208,16 @@ def _rotated_labels(names: Sequence[str], centres: Sequence[float], y: float) ->
 
 
 def bar_chart(kind: str, values: Mapping[str, float], ylabel: str, *, errors: Mapping[str, float] | None = None,
-              names: Callable[[str], str] = str, unit_range: bool = True) -> str:
-    """One bar per value (labels in full, ``names`` turns keys into display names); ``errors``: ± whiskers."""
+              names: Callable[[str], str] = str, unit_range: bool = True, wide: bool = False) -> str:
+    """One bar per value (labels in full, ``names`` turns keys into display names); ``errors``: ± whiskers.
+
+    ``wide`` draws the chart across the page however few bars there are."""
     if not values:
         return ""
     keys = list(values)
     labels = [names(k) for k in keys]
     n = len(keys)
-    width = max(W * 0.75, LEFT + 70 * n + 20)
+    width = max(W if wide else 420.0, LEFT + 90 * n + 20)
     plot_bottom = 250.0
     step = (width - LEFT - 12) / n
     centres = [LEFT + step * (i + 0.5) for i in range(n)]
@@ -244,9 +248,9 @@ def bar_chart(kind: str, values: Mapping[str, float], ylabel: str, *, errors: Ma
             body.append(f'<path class="error" d="M{c:.1f} {lo:.1f}V{hi:.1f}M{c - 6:.1f} {hi:.1f}h12M{c - 6:.1f} {lo:.1f}h12" '
                         f'stroke="#222" fill="none"><title>{esc(tip)}</title></path>')
         body.append(f'<text x="{centres[i]:.1f}" y="{min(y, ys(v + (err or 0))) - 4:.1f}" text-anchor="middle" '
-                    f'font-size="11">{value_text(v)}</text>')
+                    f'font-size="11">{f"{v:.3f}" if unit_range else value_text(v)}</text>')
     body += label_parts
-    return svg(kind, body, width, height, grow=n > 8)
+    return svg(kind, body, width, height, grow=wide or n > 8)
 
 
 def confusion_chart(classes: list[str], matrix: np.ndarray, names: Callable[[str], str] = str) -> str:
@@ -258,7 +262,8 @@ def confusion_chart(classes: list[str], matrix: np.ndarray, names: Callable[[str
     longest = max(len(s) for s in labels) * CHAR
     cell = max(22, min(56, 480 // n))
     left, top = longest + 24, longest * math.sin(math.radians(45)) + 24
-    width, height = max(left + cell * n + 24, 360), top + cell * n + 36
+    note = "columns: predicted class; rows: true class"
+    width, height = max(left + cell * n + 24, left + len(note) * CHAR * 1.1 + 12, 360), top + cell * n + 36
     peak = max(int(matrix.max()), 1)
     body = []
     for i in range(n):
@@ -277,7 +282,7 @@ def confusion_chart(classes: list[str], matrix: np.ndarray, names: Callable[[str
                         f'{esc(labels[j])}: {v}</title></rect>')
             body.append(f'<text x="{left + cell * j + cell / 2:.1f}" y="{top + cell * i + cell / 2 + 4:.1f}" '
                         f'text-anchor="middle" font-size="12" fill="{"#fff" if shade < 0.5 else "#000"}">{v}</text>')
-    body.append(f'<text x="{left:.1f}" y="{height - 12:.1f}" font-size="12">columns: predicted class; rows: true class</text>')
+    body.append(f'<text x="{left:.1f}" y="{height - 12:.1f}" font-size="12">{note}</text>')
     return svg("confusion", body, width, height, grow=False)
 
 
