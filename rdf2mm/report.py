@@ -193,8 +193,22 @@ def _selection_table(selection: dict[str, Any]) -> str:
     return _table("inner", rows, ("candidate", *(c.replace("_", " ") for c in columns)), raw=True)
 
 
-def summary_section(literals: dict[str, Any], prefixes: Prefixes) -> str:
-    """Counts per modality and per datatype (with ill-typed counts) and the label or split sizes."""
+def _encoded(modalities: Any) -> set[str] | None:
+    """The modalities a run encoded (None: all of them), from its ``modalities`` setting."""
+    if modalities in (None, "all"):
+        return None
+    if modalities == "none":
+        return set()
+    names = modalities.split(",") if isinstance(modalities, str) else list(modalities)
+    return {n.strip() for n in names if n.strip()}
+
+
+def summary_section(literals: dict[str, Any], prefixes: Prefixes, modalities: Any = "all") -> str:
+    """Counts per modality and per datatype (with ill-typed counts) and the label or split sizes.
+
+    Literals of modalities the run did not encode were not parsed: their ill-typed count
+    reads "not checked" rather than 0."""
+    encoded = _encoded(modalities)
     datatypes = literals.get("datatypes") or {}
     if not datatypes and not literals.get("labels") and not literals.get("splits"):
         return ""
@@ -204,7 +218,8 @@ def summary_section(literals: dict[str, Any], prefixes: Prefixes) -> str:
         row[0].append(prefixes.compact(dt) if dt else "(plain)")
         row[1] += int(d.get("literals") or 0)
         row[2] += int(d.get("ill_typed") or 0)
-    mods = [(m, ", ".join(dts), f"{n:,}", f"{ill:,}") for m, (dts, n, ill) in sorted(per_mod.items(), key=lambda kv: -kv[1][1])]
+    mods = [(m, ", ".join(dts), f"{n:,}", f"{ill:,}" if encoded is None or m in encoded else "not checked (not encoded)")
+            for m, (dts, n, ill) in sorted(per_mod.items(), key=lambda kv: -kv[1][1])]
     parts = ["<h2>Graph and modalities</h2>"]
     if mods:
         parts.append(_table("modalities", mods, ("modality", "datatypes", "literals encoded", "ill-typed (skipped)")))
@@ -265,7 +280,7 @@ def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
     if first is not None and (first / "literals.json").is_file():
         config = _read_json(first / "config.json") or {}
         sections.append(summary_section(_read_json(first / "literals.json") or {},
-                                        run_prefixes(config.get("graph"), first))
+                                        run_prefixes(config.get("graph"), first), config.get("modalities"))
                         + f'<p class="note">From the run of {_esc(first.name)}.</p>')
     return _page(f"rdf2mm ablation {folder.name}",
                  f"task: {summary['task']}; {seeds} seeds per configuration; test: {summary.get('test', '')}", sections)
@@ -310,7 +325,7 @@ def build_report(run_dir: str | Path) -> str:
         metric_rows.append((_esc(k.replace("_", " ")), _esc(text)))
     over = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed"
     sections.append(f"<h2>Metrics ({over})</h2>" + _table("metrics", metric_rows, ("metric", "value"), raw=True))
-    sections.append(summary_section(literals, prefixes))
+    sections.append(summary_section(literals, prefixes, config.get("modalities", "all")))
 
     kept, kept_figures = _kept_seed_figures(metrics, config)
     if curve:
