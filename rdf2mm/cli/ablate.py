@@ -17,7 +17,7 @@ from rdf2mm.cli.progress import LogProgress
 def ablate_command(
     graph: Optional[list[str]] = typer.Argument(None, help="RDF files, folders or a store folder (default: the --config file's graph)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="node-classification (default) or link-prediction."),
-    target: Optional[str] = typer.Option(None, "--target", help="Predicate IRI holding the class labels."),
+    target: Optional[str] = typer.Option(None, "--target", help="Predicate holding the class labels: an IRI or a prefixed name such as ex:movement."),
     train: Optional[str] = typer.Option(None, "--train", help="Training labels or, for link prediction, training triples."),
     valid: Optional[str] = typer.Option(None, "--valid", help="Validation labels or triples."),
     test: Optional[str] = typer.Option(None, "--test", help="Test labels or triples."),
@@ -39,10 +39,10 @@ def ablate_command(
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate."),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs per seed (default 200)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs per seed (default: 200)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience on validation."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default 0); cells use seed..seed+N-1."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default: 0); cells use seed..seed+N-1."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
 ) -> None:
     """Train structure only, each modality alone and all modalities, for split and merged literals, over N seeds.

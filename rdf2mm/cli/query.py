@@ -42,7 +42,7 @@ def _store_prefixes(store: str, **remote: Any) -> Any:
             sources.extend(found if isinstance(found, list) else [found])
     except (Rdf2mmError, ValueError):
         return Prefixes()
-    return run_prefixes(sources, Path(store) / "run")
+    return run_prefixes(sources, Path(store))
 
 
 @app.command("query")

@@ -157,7 +157,8 @@ def prefixes_for(sources: Sequence[str | Path] | str | Path | None, format: str 
 
 
 def run_prefixes(graph: Sequence[str | Path] | None, run_dir: str | Path | None = None) -> Prefixes:
-    """Prefixes for a run: its graph's declarations, relative paths tried from the run's parent too."""
+    """Prefixes for a run's graph (as its config names it): relative paths are tried from the
+    current folder, then from the folders above ``run_dir`` (a run or store folder)."""
     sources: list[str | Path] = []
     for src in graph or []:
         path = Path(src)
