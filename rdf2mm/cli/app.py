@@ -36,10 +36,12 @@ class _Group(TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # `rdf2mm train g.ttl --debug` means `rdf2mm --debug train g.ttl`: no subcommand has these flags.
+        # The group's own options take no values, so the first word not starting with "-" is the command.
+        command = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
         cut = args.index("--") if "--" in args else len(args)
-        flags = [a for a in args[:cut] if a in GLOBAL_FLAGS]
-        if flags and args and args[0] not in GLOBAL_FLAGS:
-            args = flags + [a for i, a in enumerate(args) if i >= cut or a not in GLOBAL_FLAGS]
+        moved = [i for i in range(command + 1, cut) if args[i] in GLOBAL_FLAGS]
+        if moved:
+            args = [args[i] for i in moved] + [a for i, a in enumerate(args) if i not in moved]
         return super().parse_args(ctx, args)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:

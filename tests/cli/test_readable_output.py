@@ -111,6 +111,8 @@ def test_global_flags_after_the_command(tmp_path):
     assert "Traceback" not in plain.output and "Traceback" in debug.output
     r = runner.invoke(app, ["generate", str(tmp_path / "g"), "--triples", "1000", "--quiet"])
     assert r.exit_code == 0 and r.output == ""
+    r = runner.invoke(app, ["--debug", "inspect", missing, "--quiet"])  # one before, one after
+    assert r.exit_code == 3 and "Traceback" in r.output
 
 
 def test_help_has_readable_metavars_and_one_way_of_defaults():
