@@ -47,11 +47,19 @@ class _Group(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            uniform_defaults(command)
-            help_option = command.get_help_option(ctx)
-            if help_option is not None:
-                help_option.display_type_rich = _no_type
+            _readable_help(command, ctx)
         return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _readable_help(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+def _readable_help(command: Any, ctx: Any) -> None:
+    uniform_defaults(command)
+    help_option = command.get_help_option(ctx)
+    if help_option is not None:
+        help_option.display_type_rich = _no_type
 
 
 #: metavars by option or argument name: what to type, not the Python type
@@ -65,7 +73,7 @@ METAVARS: dict[str, str] = {
     "--text-encoder": "ENCODER", "--aggregation": "AGG", "--decoder": "DECODER", "--batching": "MODE",
     "--predictions-format": "FORMAT", "--split": "F,F,F", "--lp-split": "F,F,F", "--sparql-update": "URL",
     "--gsp": "URL", "--user": "USER", "--password": "PASSWORD", "--token": "TOKEN", "--vectors": "KIND",
-    "--as": "KIND", "--image-format": "FORMAT",
+    "--as": "KIND", "--image-format": "FORMAT", "--timeout": "SECONDS",
     "graph": "GRAPH", "sources": "SOURCE", "run_dir": "RUN_DIR", "store": "STORE", "sparql": "QUERY",
     "iri": "IRI", "out_dir": "DIR",
 }

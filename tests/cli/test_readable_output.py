@@ -116,8 +116,8 @@ def test_global_flags_after_the_command(tmp_path):
 
 
 def test_help_has_readable_metavars_and_one_way_of_defaults():
-    for command in ("train", "predict", "export", "report", "ablate", "encode", "generate", "inspect", "query"):
-        r = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    for command in ("", "train", "predict", "export", "report", "ablate", "encode", "generate", "inspect", "query"):
+        r = runner.invoke(app, [command, "--help"] if command else ["--help"], env={"COLUMNS": "200"})
         assert r.exit_code == 0
         assert "<list[str]>" not in r.output and "<str>" not in r.output and "<bool>" not in r.output
         assert "[default:" not in r.output
