@@ -22,6 +22,8 @@ from rdf2mm.charts.svg import bar_chart, confusion_chart, esc, line_chart, scatt
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open
 from rdf2mm.io.prefixes import Prefixes, run_prefixes
+from rdf2mm.io.run_files import read_json
+from rdf2mm.io.targets import REPORT_MARK, check_file_target, is_report_file
 
 _esc = esc
 
@@ -30,12 +32,7 @@ _esc = esc
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
+    return read_json(path, default=None)
 
 
 def _read_curve(folder: Path) -> list[dict[str, float]]:
@@ -178,7 +175,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px
 
 
 def _page(title: str, subtitle: str, sections: list[str]) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + REPORT_MARK +
             f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p>"
             + "\n".join(sections) + "</body></html>\n")
@@ -384,10 +381,12 @@ def build_report(run_dir: str | Path) -> str:
     return _page(f"rdf2mm run {folder.name}", f"task: {task}; seeds: {seeds}", sections)
 
 
-def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
-    """Write :func:`build_report`'s page atomically (default ``RUN_DIR/report.html``); returns the path."""
-    page = build_report(run_dir)
+def write_report(run_dir: str | Path, output: str | Path | None = None, force: bool = False) -> Path:
+    """Write :func:`build_report`'s page atomically (default ``RUN_DIR/report.html``); returns
+    the path. An existing file there is replaced only if it is an rdf2mm report, or ``force``."""
     path = Path(output) if output else Path(run_dir) / "report.html"
+    check_file_target(path, is_report_file, "a report page", force)
+    page = build_report(run_dir)
     with atomic_open(path) as fh:
         fh.write(page)
     return path

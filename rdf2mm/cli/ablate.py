@@ -44,6 +44,7 @@ def ablate_command(
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
     seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default: 0); cells use seed..seed+N-1."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
+    force: bool = typer.Option(False, "--force", help="Let --out be a folder holding files rdf2mm did not write (the cells are added beside them), and --csv overwrite a file rdf2mm did not write."),
 ) -> None:
     """Train structure only, each modality alone and all modalities, for split and merged literals, over N seeds.
 
@@ -84,6 +85,10 @@ def ablate_command(
         cfg.out = out_dir or str(Path("runs") / f"ablate-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
         modes = [m.strip() for m in literals.split(",") if m.strip()]
         grid = [g.strip() for g in modalities_grid.split(",") if g.strip()] if modalities_grid else default_grid(cfg)
+        if csv_path:
+            from rdf2mm.io.targets import check_file_target, is_ablation_csv
+
+            check_file_target(csv_path, is_ablation_csv, "the ablation table", force)
         if seeds < 2:
             info("note: with fewer than 2 seeds no significance test is possible")
 
@@ -96,7 +101,7 @@ def ablate_command(
             elif stage in ("seed", "epoch", "step", "seed_done", "candidate_seed_done", "selected"):
                 heartbeat(stage, data)
 
-        result = run_ablation(cfg, grid, modes, seeds, note)
+        result = run_ablation(cfg, grid, modes, seeds, note, force=force)
         if csv_path:
             _write_csv(csv_path, result.rows())
         if json_out:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import signal
 import sys
-from typing import Any, Iterator
+import threading
+from typing import Any, Iterator, NoReturn
 
 import typer
 from rich.console import Console
@@ -167,17 +170,49 @@ def info(message: str) -> None:
         console.print(message, highlight=False)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None: JSON has no tokens for them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def print_json(obj: Any) -> None:
-    """One JSON object on stdout, nothing else."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str) + "\n")
+    """One JSON object on stdout, nothing else (always valid JSON: non-finite numbers are null)."""
+    sys.stdout.write(json.dumps(json_safe(obj), ensure_ascii=False, sort_keys=False, default=str,
+                                allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # the same path as Ctrl-C: temporary output is removed on the way out
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler's stop) behaves like Ctrl-C while a command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn library errors into one-line messages and documented exit codes."""
+    from rdf2mm.io.atomic import write_error
+
     try:
-        yield
+        with _sigterm_interrupts():
+            yield
     except Rdf2mmError as exc:
         if _state["debug"]:
             console.print_exception()
@@ -190,21 +225,34 @@ def handle_errors() -> Iterator[None]:
         if _state["debug"]:
             console.print_exception()
         console.print(
-            "[bold red]error:[/] out of memory; try --batching minibatch, fewer modalities or a smaller graph",
+            "[bold red]error:[/] out of memory; try --batching mini, fewer modalities or a smaller graph",
             highlight=False,
         )
         raise typer.Exit(ExitCode.RESOURCE) from None
     except (typer.Exit, typer.Abort, SystemExit):
         raise
-    except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported without a traceback
+    except OSError as exc:
+        err = write_error(exc)  # a full or read-only disk is the user's to fix, not a bug
+        if err is None:
+            _internal(exc)
         if _state["debug"]:
             console.print_exception()
-        else:
-            console.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug for a traceback)",
-                highlight=False,
-            )
-        raise typer.Exit(ExitCode.INTERNAL) from None
+        console.print(f"[bold red]error:[/] {escape(err.message)}", highlight=False, markup=True)
+        raise typer.Exit(err.exit_code) from None
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported without a traceback
+        _internal(exc)
+
+
+def _internal(exc: BaseException) -> NoReturn:
+    """Report a bug (exit 1): the traceback with --debug, one line without."""
+    if _state["debug"]:
+        console.print_exception()
+    else:
+        console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug for a traceback)",
+            highlight=False,
+        )
+    raise typer.Exit(ExitCode.INTERNAL) from None
 
 
 def _print_version(value: bool) -> None:

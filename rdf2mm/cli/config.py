@@ -39,7 +39,7 @@ DESCRIPTIONS: dict[str, str] = {
     "clip": "gradient-norm clipping",
     "device": "auto, cpu, cuda or cuda:N",
     "amp": "mixed precision on CUDA",
-    "seed": "random seed (fixes results on CPU)",
+    "seed": "random seed (fixes results on CPU at a given thread count; deterministic: at any)",
     "seeds": "train N times with seeds seed..seed+N-1 and report mean and std",
     "target_relations": "link prediction: predicate IRIs to predict (empty: every entity-entity relation)",
     "decoder": "link prediction: distmult, complex or tucker",

@@ -36,6 +36,7 @@ def export_command(
                                            help="HTTP basic password (prefer the env var RDF2MM_SPARQL_PASSWORD)."),
     token: Optional[str] = typer.Option(None, "--token", envvar="RDF2MM_SPARQL_TOKEN", help="Bearer token (env RDF2MM_SPARQL_TOKEN)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for each remote request."),
+    force: bool = typer.Option(False, "--force", help="Let --out replace a folder that is not an rdf2mm export (its contents are deleted)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
     """Write a run's embeddings and predictions as Parquet and RDF, or load them into a store.
@@ -63,7 +64,7 @@ def export_command(
         outputs = output if output is not None else (() if (store or sparql_update or gsp) else DEFAULT_OUTPUTS)
         summary = export_run(run_dir, outputs, out_dir, vectors=vectors, base=base, store=store,
                              sparql_update=sparql_update, gsp=gsp, user=user, password=password, token=token,
-                             timeout=timeout, progress=info)
+                             timeout=timeout, progress=info, force=force)
         if json_out:
             print_json(summary)
             return

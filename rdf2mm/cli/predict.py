@@ -77,11 +77,11 @@ def _prefixes(run_dir: str, graph: Optional[list[str]]) -> Any:
     """The run's graph's prefixes (and GRAPH's), over the common ones."""
     from rdf2mm.errors import Rdf2mmError
     from rdf2mm.io.prefixes import declared_prefixes, run_prefixes
-    from rdf2mm.runs import read_json
+    from rdf2mm.io.run_files import read_json
 
     try:
-        sources = read_json(Path(run_dir) / "config.json").get("graph") or []
+        sources = read_json(Path(run_dir) / "config.json", default={}).get("graph") or []
     except Rdf2mmError:
-        sources = []
+        sources = []  # a damaged config is predict's own error to report, with its exit code
     prefixes = run_prefixes(sources, run_dir)
     return prefixes.with_declared(declared_prefixes(graph)) if graph else prefixes

@@ -73,9 +73,12 @@ def query_command(
 
         if sparql.startswith("@"):
             try:
-                sparql = open(sparql[1:], encoding="utf-8").read()
+                with open(sparql[1:], encoding="utf-8-sig") as fh:  # -sig: tolerate a byte-order mark
+                    sparql = fh.read()
             except OSError as exc:
                 raise InputError(f"{sparql[1:]}: cannot read: {exc.strerror}") from None
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{sparql[1:]}: not UTF-8 text ({exc.reason})") from None
         result = query(store, sparql, auth=Auth.resolve(user, password, token), timeout=timeout)
         if isinstance(result, list):  # CONSTRUCT / DESCRIBE
             for t in result:

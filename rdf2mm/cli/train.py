@@ -44,7 +44,7 @@ def train_command(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (default: 200)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience on validation (default: 30; link prediction 10)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: 0); fixes results on CPU."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: 0); fixes results on CPU at a given thread count (--deterministic: at any)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
     predictions_format: Optional[str] = typer.Option(None, "--predictions-format", help="tsv (default) or parquet."),
     output: Optional[str] = typer.Option(None, "--output", help="Also export the run: comma list of parquet, nt, ttl, trig, nq (into RUN_DIR/export)."),
@@ -58,6 +58,8 @@ def train_command(
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Evaluate on valid every N epochs (link prediction; node classification with mini-batches). (default: 1)."),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Save a checkpoint every N epochs next to the run directory (default: 10; 0: never)."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
+    force: bool = typer.Option(False, "--force", help="Let --out replace a folder or file rdf2mm did not write (its contents are deleted). Without it, only an empty folder or an rdf2mm run directory is replaced."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic", help="Bit-exact results on CPU at any thread count: deterministic torch algorithms and one intra-op thread (slower; stored in the config)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
     json_out: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON object on stdout."),
 ) -> None:
@@ -87,8 +89,8 @@ def train_command(
         if resume:
             from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 
-            saved = TrainConfig.from_dict(TrainingCheckpoint(checkpoint_folder(resume)).load_config())
-            result = _run_with_progress(lambda _cfg, note: run_resume(resume, note), saved)
+            saved = TrainingCheckpoint(checkpoint_folder(resume)).saved_config()
+            result = _run_with_progress(lambda _cfg, note: run_resume(resume, note, force=force), saved)
             _report(result, json_out)
             return
 
@@ -104,7 +106,7 @@ def train_command(
             "decoder": decoder, "negatives": negatives, "batch_size": batch_size, "batching": batching,
             "fanout": fanout, "eval_every": eval_every,
             "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
-            "store": store, "checkpoint_every": checkpoint_every,
+            "store": store, "checkpoint_every": checkpoint_every, "deterministic": deterministic,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:
@@ -124,7 +126,7 @@ def train_command(
             claimed = claim_run_dir(root, cfg.task)
             cfg.out = str(claimed)
         try:
-            result = _run_with_progress(run_train, cfg)
+            result = _run_with_progress(lambda c, note: run_train(c, note, force=force), cfg)
         finally:
             if claimed is not None:
                 # A run that failed before writing leaves nothing behind, not even runs/.
