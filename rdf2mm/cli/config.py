@@ -14,7 +14,7 @@ DESCRIPTIONS: dict[str, str] = {
     "graph": "RDF files, folders, a store folder or a SPARQL endpoint URL (required)",
     "format": "input format when it cannot be told from the extension (nt, ttl, nq, trig, ...)",
     "task": "node-classification or link-prediction",
-    "target": "predicate IRI holding the class labels (its triples are removed before training)",
+    "target": "predicate IRI or prefixed name (ex:movement, with the graph's prefixes) holding the class labels (its triples are removed before training)",
     "train": "training labels (N-Triples or TSV/CSV) or, for link prediction, training triples",
     "valid": "validation labels or triples",
     "test": "test labels or triples",

@@ -446,7 +446,8 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     cfg = replace(cfg, task="link-prediction").resolve()
     modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     kg, fingerprint = read_graph(_sources(cfg), format=cfg.format, cache=cfg.cache)
-    note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
+    note("read", {"graph": repr(kg), "triples": kg.num_triples, "entities": kg.num_entities,
+                  "relations": kg.num_relations, "literals": kg.num_literals, "cache": kg.stats.get("cache", "miss")})
     if kg.num_triples == 0:
         raise InputError("the input graph is empty")
     if cfg.valid or cfg.test:
