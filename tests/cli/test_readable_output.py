@@ -42,7 +42,7 @@ def test_off_terminal_progress_lines_and_sentences(cli_run):
         assert f"seed 0 epoch {epoch}/3: train loss" in r.output
     assert "valid accuracy" in r.output
     assert "seed 0 (mean): training, up to 3 epochs" in r.output and "seed 0 done: test accuracy" in r.output
-    assert "read 1,475 triples" in r.output and "labels: 3 classes; train 72 / valid 24 / test 24" in r.output
+    assert "read 2,134 triples" in r.output and "labels: 3 classes; train 108 / valid 36 / test 36" in r.output
     assert "KnowledgeGraph(" not in r.output and "{'" not in r.output  # no Python reprs
 
 
