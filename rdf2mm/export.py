@@ -515,15 +515,17 @@ def export_run(
     password: str | None = None,
     token: str | None = None,
     timeout: float = 60.0,
-    batch_bytes: int = 8 << 20,
+    batch_bytes: int = 4 << 20,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Export ``run_dir``: files in ``out_dir`` (default ``run_dir/export``), then targets.
 
     ``outputs``: any of ``parquet, nt, ttl, trig, nq`` (a comma list or sequence; empty
     for none). ``vectors``: ``tensor`` (rdf-tensor JSON) or ``base64``. ``store``: a
-    pyoxigraph store folder; ``sparql_update``/``gsp``: a remote endpoint. Each target
-    gets the run's named graph replaced, never duplicated. Returns a summary dict.
+    pyoxigraph store folder; ``sparql_update``/``gsp``: a remote endpoint (both together:
+    one store, GSP batches swapped in by an Update ``MOVE``). Each target gets the run's
+    named graph replaced, all or nothing, never duplicated. ``batch_bytes`` bounds each
+    remote request's body. Returns a summary dict.
     """
     from rdf2mm.io.store import Auth, load_store, push_gsp, push_sparql_update
 
@@ -551,12 +553,13 @@ def export_run(
         res = load_store(store, rg.iri, rg.quads)
         summary["store"] = {"path": str(store), **res}
         say(f"loaded {res['quads']} quads into {store} graph <{rg.iri}>")
-    if sparql_update:
+    if sparql_update and not gsp:
         res = push_sparql_update(sparql_update, rg.iri, rg.quads, auth=auth, timeout=timeout, batch_bytes=batch_bytes)
         summary["sparql_update"] = res
         say(f"pushed {res['quads']} triples to {res['endpoint']} in {res['requests']} request(s)")
-    if gsp:
-        res = push_gsp(gsp, rg.iri, rg.quads, auth=auth, timeout=timeout, batch_bytes=batch_bytes)
+    if gsp:  # with sparql_update too: the same store's Update endpoint swaps the batches in
+        res = push_gsp(gsp, rg.iri, rg.quads, auth=auth, timeout=timeout, batch_bytes=batch_bytes,
+                       update_url=sparql_update)
         summary["gsp"] = res
         say(f"pushed {res['quads']} triples to {res['endpoint']} in {res['requests']} request(s)")
     summary["counts"]["quads"] = rg.quad_count  # None when no RDF was written

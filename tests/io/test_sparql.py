@@ -209,7 +209,11 @@ def test_slow_endpoint_times_out(serve):
 
 def test_turtle_answer_is_accepted(serve):
     body = f"@prefix ex: <{EX}> . ex:a ex:p ex:b .".encode()
-    url = serve(reply(200, body, "text/turtle; charset=utf-8"))
+
+    def first_page_only(h):  # a real endpoint: the one triple at OFFSET 0, nothing after it
+        reply(200, body if "OFFSET+0+" in h.path else b"", "text/turtle; charset=utf-8")(h)
+
+    url = serve(first_page_only)
     (q,) = read_endpoint(url, page_size=3, timeout=5)
     assert q.object == ox.NamedNode(EX + "b")
 
