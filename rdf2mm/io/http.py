@@ -12,10 +12,10 @@ What it guarantees, whatever the server does:
   origin (scheme, host, port), so credentials never go to another origin. A redirect to
   another origin, and any redirect answering a POST/PUT/DELETE (which would turn an
   update into a bodiless GET), is an error naming the target, so the user can decide.
-* **Credentials** (:class:`Auth`): a bearer token, or user + password sent as HTTP Basic
-  and, when the server challenges with ``WWW-Authenticate: Digest`` (Virtuoso's
-  ``/sparql-auth``), as Digest (RFC 7616: MD5, MD5-sess or SHA-256, ``qop=auth``). They
-  never appear in messages.
+* **Credentials** (:class:`Auth`): a bearer token with every request; a user and password
+  only once the server asks (HTTP 401), as Digest when it challenges with
+  ``WWW-Authenticate: Digest`` (Virtuoso's ``/sparql-auth``; RFC 7616: MD5, MD5-sess or
+  SHA-256, ``qop=auth``), else as Basic. They never appear in messages.
 
 Every failure is a :class:`~rdf2mm.errors.RemoteError` (exit code 5); a URL that cannot be
 used at all is an :class:`~rdf2mm.errors.InputError`.
@@ -91,7 +91,7 @@ class Auth:
         return self
 
     def headers(self) -> dict[str, str]:
-        """The preemptive ``Authorization`` header (bearer, else Basic), or none."""
+        """The ``Authorization`` header: bearer, else Basic, else none."""
         if self.token:
             return {"Authorization": f"Bearer {self.token}"}
         if self.user:
@@ -205,7 +205,7 @@ class HttpClient:
     auth: Auth = field(default_factory=Auth)
     timeout: float = 60.0
     max_bytes: int = field(default_factory=default_max_bytes)
-    _digests: dict[tuple[str, str, int], _Digest] = field(default_factory=dict, repr=False)
+    _schemes: dict[tuple[str, str, int], _Digest | str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not (self.timeout > 0) or self.timeout == float("inf"):
@@ -253,22 +253,31 @@ class HttpClient:
     def _exchange(self, method: str, parts: urllib.parse.SplitResult, origin: tuple[str, str, int],
                   body: bytes | None, headers: Mapping[str, str] | None, auth: Auth, deadline: float,
                   where: str) -> tuple[int, str, http.client.HTTPMessage, bytes]:
-        """One request, answering one Digest challenge if the server sends it."""
+        """One request; a user and password are sent when the server asks (HTTP 401).
+
+        A bearer token goes with every request. A password is not sent before the origin
+        asks for it: Virtuoso refuses an unasked-for Basic header without a challenge, and
+        a Digest server should never see the password. The scheme that worked is
+        remembered for the origin, so later requests send it straight away.
+        """
         path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         hdrs = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
-        digest = self._digests.get(origin)
+        if auth.token:
+            hdrs.update(auth.headers())
+            return self._send(method, parts, path, body, hdrs, deadline, where)
+        scheme = self._schemes.get(origin) if auth.user else None
         for attempt in range(2):
-            if auth.user and not auth.token and digest is not None:
-                hdrs["Authorization"] = digest.header(auth, method, path)
-            else:
+            if isinstance(scheme, _Digest):
+                hdrs["Authorization"] = scheme.header(auth, method, path)
+            elif scheme == "basic":
                 hdrs.update(auth.headers())
             status, reason, head, data = self._send(method, parts, path, body, hdrs, deadline, where)
-            if status != 401 or not auth.user or auth.token or attempt:
-                return status, reason, head, data
+            if status != 401 or not auth.user or attempt:
+                break
             challenge = _digest_challenge(head)
-            if challenge is None:
-                return status, reason, head, data
-            digest = self._digests[origin] = _Digest(challenge)
+            scheme = _Digest(challenge) if challenge is not None else "basic"
+        if auth.user and scheme is not None and status != 401:
+            self._schemes[origin] = scheme
         return status, reason, head, data
 
     def _send(self, method: str, parts: urllib.parse.SplitResult, path: str, body: bytes | None,

@@ -64,7 +64,13 @@ def read_endpoint(url: str, *, page_size: int = 100_000, timeout: float = 60.0, 
     seen: dict[str, int] = {}  # page digest -> the offset it was first served at
     while True:
         query = urllib.parse.urlencode({"query": page_query(page_size, offset, graph)})
-        resp = client.request("GET", url + sep + query, headers={"Accept": _ACCEPT})
+        try:
+            resp = client.request("GET", url + sep + query, headers={"Accept": _ACCEPT})
+        except RemoteError as exc:
+            if "SR353" in exc.message:  # Virtuoso's limit on sorted pages
+                raise RemoteError(f"{exc.message[:300]} (Virtuoso: raise MaxSortedTopRows in the [Parameters] "
+                                  "section of virtuoso.ini above the graph's triple count)") from None
+            raise
         fmt = _response_format(resp.media_type, resp.body, where)
         try:
             page = list(ox.parse(resp.body, format=fmt))

@@ -18,3 +18,16 @@ def loopback():
     yield start
     for s in servers:
         s.close()
+
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory):
+    """One Virtuoso server per test session (skips when virtuoso-opensource is absent)."""
+    from tests.io.virtuoso import start_virtuoso, virtuoso_binary
+
+    if virtuoso_binary() is None:
+        pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource)")
+    # ResultSetMaxRows below the graphs' sizes, so that capped answers are exercised
+    server = start_virtuoso(tmp_path_factory.mktemp("virtuoso"), deadline_s=90, max_rows=300)
+    yield server
+    server.stop()
