@@ -44,6 +44,7 @@ USER_AGENT = "rdf2mm (+https://pypi.org/project/rdf2mm)"
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _SAFE_METHODS = ("GET", "HEAD")
+_PROBE_ABOVE = 64 << 10  # bytes of body above which credentials are negotiated first
 
 
 class TransientError(RemoteError):
@@ -266,6 +267,13 @@ class HttpClient:
             hdrs.update(auth.headers())
             return self._send(method, parts, path, body, hdrs, deadline, where)
         scheme = self._schemes.get(origin) if auth.user else None
+        if auth.user and scheme is None and body is not None and len(body) > _PROBE_ABOVE:
+            # A server asking for credentials may answer 401 and close before reading a
+            # large body (a broken pipe here): learn its scheme from a bodiless HEAD first.
+            status, _reason, head, _data = self._send("HEAD", parts, path, None, hdrs, deadline, where)
+            if status == 401:
+                challenge = _digest_challenge(head)
+                scheme = _Digest(challenge) if challenge is not None else "basic"
         for attempt in range(2):
             if isinstance(scheme, _Digest):
                 hdrs["Authorization"] = scheme.header(auth, method, path)

@@ -44,6 +44,7 @@ QuadSource = Callable[[], Iterable[ox.Quad]]
 STAGING_PREFIX = "urn:rdf2mm:staging:"
 _UPDATE_TYPE = "application/sparql-update; charset=utf-8"
 RETRIES = 2  # extra tries of a failed batch
+UPDATE_BATCH_TRIPLES = 1_000
 
 
 def is_endpoint(target: str | Path) -> bool:
@@ -111,15 +112,16 @@ def load_store(path: str | Path, graph: str, quads: QuadSource) -> dict[str, Any
 
 
 # ------------------------------------------------------------------ remote
-def _batches(quads: QuadSource, batch_bytes: int) -> Iterator[tuple[str, int]]:
-    """N-Triples text of the quads' triples, in batches of about ``batch_bytes`` (and their counts)."""
+def _batches(quads: QuadSource, batch_bytes: int, batch_triples: int | None = None) -> Iterator[tuple[str, int]]:
+    """N-Triples text of the quads' triples, in batches of about ``batch_bytes`` and at most
+    ``batch_triples`` triples (and their counts)."""
     lines: list[str] = []
     size = 0
     for q in quads():
         line = f"{q.triple} .\n"
         lines.append(line)
         size += len(line)
-        if size >= batch_bytes:
+        if size >= batch_bytes or len(lines) == batch_triples:
             yield "".join(lines), len(lines)
             lines, size = [], 0
     if lines:
@@ -139,11 +141,11 @@ def _with_retries(send: Callable[[], Any], what: str) -> None:
 class _Staged:
     """Batches into a staging graph, then one swap; on failure the staging graph is dropped."""
 
-    def __init__(self, graph: str, quads: QuadSource, batch_bytes: int) -> None:
+    def __init__(self, graph: str, quads: QuadSource, batch_bytes: int, batch_triples: int | None = None) -> None:
         if batch_bytes < 1:
             raise UsageError(f"the batch size must be at least 1 byte, got {batch_bytes}")
         self.g, self.tmp = _graph(graph), staging_graph(graph)
-        self.batches = _batches(quads, batch_bytes)
+        self.batches = _batches(quads, batch_bytes, batch_triples)
         self.first = next(self.batches, None)
         self.second = next(self.batches, None) if self.first is not None else None
 
@@ -179,14 +181,16 @@ class _Staged:
 
 
 def push_sparql_update(url: str, graph: str, quads: QuadSource, *, auth: Auth | None = None, timeout: float = 60.0,
-                       batch_bytes: int = 4 << 20) -> dict[str, Any]:
+                       batch_bytes: int = 4 << 20, batch_triples: int = UPDATE_BATCH_TRIPLES) -> dict[str, Any]:
     """Replace graph ``graph`` at a SPARQL 1.1 Update endpoint with ``quads()``'s triples.
 
     One batch: ``DROP SILENT GRAPH <g> ; INSERT DATA …`` in one request. More: batches
-    into the staging graph, then ``MOVE`` (see the module notes).
+    into the staging graph, then ``MOVE`` (see the module notes). A batch holds at most
+    ``batch_triples`` triples: Virtuoso's SPARQL compiler runs out of memory on an
+    ``INSERT DATA`` of about 5,000.
     """
     client = HttpClient(auth=auth or Auth(), timeout=timeout)
-    staged = _Staged(graph, quads, batch_bytes)
+    staged = _Staged(graph, quads, batch_bytes, batch_triples)
     g, tmp = staged.g, staged.tmp
 
     def update(text: str) -> None:
