@@ -53,7 +53,10 @@ def graph_count(path: Path) -> tuple[int, int]:
         del store
 
 
-def test_kill_during_re_export_always_leaves_a_complete_graph(tmp_path):
+@pytest.mark.parametrize("exchange", ["1", "0"], ids=["folder-exchange", "staging-move"])
+def test_kill_during_re_export_always_leaves_a_complete_graph(tmp_path, monkeypatch, exchange):
+    """Both ways of replacing: a checkpoint swapped in by renameat2, and staging + MOVE."""
+    monkeypatch.setenv("RDF2MM_STORE_EXCHANGE", exchange)
     path = tmp_path / "store"
     load_store(path, GRAPH, version(OLD))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
@@ -78,6 +81,7 @@ def test_kill_during_re_export_always_leaves_a_complete_graph(tmp_path):
     res = load_store(path, GRAPH, version(NEW))
     assert graph_count(path) == (NEW, 0)
     assert res["store_quads"] == NEW
+    assert not (tmp_path / ".store.rdf2mm-export").exists()
 
 
 def test_replacing_with_an_empty_graph_empties_it(tmp_path):
