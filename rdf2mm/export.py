@@ -532,6 +532,10 @@ def export_run(
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     formats = parse_outputs(outputs)
+    if sparql_update or gsp:
+        from rdf2mm.io.http import HttpClient
+
+        HttpClient(timeout=timeout)  # a bad --timeout or size cap stops here, before anything is written
     run = load_run(run_dir)
     rg = RunGraph(run, vectors=vectors, base=base)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "export"

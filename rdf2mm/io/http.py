@@ -36,7 +36,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from rdf2mm.errors import InputError, RemoteError
+from rdf2mm.errors import InputError, RemoteError, UsageError
 
 __all__ = ["Auth", "HttpClient", "Response", "TransientError", "default_max_bytes", "public_url", "snippet", "strip_userinfo"]
 
@@ -61,7 +61,7 @@ def default_max_bytes() -> int:
     except ValueError:
         mb = -1.0
     if not mb > 0 or mb == float("inf"):
-        raise InputError(f"RDF2MM_MAX_RESPONSE_MB must be a positive number of MiB, not {raw!r}")
+        raise UsageError(f"RDF2MM_MAX_RESPONSE_MB must be a positive number of MiB, not {raw!r}")
     return int(mb * (1 << 20))
 
 
@@ -209,8 +209,8 @@ class HttpClient:
     _schemes: dict[tuple[str, str, int], _Digest | str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        if not (self.timeout > 0) or self.timeout == float("inf"):
-            raise InputError(f"the timeout must be a positive number of seconds, not {self.timeout!r}")
+        if not isinstance(self.timeout, (int, float)) or not (self.timeout > 0) or self.timeout == float("inf"):
+            raise UsageError(f"--timeout must be a positive number of seconds, not {self.timeout!r}")
 
     def request(self, method: str, url: str, body: bytes | None = None,
                 headers: Mapping[str, str] | None = None) -> Response:

@@ -172,11 +172,19 @@ def test_answer_over_the_size_cap_is_refused(loopback, monkeypatch):
         list(read_endpoint(big.base + "/sparql", timeout=10))
 
 
-def test_bad_size_cap_setting_is_an_input_error(monkeypatch):
+def test_bad_size_cap_setting_is_a_usage_error(monkeypatch):
     monkeypatch.setenv("RDF2MM_MAX_RESPONSE_MB", "lots")
     with pytest.raises(Exception, match="RDF2MM_MAX_RESPONSE_MB") as err:
         HttpClient()
-    assert err.value.exit_code == ExitCode.INPUT
+    assert err.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf"])
+def test_bad_timeout_is_a_usage_error_before_any_request(loopback, timeout):
+    server = loopback(reply(200, b"{}", "application/sparql-results+json"))
+    result = runner.invoke(app, ["query", server.base + "/sparql", "ASK {}", "--timeout", timeout])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert server.requests == [] and "Traceback" not in result.output
 
 
 # ------------------------------------------------------------------ paging
