@@ -17,6 +17,7 @@ from typing import Any, Callable
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
 from rdf2mm.io.atomic import write_json
+from rdf2mm.io.targets import check_folder_target, is_ablation_dir
 from rdf2mm.modalities.registry import MODALITY_NAMES
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -211,12 +212,14 @@ def run_ablation(
     literal_modes: list[str],
     seeds: int,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> AblationResult:
     """Train every (literal mode, grid entry) cell over ``seeds`` seeds and test each against structure only.
 
     ``modalities`` lists grid entries: ``none`` (structure only, always included),
     modality names, ``all``. Each cell's run directory is ``<base_cfg.out>/<mode>-<entry>``
-    when ``base_cfg.out`` is set, and the summary is written there as ``ablation.json``. ``progress`` gets ``("cell", {...})`` before each cell
+    when ``base_cfg.out`` is set, and the summary is written there as ``ablation.json``;
+    that folder must be absent, empty or an earlier ablation's, unless ``force``. ``progress`` gets ``("cell", {...})`` before each cell
     and the pipeline's own events.
     """
     from rdf2mm.pipeline import train
@@ -224,6 +227,9 @@ def run_ablation(
     grid = _check_grid(modalities, literal_modes)
     if seeds < 1:
         raise UsageError("--seeds must be at least 1")
+    if base_cfg.out:
+        # Before the first cell: a mistyped --out must not cost an hour, nor a user's folder.
+        check_folder_target(base_cfg.out, is_ablation_dir, "an ablation", force)
     task = base_cfg.task
     metric, secondary = METRICS.get(task, METRICS["node-classification"])
     result = AblationResult(task=task, metric=metric, secondary=secondary, seeds=seeds)
@@ -236,7 +242,7 @@ def run_ablation(
             cfg.out = str(Path(base_cfg.out) / f"{mode}-{name}") if base_cfg.out else None
             if progress:
                 progress("cell", {"config": name, "literals": mode, "index": len(result.cells) + 1, "total": total})
-            run = train(cfg, progress)
+            run = train(cfg, progress, force=force)
             cell = AblationCell(name=name, literals=mode, metrics=run.metrics, per_seed=run.per_seed,
                                 run_dir=str(run.run_dir) if run.run_dir else None)
             if name == STRUCTURE:

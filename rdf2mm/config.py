@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import Any
 from rdf2mm.errors import InputError, UsageError
 
 TASKS = ("node-classification", "link-prediction")
+
+#: the largest learning rate accepted (far beyond any useful one)
+MAX_LR = 1e6
 
 #: How a node may combine its messages per relation; "auto" (node classification only)
 #: trains with each and keeps the one that scores best on validation.
@@ -115,12 +119,30 @@ class TrainConfig:
     #: also load the run's vectors and predictions into this embedded pyoxigraph store
     store: str | None = None
     cache: bool = True
+    #: bit-exact CPU results at any thread count: deterministic torch algorithms and one
+    #: intra-op thread (see the README's "Reproducibility")
+    deterministic: bool = False
 
     def resolve(self) -> TrainConfig:
         """Fill settings left as None with the task's defaults (in place); returns self."""
         for key, value in TASK_DEFAULTS.get(self.task, {}).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
+        self.expand_names()
+        return self
+
+    def expand_names(self) -> TrainConfig:
+        """Expand prefixed names (``ex:movement``) in ``target`` and ``target_relations``
+        with the graph's declared prefixes and the common ones (in place); returns self."""
+        if not (self.target or self.target_relations):
+            return self
+        from rdf2mm.io.prefixes import prefixes_for
+
+        prefixes = prefixes_for(self.graph, self.format)
+        if self.target:
+            self.target = prefixes.expand(self.target, "--target")
+        if self.target_relations:
+            self.target_relations = prefixes.expand_all(self.target_relations, "--target-relations")
         return self
 
     def validate(self) -> None:
@@ -140,15 +162,26 @@ class TrainConfig:
             raise UsageError(f"--device must be auto, cpu or cuda, not {self.device!r}")
         if self.predictions_format not in ("tsv", "parquet"):
             raise UsageError("--predictions-format must be tsv or parquet")
-        for name in ("embed_dim", "hidden", "layers", "epochs", "seeds"):
+        for name in ("embed_dim", "hidden", "layers", "epochs", "seeds", "patience"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.bases is not None and self.bases < 0:
+            raise UsageError("--bases must be non-negative (0: no basis decomposition)")
+        if self.blocks is not None and self.blocks < 1:
+            raise UsageError("--blocks must be at least 1 (leave it out for no block decomposition)")
+        if self.seed < 0 or self.checkpoint_every < 0:
+            raise UsageError("--seed and --checkpoint-every must be non-negative")
         if not 0 <= self.dropout < 1:
             raise UsageError("--dropout must be in [0, 1)")
         if not 0 <= self.entity_dropout < 1:
             raise UsageError("--entity-dropout must be in [0, 1)")
-        if self.lr <= 0:
-            raise UsageError("--lr must be positive")
+        # The bound keeps Adam's step size within float32 (above ~1e37 it overflows).
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise UsageError(f"--lr must be a positive finite number no larger than {MAX_LR:g}, not {self.lr!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise UsageError(f"--weight-decay must be a non-negative finite number, not {self.weight_decay!r}")
+        if not (math.isfinite(self.clip) and self.clip >= 0):
+            raise UsageError(f"clip must be a non-negative finite number (0: no clipping), not {self.clip!r}")
         if self.decoder not in ("distmult", "complex", "tucker"):
             raise UsageError(f"--decoder must be distmult, complex or tucker, not {self.decoder!r}")
         if self.negatives < 0 or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
@@ -159,9 +192,11 @@ class TrainConfig:
             raise UsageError("--fanout needs non-negative integers (0: every neighbour), e.g. 20 or 25,10")
         if not 0 < self.full_batch_fraction <= 1:
             raise UsageError("full_batch_fraction must be in (0, 1]")
-        if len(self.lp_split) != 3 or any(x < 0 for x in self.lp_split) or sum(self.lp_split) <= 0:
+        if (len(self.lp_split) != 3 or any(not x >= 0 or math.isinf(x) for x in self.lp_split)
+                or sum(self.lp_split) <= 0):
             raise UsageError("--lp-split needs three non-negative fractions, e.g. 0.8,0.1,0.1")
-        if len(self.split) != 3 or any(x < 0 for x in self.split) or sum(self.split) <= 0:
+        if (len(self.split) != 3 or any(not x >= 0 or math.isinf(x) for x in self.split)
+                or sum(self.split) <= 0):
             raise UsageError("--split needs three non-negative fractions, e.g. 0.6,0.2,0.2")
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,13 +211,47 @@ class TrainConfig:
         if unknown:
             raise UsageError(f"{source}: unknown setting(s) {', '.join(unknown)}")
         data = dict(data)
-        if "split" in data:
-            data["split"] = tuple(float(x) for x in data["split"])
-        if isinstance(data.get("fanout"), (int, str)):
+        if isinstance(data.get("fanout"), (int, str)) and not isinstance(data.get("fanout"), bool):
             data["fanout"] = parse_fanout(str(data["fanout"]))
         if isinstance(data.get("graph"), str):
             data["graph"] = [data["graph"]]
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            data[key] = _checked(value, str(types[key]), f"{source}: {key}")
+        if "split" in data:
+            data["split"] = tuple(data["split"])
         return cls(**data)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_SCALARS: dict[str, tuple[str, Any]] = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", _is_number),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
+def _checked(value: Any, type_name: str, where: str) -> Any:
+    """``value`` if it has the field's type (numbers as float for float fields), else a
+    UsageError naming the setting: a config file is user input, not trusted code."""
+    optional = type_name.endswith(" | None")
+    base = type_name.removesuffix(" | None")
+    if value is None and optional:
+        return None
+    if base in _SCALARS:
+        what, ok = _SCALARS[base]
+        if not ok(value):
+            raise UsageError(f"{where} must be {what}{' or absent' if optional else ''}, not {value!r}")
+        return float(value) if base == "float" else value
+    item = base[base.index("[") + 1:].split(",")[0].rstrip("]").strip()  # list[int] / tuple[float, ...]
+    what, ok = _SCALARS[item]
+    if not isinstance(value, (list, tuple)) or not all(ok(v) for v in value):
+        raise UsageError(f"{where} must be a list of {what.split(' ', 1)[1]}s, not {value!r}")
+    return [float(v) if item == "float" else v for v in value]
 
 
 def parse_fanout(text: str) -> list[int]:
@@ -199,11 +268,15 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / "config.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: tolerate a byte-order mark
     except FileNotFoundError:
         raise InputError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read config: {exc.strerror or exc}") from None
     if "train" in data and isinstance(data["train"], dict):
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
     return {k.replace("-", "_"): v for k, v in data.items()}

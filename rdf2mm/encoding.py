@@ -35,6 +35,7 @@ import numpy as np
 from rdf2mm.errors import InputError, UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.graph.message_graph import LITERAL_MODES, MessageGraph, build_message_graph
+from rdf2mm.io.targets import check_folder_target
 from rdf2mm.modalities.preprocess import PreparedLiterals, infer_modalities, prepare_literals
 from rdf2mm.modalities.registry import MODALITY_NAMES, ModalityMap, parse_modalities_option
 
@@ -125,10 +126,10 @@ class EncodedGraph:
 
     def write(
         self, out: str | Path, to: str = "files", overwrite: bool = False, hetero: bool = False,
-        on_stage: StageHook | None = None,
+        on_stage: StageHook | None = None, force: bool = False,
     ) -> dict[str, Any]:
         """Write the output folder (atomically); returns and keeps the manifest."""
-        return write_encoded(self, out, to=to, overwrite=overwrite, hetero=hetero, on_stage=on_stage)
+        return write_encoded(self, out, to=to, overwrite=overwrite, hetero=hetero, on_stage=on_stage, force=force)
 
     def to_pyg(self, hetero: bool = False) -> Any:
         """A torch-geometric ``Data`` (``edge_type`` per edge) or ``HeteroData``."""
@@ -230,6 +231,7 @@ def encode(
     overwrite: bool = False,
     hetero: bool = False,
     on_stage: StageHook | None = None,
+    force: bool = False,
 ) -> EncodedGraph:
     """Read (unless given a KnowledgeGraph), encode, and write to ``out`` when given.
 
@@ -239,6 +241,8 @@ def encode(
     """
     if to not in OUTPUTS:
         raise UsageError(f"--as must be files or pyg, not {to!r}")
+    if out is not None:
+        _check_target(Path(out), overwrite, force)  # before the work, not after it
     timings: dict[str, float] = {}
     sources: list[str] = []
     fingerprint = None
@@ -260,7 +264,7 @@ def encode(
     enc.timings = {**timings, **enc.timings}
     enc.sources, enc.fingerprint = sources, fingerprint
     if out is not None:
-        enc.write(out, to=to, overwrite=overwrite, hetero=hetero, on_stage=on_stage)
+        enc.write(out, to=to, overwrite=overwrite, hetero=hetero, on_stage=on_stage, force=force)
     return enc
 
 
@@ -271,23 +275,22 @@ def _tensor_info(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     return {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()}
 
 
-def _check_target(out: Path, overwrite: bool) -> bool:
-    """Whether ``out`` is to be replaced; refuse to clobber anything but our own output."""
-    if not out.exists():
-        return False
-    if not out.is_dir():
-        raise UsageError(f"output {out} exists and is not a folder")
-    if not any(out.iterdir()):
+def _check_target(out: Path, overwrite: bool, force: bool = False) -> bool:
+    """Whether ``out`` is to be replaced; refuse to clobber anything but our own output
+    (see :mod:`rdf2mm.io.targets`), and our own only with ``overwrite``."""
+    def ours(folder: Path) -> bool:
+        try:
+            mine = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("format") == FORMAT_NAME
+        except (OSError, ValueError, AttributeError):
+            mine = False
+        if not mine:
+            raise UsageError(f"output folder {folder} is not an rdf2mm encode output; refusing to replace it "
+                             "(choose another path, or pass --force)")
+        if not overwrite:
+            raise UsageError(f"output folder {folder} exists; pass --overwrite to replace it")
         return True
-    if not overwrite:
-        raise UsageError(f"output folder {out} exists; pass --overwrite to replace it")
-    try:
-        ours = json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("format") == FORMAT_NAME
-    except (OSError, ValueError, AttributeError):
-        ours = False
-    if not ours:
-        raise UsageError(f"output folder {out} is not an rdf2mm encode output; refusing to replace it")
-    return True
+
+    return check_folder_target(out, ours, "an encode output", force)
 
 
 def write_vocabularies(enc: EncodedGraph, folder: Path) -> dict[str, Any]:
@@ -424,7 +427,7 @@ def build_manifest(enc: EncodedGraph, to: str, node_type: np.ndarray) -> dict[st
 
 def write_encoded(
     enc: EncodedGraph, out: str | Path, to: str = "files", overwrite: bool = False, hetero: bool = False,
-    on_stage: StageHook | None = None,
+    on_stage: StageHook | None = None, force: bool = False,
 ) -> dict[str, Any]:
     """Write ``enc`` into the folder ``out``: complete or not at all."""
     from rdf2mm.io.atomic import atomic_dir
@@ -432,7 +435,7 @@ def write_encoded(
     if to not in OUTPUTS:
         raise UsageError(f"--as must be files or pyg, not {to!r}")
     out = Path(out)
-    replace = _check_target(out, overwrite)
+    replace = _check_target(out, overwrite, force)
     with _stage(on_stage, enc.timings, "write"):
         node_type = enc.node_type()
         manifest = build_manifest(enc, to, node_type)

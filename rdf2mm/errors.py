@@ -57,3 +57,7 @@ class UsageError(Rdf2mmError):
     """An option has an invalid value or options conflict."""
 
     exit_code = ExitCode.USAGE
+
+
+class DivergedError(DataError):
+    """Training produced a non-finite loss or weights: nothing of the run is kept."""

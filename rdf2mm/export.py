@@ -28,6 +28,9 @@ import pyoxigraph as ox
 
 from rdf2mm import vocab as V
 from rdf2mm.errors import InputError, UsageError
+from rdf2mm.io.atomic import atomic_dir, write_json
+from rdf2mm.io.run_files import read_json
+from rdf2mm.io.targets import check_folder_target, is_export_dir
 from rdf2mm.io.write import (RDF_FORMATS, VECTOR_FORMATS, double, integer, parse_term, skolem_iri, vector_literals,
                              write_embeddings_parquet, write_rdf, write_table_parquet)
 
@@ -89,14 +92,7 @@ def run_iri(config: dict[str, Any], provenance: dict[str, Any], base: str | None
 
 # ------------------------------------------------------------------ reading a run
 def _read_json(path: Path, required: bool = True) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if required:
-            raise InputError(f"{path.parent}: not a run directory (missing {path.name})") from None
-        return {}
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
+    return read_json(path) if required else read_json(path, default={})
 
 
 def _read_table(folder: Path, stem: str) -> dict[str, list[Any]] | None:
@@ -204,6 +200,14 @@ class RunGraph:
     def __init__(self, run: RunData, vectors: str = "tensor", base: str | None = None) -> None:
         if vectors not in VECTOR_FORMATS:
             raise UsageError(f"--vectors must be one of {', '.join(VECTOR_FORMATS)}, not {vectors!r}")
+        if base is not None:
+            try:
+                ox.NamedNode(base)
+                absolute = ":" in base and base.split(":", 1)[0].isalpha()
+            except ValueError:
+                absolute = False
+            if not absolute:
+                raise UsageError(f"--base must be an absolute IRI such as https://example.org/results, not {base!r}")
         self.run = run
         self.vectors = vectors
         self.base = (base or V.DEFAULT_BASE).rstrip("/")
@@ -517,8 +521,12 @@ def export_run(
     timeout: float = 60.0,
     batch_bytes: int = 4 << 20,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Export ``run_dir``: files in ``out_dir`` (default ``run_dir/export``), then targets.
+
+    The files are written as one folder, atomically: it replaces an earlier export (or
+    an empty folder), anything else only with ``force`` (see :mod:`rdf2mm.io.targets`).
 
     ``outputs``: any of ``parquet, nt, ttl, trig, nq`` (a comma list or sequence; empty
     for none). ``vectors``: ``tensor`` (rdf-tensor JSON) or ``base64``. ``store``: a
@@ -543,15 +551,7 @@ def export_run(
                                "counts": rg.counts(), "files": {}}
     if formats:
         summary["out_dir"] = str(out)
-    for fmt in formats:
-        t0 = time.perf_counter()
-        if fmt == "parquet":
-            for name, path in _write_parquet(rg, out).items():
-                summary["files"][name + ".parquet"] = {"path": str(path), "bytes": path.stat().st_size}
-        else:
-            path = write_rdf(rg.quads, out / f"run{RDF_FORMATS[fmt][1]}", fmt, V.PREFIXES)
-            summary["files"][path.name] = {"path": str(path), "bytes": path.stat().st_size}
-        say(f"wrote {fmt} in {time.perf_counter() - t0:.1f} s")
+        _write_files(rg, formats, out, summary, say, force)
     auth = Auth.resolve(user=user, password=password, token=token)
     if store:
         res = load_store(store, rg.iri, rg.quads)
@@ -569,6 +569,27 @@ def export_run(
     summary["counts"]["quads"] = rg.quad_count  # None when no RDF was written
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _write_files(rg: RunGraph, formats: Sequence[str], out: Path, summary: dict[str, Any],
+                 say: Callable[[str], None], force: bool) -> None:
+    """Every requested file into a temporary folder renamed onto ``out`` when complete:
+    a failure (a full disk) leaves the earlier export, never a mix or a part."""
+    replace = check_folder_target(out, is_export_dir, "an export", force)
+    with atomic_dir(out, replace=replace) as tmp:
+        for fmt in formats:
+            t0 = time.perf_counter()
+            if fmt == "parquet":
+                paths = {name + ".parquet": path for name, path in _write_parquet(rg, tmp).items()}
+            else:
+                path = write_rdf(rg.quads, tmp / f"run{RDF_FORMATS[fmt][1]}", fmt, V.PREFIXES)
+                paths = {path.name: path}
+            for name, path in paths.items():
+                summary["files"][name] = {"path": str(out / path.name), "bytes": path.stat().st_size}
+            say(f"wrote {fmt} in {time.perf_counter() - t0:.1f} s")
+        # Marks the folder as an export, so a later export may replace it.
+        write_json(tmp / "export.json", {"run": rg.iri, "run_dir": summary["run_dir"], "formats": list(formats),
+                                         "files": sorted(summary["files"])})
 
 
 def iter_quads(run_dir: str | Path, vectors: str = "tensor", base: str | None = None) -> Iterable[ox.Quad]:

@@ -7,6 +7,7 @@ when ``cfg.out`` is set. The CLI only parses options and prints.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,15 +18,16 @@ import torch
 
 from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
 from rdf2mm.config import TrainConfig
-from rdf2mm.errors import InputError, UsageError
+from rdf2mm.errors import DivergedError, InputError, UsageError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
+from rdf2mm.io.targets import check_folder_target, is_checkpoint_dir, is_run_dir
 from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.runs import (provenance, save_embeddings, save_model, write_config, write_curve, write_entities,
                          write_table)
 from rdf2mm.tasks.distributed import Workers, from_environment, local_device
-from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
+from rdf2mm.tasks.inputs import PreparedInputs, deterministic_mode, prepare_inputs, resolve_device
 from rdf2mm.tasks.memory import available_memory, check_fits, estimate_minibatch_memory, estimate_training_memory
 from rdf2mm.tasks.minibatch import Batching, choose_batching
 from rdf2mm.tasks.model_selection import select_on_validation
@@ -70,37 +72,76 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
-def run_checkpoint(cfg: TrainConfig, resume: bool) -> TrainingCheckpoint | None:
-    """The run's checkpoint folder: reused when resuming, otherwise started afresh."""
+def input_identity(cfg: TrainConfig, fingerprint: str | None, inputs: PreparedInputs, num_train: int) -> dict[str, Any]:
+    """What a checkpoint records of the run's inputs, so that a resume on a changed graph
+    or changed label files is refused: the graph's fingerprint (None for stdin or an
+    endpoint, whose shapes are then all that is compared), the label files' digests and
+    the graph's shapes."""
+    digests = {}
+    for name in ("train", "valid", "test"):
+        path = getattr(cfg, name)
+        if path and Path(path).is_file():
+            digests[name] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"data_fingerprint": fingerprint, "label_files": digests, "num_nodes": int(inputs.mg.num_nodes),
+            "num_relations": int(inputs.mg.num_relations), "num_train": int(num_train)}
+
+
+def run_checkpoint(cfg: TrainConfig, resume: bool, identity: dict[str, Any]) -> TrainingCheckpoint | None:
+    """The run's checkpoint folder: reused when resuming (on the same inputs only),
+    otherwise started afresh."""
     if not cfg.out or cfg.checkpoint_every <= 0:
         return None
     ckpt = TrainingCheckpoint(checkpoint_folder(cfg.out), cfg.checkpoint_every)
     if resume:
-        saved = ckpt.load_config()
-        if saved != cfg.to_dict():
-            changed = sorted(k for k in set(saved) | set(cfg.to_dict()) if saved.get(k) != cfg.to_dict().get(k))
+        saved, now = ckpt.load_config(), cfg.to_dict()
+        # Where the run is written is not a setting of the run: a moved run resumes in place.
+        changed = sorted(k for k in set(saved) | set(now) if k != "out" and saved.get(k) != now.get(k))
+        if changed:
             raise UsageError(f"cannot resume: settings differ from the interrupted run ({', '.join(changed)})")
+        ckpt.check_inputs(identity)
     else:
         ckpt.remove()  # a fresh run never picks up another run's leftovers
         ckpt.save_config(cfg.to_dict())
+        ckpt.save_inputs(identity)
     return ckpt
 
 
-def resume(run_dir: str | Path, progress: Progress | None = None) -> RunResult:
-    """Continue an interrupted ``train`` run from its last checkpoint (same result, CPU)."""
-    saved = TrainingCheckpoint(checkpoint_folder(run_dir)).load_config()
-    return train(TrainConfig.from_dict(saved, source=str(checkpoint_folder(run_dir))), progress, resume=True)
+def resume(run_dir: str | Path, progress: Progress | None = None, force: bool = False) -> RunResult:
+    """Continue the interrupted ``train`` run ``run_dir`` from its last checkpoint (same
+    result, CPU). The run is written to ``run_dir`` itself, whatever ``out`` the
+    checkpoint recorded (the folders may have been moved)."""
+    folder = checkpoint_folder(run_dir)
+    cfg = TrainingCheckpoint(folder).saved_config()
+    cfg.out = str(run_dir)
+    return train(cfg, progress, resume=True, force=force)
 
 
-def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
-    """Run ``cfg`` end to end; see the module docstring. ``resume`` continues from a checkpoint."""
+def check_run_target(out: str | Path, force: bool = False) -> None:
+    """Refuse, before any training, a ``--out`` that is not empty, absent or a run
+    directory rdf2mm wrote (and the same for its checkpoint folder), unless ``force``."""
+    check_folder_target(out, is_run_dir, "a run directory", force)
+    check_folder_target(checkpoint_folder(out), is_checkpoint_dir, "a training checkpoint", force)
+
+
+def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False,
+          force: bool = False) -> RunResult:
+    """Run ``cfg`` end to end; see the module docstring. ``resume`` continues from a
+    checkpoint; ``force`` lets the run replace a ``cfg.out`` rdf2mm did not write."""
     cfg.resolve().validate()
-    if cfg.task == "node-classification":
-        result = train_node_classification(cfg, progress, resume)
-    else:
-        from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
+    if cfg.out:
+        check_run_target(cfg.out, force)
+    try:
+        with deterministic_mode(cfg.deterministic):
+            if cfg.task == "node-classification":
+                result = train_node_classification(cfg, progress, resume)
+            else:
+                from rdf2mm.tasks.link_prediction import train_link_prediction  # noqa: PLC0415
 
-        result = train_link_prediction(cfg, progress, resume)
+                result = train_link_prediction(cfg, progress, resume)
+    except DivergedError:
+        if cfg.out:  # resuming would only diverge again: its checkpoint goes too
+            TrainingCheckpoint(checkpoint_folder(cfg.out)).remove()
+        raise
     if result.run_dir is not None and (cfg.output or cfg.store):
         from rdf2mm.export import export_run  # noqa: PLC0415
 
@@ -120,7 +161,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         raise UsageError("no input graph given")
     modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     kg, fingerprint = read_graph(cfg.graph, format=cfg.format, cache=cfg.cache)
-    note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
+    note("read", {"graph": repr(kg), "triples": kg.num_triples, "entities": kg.num_entities,
+                  "relations": kg.num_relations, "literals": kg.num_literals, "cache": kg.stats.get("cache", "miss")})
     if kg.num_triples == 0:
         raise InputError("the input graph is empty")
     labels = load_labels(kg, cfg)
@@ -143,7 +185,9 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         else:
             check_fits(estimate)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    ckpt = workers_checkpoint(cfg, workers, resume, len(labels.train), "training nodes")
+    ckpt = workers_checkpoint(cfg, workers, resume, len(labels.train), "training nodes",
+                              {**input_identity(cfg, fingerprint, inputs, len(labels.train)),
+                               "classes": list(labels.class_names)})
     runs: dict[str, list[NCResult]] = {}
     for agg in candidates:
         # Each candidate resumes from its own checkpoint slot; one candidate uses the run's.
@@ -199,9 +243,10 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
 
     results: list[NCResult] = []
     for seed in seeds:
-        done = ckpt.load_done(seed) if ckpt else None
-        if done is not None:
+        if ckpt is not None and ckpt.is_done(seed):
             model = build_model(inputs, labels.num_classes, settings)
+            done = ckpt.load_done(seed, model, extra=("probabilities", "embeddings"))
+            assert done is not None
             model.load_state_dict(done["model"])
             res = NCResult(seed=seed, model=model.to(device), metrics=done["metrics"], curve=done["curve"],
                            probabilities=done["extra"]["probabilities"], embeddings=done["extra"]["embeddings"])
@@ -249,12 +294,12 @@ def plan_batching(cfg: TrainConfig, inputs: PreparedInputs, settings: Any, out_d
 
 
 def workers_checkpoint(cfg: TrainConfig, workers: Workers, resume: bool, num_train: int,
-                       what: str) -> TrainingCheckpoint | None:
+                       what: str, identity: dict[str, Any]) -> TrainingCheckpoint | None:
     """The run's checkpoint (see :func:`run_checkpoint`), after checking that the workers
     can share the ``num_train`` training items. Several workers write no checkpoints: they
     would have to agree on one file set, so they cannot resume either."""
     if not workers.active:
-        return run_checkpoint(cfg, resume)
+        return run_checkpoint(cfg, resume, identity)
     if resume:
         raise UsageError("--resume is not supported with several workers (torchrun); resume in one process")
     if num_train < workers.world:

@@ -17,12 +17,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from rdf2mm.errors import DataError
+from rdf2mm.errors import DataError, InputError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.pipeline import RDF_TYPE, remove_targets
-from rdf2mm.runs import load_model_state, load_run_config, trained_in_minibatches
+from rdf2mm.runs import check_weights_fit_config, load_model_state, load_run_config, trained_in_minibatches
 from rdf2mm.tasks.inputs import prepare_inputs, resolve_device
 from rdf2mm.tasks.minibatch import whole_graph_outputs
 from rdf2mm.tasks.node_classification import NCSettings, build_model
@@ -41,6 +41,7 @@ def predict_nodes(
     if cfg.task != "node-classification":
         raise DataError(f"{run_dir} is a {cfg.task} run; use --head/--relation/--tail for link prediction")
     state, meta = load_model_state(run_dir)
+    check_weights_fit_config(cfg, state, run_dir)
     kg, _ = read_graph(list(graph) if graph else cfg.graph, format=format or cfg.format, cache=cfg.cache)
     kg = remove_targets(kg, meta["target_predicates"])
     mmap = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
@@ -91,6 +92,7 @@ def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], kg: Kn
             if d in index:
                 new[j] = old[index[d]]
         state["features.plain.weight"] = new
+    check_tensor_names(state, model.state_dict(), run_dir / "model.safetensors")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -98,6 +100,22 @@ def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], kg: Kn
             f"{run_dir}: the model does not fit this graph ({str(exc).splitlines()[0]}); "
             "the graph's literals differ too much from the training graph's"
         ) from None
+
+
+def check_tensor_names(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], where: Path) -> None:
+    """A weights file whose tensor names the model does not know is corrupt (a bit flip
+    in its header), which is not the same as a graph whose literals differ: there a whole
+    modality's encoder is present on one side only."""
+    def group(key: str) -> str:
+        return ".".join(key.split(".")[:3]) if key.startswith("features.encoders.") else key
+
+    diff = set(state) ^ set(expected)
+    whole = {g for g in {group(k) for k in diff}
+             if all(k in diff for k in (*state, *expected) if group(k) == g)}
+    odd = sorted(k for k in diff if group(k) not in whole or not k.startswith("features.encoders."))
+    if odd:
+        raise InputError(f"{where}: corrupt or unreadable weights file: unexpected or missing tensors "
+                         f"{', '.join(odd[:3])}")
 
 
 def _select_nodes(kg: KnowledgeGraph, nodes: Sequence[str] | None, run_dir: Path, meta: dict[str, Any]) -> list[int]:

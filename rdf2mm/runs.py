@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -32,8 +32,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rdf2mm.config import AGGREGATIONS, TrainConfig, to_toml
-from rdf2mm.errors import DataError, InputError
+from rdf2mm.errors import DataError, DivergedError, InputError, UsageError
 from rdf2mm.io.atomic import atomic_open, atomic_path, write_json
+from rdf2mm.io.run_files import read_json
 
 PACKAGES = ("rdf2mm", "torch", "torch-geometric", "numpy", "pyoxigraph", "rdflib", "pillow", "shapely",
             "sentence-transformers", "pyarrow", "safetensors")
@@ -132,6 +133,9 @@ def load_embeddings(folder: Path) -> dict[str, torch.Tensor]:
 def save_model(folder: Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:
     """Weights as safetensors plus a JSON description (no pickle anywhere)."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if bad := non_finite(state):
+        raise DivergedError(f"training diverged: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
+                        "nothing was written (try a lower --lr)")
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(state, str(tmp))
     write_json(folder / "model.json", meta)
@@ -140,32 +144,91 @@ def save_model(folder: Path, model: torch.nn.Module, meta: dict[str, Any]) -> No
 def load_model_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load weights and meta; a damaged or tampered file is refused with InputError."""
     folder = Path(folder)
+    meta = read_json(folder / "model.json")
+    check_model_meta(meta, folder / "model.json")
     try:
-        meta = json.loads((folder / "model.json").read_text())
         state = load_file(str(folder / "model.safetensors"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{folder}: not a run directory (missing {Path(exc.filename).name})") from None
+    except FileNotFoundError:
+        raise InputError(f"{folder}: not a run directory (missing model.safetensors)") from None
     except Exception as exc:  # noqa: BLE001 - any parse failure means the file cannot be trusted
-        raise InputError(f"{folder}: cannot load model: {exc}") from None
+        raise InputError(f"{folder / 'model.safetensors'}: corrupt or unreadable weights file: {exc}") from None
+    if bad := non_finite(state):
+        raise InputError(f"{folder / 'model.safetensors'}: the weights hold NaN or infinity ({', '.join(bad[:3])}): "
+                         "the run diverged or the file is damaged; retrain it")
     return state, meta
 
 
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
+def check_weights_fit_config(cfg: TrainConfig, state: dict[str, torch.Tensor], where: Path) -> None:
+    """The sizes ``config.json`` gives must be those of the saved weights: a model is then
+    built only as large as the weights file, never around a tampered size (a 400 GB
+    allocation for an ``embed_dim`` of 10^9)."""
+    problems = []
+    entity = next((v for k, v in state.items() if k.endswith("features.entity.weight")), None)
+    if entity is not None and (entity.dim() != 2 or entity.shape[1] != cfg.embed_dim):
+        problems.append(f"embed_dim is {cfg.embed_dim} but the entity embeddings are {tuple(entity.shape)}")
+    layers: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        if m := re.search(r"(?:^|\.)layers\.(\d+)\.(\w+)$", key):
+            layers.setdefault(int(m.group(1)), {})[m.group(2)] = value
+    if layers and sorted(layers) != list(range(cfg.layers)):
+        problems.append(f"layers is {cfg.layers} but the weights have {len(layers)} R-GCN layers")
+    for i, params in layers.items():
+        bias = params.get("bias")
+        if i < cfg.layers - 1 and bias is not None and tuple(bias.shape) != (cfg.hidden,):
+            problems.append(f"hidden is {cfg.hidden} but layer {i} has {tuple(bias.shape)} outputs")
+        basis = params.get("basis")
+        if basis is not None and cfg.bases and basis.shape[0] != cfg.bases:
+            problems.append(f"bases is {cfg.bases} but layer {i} has {basis.shape[0]}")
+    if problems:
+        raise InputError(f"{where}: config.json does not match model.safetensors ({'; '.join(problems[:3])}): "
+                         "one of them is damaged")
+
+
+def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors in ``state`` holding NaN or infinity."""
+    return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def check_model_meta(meta: dict[str, Any], where: Path) -> None:
+    """Types of the ``model.json`` fields that rebuilding a model reads."""
+    problems = []
+    for key in ("class_names", "relation_names", "modalities", "target_predicates", "datatypes",
+                "labelled_entities"):
+        if key in meta and not _is_str_list(meta[key]):
+            problems.append(f"{key} is not a list of strings")
+    names = meta.get("class_names")
+    if meta.get("task") == "node-classification":
+        if not _is_str_list(names) or len(names) < 2:
+            problems.append("class_names must list at least two class names")
+        elif len(set(names)) != len(names) or any(not n for n in names):
+            problems.append("class_names holds duplicate or empty names")
+    for key in ("num_entities", "num_nodes", "num_relations", "seed"):
+        if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool) or meta[key] < 0):
+            problems.append(f"{key} is not a non-negative integer")
+    if "aggregation" in meta and meta["aggregation"] not in (*AGGREGATIONS, None):
+        problems.append(f"aggregation {meta['aggregation']!r} is not one of {', '.join(AGGREGATIONS)}")
+    if "parsed_meta" in meta and not isinstance(meta["parsed_meta"], dict):
+        problems.append("parsed_meta is not an object")
+    if problems:
+        raise InputError(f"{where}: damaged model.json: {'; '.join(problems)}")
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
-    """The resolved config a run saved (``config.json``)."""
+    """The resolved config a run saved (``config.json``), type- and range-checked: a
+    damaged or tampered file is an InputError, not a setting the user got wrong."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: run directory not found")
     path = run_dir / "config.json"
-    cfg = TrainConfig.from_dict(read_json(path), source=str(path))
+    try:
+        cfg = TrainConfig.from_dict(read_json(path), source=str(path))
+        cfg.resolve().validate()
+    except UsageError as exc:
+        raise InputError(f"{path}: damaged run config: {exc.message}") from None
     cfg.aggregation = cfg.aggregation or "mean"  # runs saved before --aggregation existed all used the mean
     if cfg.aggregation == "auto":
         # The run chose on validation; its model records which one it kept.
@@ -179,8 +242,7 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
 def trained_in_minibatches(run_dir: str | Path) -> bool:
     """Whether the run in ``run_dir`` trained in mini-batches (its graph may then be too big
     for a full forward pass); runs without a ``metrics.json`` count as full-batch."""
-    path = Path(run_dir) / "metrics.json"
-    return path.is_file() and read_json(path).get("batching") == "mini"
+    return read_json(Path(run_dir) / "metrics.json", default={}).get("batching") == "mini"
 
 
 def claim_run_dir(root: str | Path, task: str, now: dt.datetime | None = None) -> Path:

@@ -174,20 +174,20 @@ def test_the_aggregation_kept_is_the_exported_setting(trained_run, tmp_path):
 
 def test_parquet_reads_back_in_duckdb(fake_run, tmp_path):
     duckdb = pytest.importorskip("duckdb")
-    export_run(fake_run, "parquet", tmp_path)
+    export_run(fake_run, "parquet", tmp_path / "out")
     expected = model_vectors(fake_run)
-    rows = duckdb.sql(f"SELECT iri, embedding FROM '{tmp_path / 'embeddings.parquet'}'").fetchall()
+    rows = duckdb.sql(f"SELECT iri, embedding FROM '{tmp_path / 'out' / 'embeddings.parquet'}'").fetchall()
     assert len(rows) == len(expected)
     for iri, vec in rows:
         assert_bits_equal(np.asarray(vec, dtype=np.float32), expected[iri])
 
 
 def test_awkward_floats_and_blank_nodes_round_trip_through_every_rdf_format(fake_run, tmp_path):
-    summary = export_run(fake_run, "nt,ttl,trig,nq", tmp_path)
+    summary = export_run(fake_run, "nt,ttl,trig,nq", tmp_path / "out")
     expected = model_vectors(fake_run)
     for name in ("run.nt", "run.ttl", "run.trig", "run.nq"):
         got = {}
-        for q in ox.parse(path=str(tmp_path / name)):
+        for q in ox.parse(path=str(tmp_path / "out" / name)):
             if q.predicate.value == V.embedding:
                 got[q.subject.value] = parse_vector(q.object.value, q.object.datatype.value)
             if name in ("run.trig", "run.nq"):

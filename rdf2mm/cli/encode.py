@@ -22,6 +22,7 @@ def encode_command(
     no_inverse: bool = typer.Option(False, "--no-inverse", help="Leave out inverse relations (by default every edge has a reversed twin typed ^predicate)."),
     self_loops: bool = typer.Option(False, "--self-loops", help="Add one self-loop per node, typed with an extra 'self' relation."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing encode output folder."),
+    force: bool = typer.Option(False, "--force", help="Replace --out even if it is not an encode output (its contents are deleted)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as one JSON object on stdout."),
 ) -> None:
@@ -47,7 +48,7 @@ def encode_command(
         enc = encode(
             graph, out_dir, to=as_, format=format, cache=not no_cache, modalities=modalities, literals=literals,
             inverse=not no_inverse, self_loops=self_loops, text_encoder=text_encoder, modality_map=modality_map,
-            overwrite=overwrite, hetero=hetero, on_stage=note,
+            overwrite=overwrite, hetero=hetero, on_stage=note, force=force,
         )
         manifest = enc.manifest or {}
         if json_out:

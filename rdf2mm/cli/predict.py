@@ -1,7 +1,8 @@
 """``rdf2mm predict``: use a trained run to label nodes or rank link candidates."""
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -28,11 +29,16 @@ def predict_command(
 
       rdf2mm predict runs/museum
 
-      rdf2mm predict runs/museum updated.ttl --node http://example.org/museum#work3 --json
+      rdf2mm predict runs/museum updated.ttl --node ex:work3 --json
 
       rdf2mm predict runs/lp --head http://example.org/a --relation http://example.org/knows --top 5
     """
     with handle_errors():
+        prefixes = _prefixes(run_dir, graph)
+        head = prefixes.expand(head, "--head") if head else head
+        tail = prefixes.expand(tail, "--tail") if tail else tail
+        relation = prefixes.expand(relation, "--relation") if relation else relation
+        node = prefixes.expand_all(node, "--node") if node else node
         if head or tail or relation:
             from rdf2mm.errors import UsageError
             from rdf2mm.tasks.link_prediction import predict_links
@@ -43,11 +49,13 @@ def predict_command(
             if json_out:
                 print_json({"head": head, "relation": relation, "tail": tail, "candidates": rows})
                 return
-            table = Table(title=f"Top {top} {'tails' if head else 'heads'}")
+            anchor = prefixes.compact(head or tail or "")
+            query = f"({anchor}, {prefixes.compact(relation)}, ?)" if head else f"(?, {prefixes.compact(relation)}, {anchor})"
+            table = Table(title=f"Top {top} {'tails' if head else 'heads'} for {query}")
             for col in ("rank", "candidate", "score"):
-                table.add_column(col, justify="right" if col != "candidate" else "left")
+                table.add_column(col, justify="right" if col != "candidate" else "left", overflow="fold")
             for r in rows:
-                table.add_row(str(r["rank"]), r["iri"], f"{r['score']:.4f}")
+                table.add_row(str(r["rank"]), prefixes.compact_term(r["iri"]), f"{r['score']:.4f}")
             out.print(table)
             return
         from rdf2mm.prediction import predict_nodes
@@ -58,7 +66,22 @@ def predict_command(
             return
         table = Table(title=f"Predictions ({len(rows)})")
         for col in ("entity", "predicted class", "score"):
-            table.add_column(col, justify="right" if col == "score" else "left")
+            # folded, never cut: the predicted class is the answer
+            table.add_column(col, justify="right" if col == "score" else "left", overflow="fold")
         for r in rows:
-            table.add_row(r["entity"], r["predicted_class"], f"{r['score']:.3f}")
+            table.add_row(prefixes.compact_term(r["entity"]), prefixes.compact_term(r["predicted_class"]), f"{r['score']:.3f}")
         out.print(table)
+
+
+def _prefixes(run_dir: str, graph: Optional[list[str]]) -> Any:
+    """The run's graph's prefixes (and GRAPH's), over the common ones."""
+    from rdf2mm.errors import Rdf2mmError
+    from rdf2mm.io.prefixes import declared_prefixes, run_prefixes
+    from rdf2mm.io.run_files import read_json
+
+    try:
+        sources = read_json(Path(run_dir) / "config.json", default={}).get("graph") or []
+    except Rdf2mmError:
+        sources = []  # a damaged config is predict's own error to report, with its exit code
+    prefixes = run_prefixes(sources, run_dir)
+    return prefixes.with_declared(declared_prefixes(graph)) if graph else prefixes

@@ -286,13 +286,28 @@ def _read_file(path: Path, fmt: str, compression: str | None, base_iri: str | No
                 _refuse_xml_entities(f.read, str(path))
             with open_decompressed(path, compression) as f:
                 _check_xml_well_formed(f.read, str(path))
-        if compression is None:
+        if compression is None and not _starts_with_bom(path):
             yield from _parse(str(path), ox.parse(path=str(path), format=ofmt, base_iri=base))
         else:
             with open_decompressed(path, compression) as f:
-                yield from _parse(str(path), ox.parse(f, format=ofmt, base_iri=base))
+                yield from _parse(str(path), ox.parse(_without_bom(f), format=ofmt, base_iri=base))
     except _READ_ERRORS as e:
         raise InputError(f"{path}: cannot read{_comp(compression)}: {_oserror_text(e)}") from None
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _starts_with_bom(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(3) == _BOM
+
+
+def _without_bom(stream: IO[bytes]) -> IO[bytes]:
+    """``stream`` past a UTF-8 byte-order mark (editors on Windows write one; the
+    parsers would take it for the first term)."""
+    head = stream.read(3)
+    return stream if head == _BOM else _Prefixed(head, stream)  # type: ignore[return-value]
 
 
 def _comp(compression: str | None) -> str:
@@ -332,6 +347,7 @@ def _read_stdin(fmt: str, base_iri: str | None) -> Iterator[ox.Quad]:
     if compression:  # compressed data piped in: recognised by its magic number
         opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
         stream = opener(stream, "rb")  # type: ignore[operator]
+    stream = _without_bom(stream)
     ofmt = rdf_format(fmt)
     try:
         if ofmt == ox.RdfFormat.RDF_XML:

@@ -123,14 +123,15 @@ def read_mapping_toml(path: str | Path) -> dict[str, str]:
     """The ``{datatype IRI: modality}`` rules of a TOML mapping file; errors name the file."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: tolerate a byte-order mark
     except FileNotFoundError:
         raise InputError(f"modality map {path}: file not found") from None
     except IsADirectoryError:
         raise InputError(f"modality map {path}: is a directory, expected a TOML file") from None
     except OSError as exc:
         raise InputError(f"modality map {path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"modality map {path}: not UTF-8 text ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"modality map {path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:

@@ -5,9 +5,10 @@ parsing); :func:`make_features` builds fresh trainable node features for each se
 """
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -59,6 +60,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool) -> Iterator[None]:
+    """With ``enabled``, bit-exact CPU results whatever the thread count: torch's
+    deterministic algorithms and one intra-op thread, since the parallel reductions
+    split their sums by thread count (1 and 2 threads differ in the 4th digit of the
+    loss). Both settings are restored afterwards."""
+    if not enabled:
+        yield
+        return
+    threads, was = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    # warn_only: a CUDA op without a deterministic kernel warns instead of failing; the
+    # bit-exact promise is for CPU runs (see the README's Reproducibility).
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(was)
 
 
 def prepare_inputs(

@@ -74,11 +74,15 @@ def read_label_file(path: str | Path) -> tuple[list[tuple[str, str]], set[str]]:
         if base.endswith((".nt", ".ttl", ".nq")):
             fmt = ox.RdfFormat.TURTLE if base.endswith(".ttl") else ox.RdfFormat.N_QUADS if base.endswith(".nq") else ox.RdfFormat.N_TRIPLES
             with opener(path, "rb") as fh:
+                head = fh.read(3)
+                if head != b"\xef\xbb\xbf":  # a byte-order mark is not a term
+                    fh.seek(0)
                 for q in ox.parse(fh, format=fmt):
                     pairs.append((str(q.subject), str(q.object)))
                     predicates.add(q.predicate.value)
         elif base.endswith((".tsv", ".csv", ".txt")):
-            with opener(path, "rt", encoding="utf-8") as fh:
+            # utf-8-sig: a byte-order mark would otherwise glue itself to the first entity
+            with opener(path, "rt", encoding="utf-8-sig") as fh:
                 text = fh.read()
             delim = "," if base.endswith(".csv") else "\t"
             rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if r and not r[0].startswith("#")]

@@ -33,8 +33,8 @@ from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.models.decoders import Decoder, make_decoder
-from rdf2mm.runs import (load_model_state, load_run_config, provenance, save_embeddings, save_model,
-                         trained_in_minibatches, write_config, write_curve, write_entities, write_table)
+from rdf2mm.runs import (check_weights_fit_config, load_model_state, load_run_config, provenance, save_embeddings,
+                         save_model, trained_in_minibatches, write_config, write_curve, write_entities, write_table)
 from rdf2mm.tasks.evaluation import (
     TripleRanks,
     TrueIndex,
@@ -274,7 +274,7 @@ def train_link_predictor(
     stale = 0
     curve: list[dict[str, float]] = []
     start = 1
-    saved = checkpoint.load_progress(seed) if checkpoint else None
+    saved = checkpoint.load_progress(seed, model, settings.epochs) if checkpoint else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         restore_optimizer(opt, saved["opt_tensors"], saved["optimizer"])
@@ -284,7 +284,10 @@ def train_link_predictor(
         curve = saved["curve"]
         start = saved["epoch"] + 1
         torch.set_rng_state(saved["rng_torch"])
-        gen.set_state(saved["extra"]["sampler_rng"])
+        sampler_rng = saved["extra"].get("sampler_rng")
+        if sampler_rng is None or sampler_rng.dtype != torch.uint8 or sampler_rng.shape != gen.get_state().shape:
+            raise InputError(f"{checkpoint.folder}: damaged checkpoint: no valid sampler state for seed {seed}")
+        gen.set_state(sampler_rng)
     t0 = time.perf_counter()
     eval_seconds = 0.0
     for epoch in range(start, settings.epochs + 1):
@@ -330,6 +333,7 @@ def train_link_predictor(
         total_t = torch.as_tensor(total, dtype=torch.float32, device=device).reshape(1)
         mean_loss = float(workers.all_reduce(total_t)[0]) / workers.world / max(steps, 1)
         record: dict[str, float] = {"epoch": epoch, "seed": seed, "train_loss": mean_loss}
+        settings.check_loss(mean_loss, seed, epoch)
         evaluate_now = has_valid and (epoch % settings.eval_every == 0 or epoch == settings.epochs)
         if evaluate_now:
             te = time.perf_counter()
@@ -441,7 +445,8 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     cfg = replace(cfg, task="link-prediction").resolve()
     modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     kg, fingerprint = read_graph(_sources(cfg), format=cfg.format, cache=cfg.cache)
-    note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
+    note("read", {"graph": repr(kg), "triples": kg.num_triples, "entities": kg.num_entities,
+                  "relations": kg.num_relations, "literals": kg.num_literals, "cache": kg.stats.get("cache", "miss")})
     if kg.num_triples == 0:
         raise InputError("the input graph is empty")
     if cfg.valid or cfg.test:
@@ -470,7 +475,7 @@ def graph_digest(inputs: PreparedInputs) -> str:
 # ------------------------------------------------------------------ pipeline
 def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
     """Run a link-prediction config end to end (the library behind ``rdf2mm train --task link-prediction``)."""
-    from rdf2mm.pipeline import RunResult, mean_std, plan_batching, workers_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.pipeline import RunResult, input_identity, mean_std, plan_batching, workers_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
     from rdf2mm.tasks.distributed import from_environment, local_device  # noqa: PLC0415
     from rdf2mm.tasks.inputs import resolve_device  # noqa: PLC0415
 
@@ -483,14 +488,16 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
     settings = LPSettings.from_config(cfg)
     batching, _ = plan_batching(cfg, data.inputs, settings, settings.hidden, workers, device, note)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    ckpt = workers_checkpoint(cfg, workers, resume, len(data.splits.train), "training triples")
+    ckpt = workers_checkpoint(cfg, workers, resume, len(data.splits.train), "training triples",
+                              input_identity(cfg, data.fingerprint, data.inputs, len(data.splits.train)))
     results: list[LPResult] = []
     for seed in seeds:
-        done = ckpt.load_done(seed) if ckpt else None
-        if done is not None:
+        if ckpt is not None and ckpt.is_done(seed):
             # A finished seed: its best weights are restored and its ranks recomputed
             # (evaluation is deterministic), instead of training it again.
             model = build_model(data.inputs, settings).to(device)
+            done = ckpt.load_done(seed, model)
+            assert done is not None
             model.load_state_dict(done["model"])
             res = evaluate_link_predictor(model, data.inputs.adjacency(device), data.splits, data.filter_index,
                                           settings, seed, dict(done["metrics"]), done["curve"], device)
@@ -615,6 +622,7 @@ def load_link_predictor(run_dir: str | Path) -> tuple[LinkPredictor, LPData]:
     if meta.get("task") != "link-prediction":
         raise UsageError(f"{run_dir}: not a link-prediction run (task {meta.get('task')!r})")
     cfg = load_run_config(run_dir)
+    check_weights_fit_config(cfg, state, run_dir)
     data = load_lp_data(cfg)
     if graph_digest(data.inputs) != meta.get("graph_digest") or data.inputs.kg.num_entities != meta.get("num_entities"):
         raise DataError(f"{run_dir}: the graph read from the saved config differs from the one the model was trained on")

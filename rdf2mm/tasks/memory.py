@@ -14,7 +14,7 @@ import os
 import re
 from typing import Any
 
-from rdf2mm.errors import ResourceError
+from rdf2mm.errors import ResourceError, UsageError
 
 GIB = 1 << 30
 #: activations are kept for backward and the allocator fragments: be generous
@@ -53,7 +53,11 @@ def available_memory() -> int | None:
     the whole process), else the machine's MemAvailable, else None when unknown."""
     limit = os.environ.get("RDF2MM_MEMORY_LIMIT")
     if limit:
-        return max(parse_size(limit) - current_rss(), 0)
+        try:
+            size = parse_size(limit)
+        except ValueError:
+            raise UsageError(f"RDF2MM_MEMORY_LIMIT must be a size such as 8G or 512M, not {limit!r}") from None
+        return max(size - current_rss(), 0)
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:

@@ -159,7 +159,7 @@ def train_node_classifier(
     curve: list[dict[str, float]] = []
     stale = 0
     start = 1
-    saved = checkpoint.load_progress(seed) if checkpoint else None
+    saved = checkpoint.load_progress(seed, model, settings.epochs) if checkpoint else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         restore_optimizer(opt, saved["opt_tensors"], saved["optimizer"])
@@ -200,6 +200,7 @@ def train_node_classifier(
         sums = sums.cpu()
         record = {"epoch": epoch, "seed": seed, "train_loss": float(sums[0] / sums[2]),
                   "train_accuracy": float(sums[1] / sums[2])}
+        settings.check_loss(record["train_loss"], seed, epoch)
         evaluate_now = has_valid and (not mini or epoch % eval_every == 0 or epoch == settings.epochs)
         if evaluate_now:
             te = time.perf_counter()

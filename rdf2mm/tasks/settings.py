@@ -1,8 +1,11 @@
 """Model and optimiser settings shared by the tasks (light: no torch or modality imports)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+from rdf2mm.errors import DivergedError
 
 
 @dataclass
@@ -23,6 +26,13 @@ class ModelSettings:
     clip: float = 1.0
     amp: bool = True
     self_loops: bool = True
+
+    def check_loss(self, loss: float, seed: int, epoch: int) -> None:
+        """Stop a seed whose training loss is no longer a number: its weights are garbage
+        and must not be written as a result."""
+        if not math.isfinite(loss):
+            raise DivergedError(f"training diverged: seed {seed}, epoch {epoch}: the training loss is {loss}; "
+                            f"nothing was written (try a lower --lr than {self.lr:g})")
 
     @classmethod
     def from_config(cls, cfg: Any) -> Any:

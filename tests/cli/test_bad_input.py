@@ -70,6 +70,13 @@ DATA_ERRORS = {
     "bad_fanout": (["--target", "http://e/cls", "--fanout", "ten"], 2),
     "bad_aggregation": (["--target", "http://e/cls", "--aggregation", "max"], 2),
     "auto_aggregation_for_lp": (["--task", "link-prediction", "--aggregation", "auto"], 2),
+    # issue 20, finding 6/7: ordinary mistakes, not internal errors
+    "lr_nan": (["--target", "http://e/cls", "--lr", "nan"], 2),
+    "lr_inf": (["--target", "http://e/cls", "--lr", "inf"], 2),
+    "lr_overflowing_float32": (["--target", "http://e/cls", "--lr", "1e38"], 2),
+    "negative_weight_decay": (["--target", "http://e/cls", "--weight-decay", "-5"], 2),
+    "zero_blocks": (["--target", "http://e/cls", "--blocks", "0"], 2),
+    "negative_seed": (["--target", "http://e/cls", "--seed", "-1"], 2),
 }
 
 
@@ -145,3 +152,116 @@ def test_sparql_endpoint_down(tmp_path):
     assert result.exit_code == 5, result.output
     assert "connection refused" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def _no_traceback(result, code):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("error:")]) == 1, result.output
+
+
+@pytest.mark.parametrize("body", [
+    'epochs = "ten"', "patience = 1.5", 'lr = "fast"', "inverse = 1", "fanout = [1.5]", "[train]\nseeds = true",
+    'split = ["a", "b", "c"]',
+])
+def test_config_file_with_wrong_types(tmp_path, body):
+    g = tmp_path / "g.nt"
+    g.write_text(labelled_graph())
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'target = "http://e/cls"\n{body}\n')
+    result = runner.invoke(app, ["train", str(g), "--config", str(cfg), "--out", str(tmp_path / "run")])
+    _no_traceback(result, 2)
+    assert str(cfg) in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_memory_limit_that_is_not_a_size(tmp_path, monkeypatch):
+    g = tmp_path / "g.nt"
+    g.write_text(labelled_graph())
+    monkeypatch.setenv("RDF2MM_MEMORY_LIMIT", "lots")
+    result = runner.invoke(app, ["train", str(g), "--target", "http://e/cls", "--out", str(tmp_path / "run")])
+    _no_traceback(result, 2)
+    assert "RDF2MM_MEMORY_LIMIT" in result.output and not (tmp_path / "run").exists()
+
+
+def test_out_of_memory_advice_names_a_valid_batching_value(tmp_path, monkeypatch):
+    import rdf2mm.pipeline
+
+    def out_of_memory(*_a, **_k):
+        raise MemoryError
+
+    monkeypatch.setattr(rdf2mm.pipeline, "train_node_classification", out_of_memory)
+    g = tmp_path / "g.nt"
+    g.write_text(labelled_graph())
+    result = runner.invoke(app, ["train", str(g), "--target", "http://e/cls", "--out", str(tmp_path / "run")])
+    _no_traceback(result, 6)
+    advised = __import__("re").findall(r"--batching (\w+)", result.output)
+    assert advised == ["mini"], result.output
+
+
+def test_diverging_training_is_not_written_as_a_success(tmp_path, monkeypatch):
+    import torch.nn.functional as F
+
+    g = tmp_path / "g.nt"
+    g.write_text(labelled_graph())
+    real = F.cross_entropy
+    monkeypatch.setattr(F, "cross_entropy", lambda *a, **k: real(*a, **k) * float("nan"))
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(g), "--target", "http://e/cls", "--epochs", "3", "--aggregation", "sum",
+                                 "--checkpoint-every", "1", "--out", str(out)])
+    _no_traceback(result, 4)
+    assert "diverged" in result.output
+    assert not out.exists() and not (tmp_path / "run.checkpoint").exists()
+
+
+def test_json_output_is_valid_json_even_for_non_finite_numbers(capsys):
+    from rdf2mm.cli.app import print_json
+
+    def refuse(token):
+        raise AssertionError(f"{token} is not JSON")
+
+    print_json({"loss": float("nan"), "per_seed": [{"x": float("inf")}, {"y": -float("inf")}], "ok": 1.5})
+    assert json.loads(capsys.readouterr().out, parse_constant=refuse) == {
+        "loss": None, "per_seed": [{"x": None}, {"y": None}], "ok": 1.5}
+
+
+def test_label_file_with_a_byte_order_mark_and_crlf_keeps_every_label(tmp_path):
+    g = tmp_path / "g.nt"
+    g.write_text(labelled_graph())
+    rows = [f"http://e/i{i}\tc{i % 2}" for i in range(12)]
+    for name, text in (("tsv", "\r\n".join(rows)), ("csv", "\r\n".join(r.replace("\t", ",") for r in rows))):
+        path = tmp_path / f"train.{name}"
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode() + b"\r\n")
+        from rdf2mm.tasks.labels import read_label_file
+
+        pairs, _ = read_label_file(path)
+        assert len(pairs) == 12 and pairs[0] == ("<http://e/i0>", "c0"), pairs[:2]
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes(b'\xef\xbb\xbftarget = "http://e/cls"\r\nepochs = 2\r\naggregation = "sum"\r\n')
+    result = runner.invoke(app, ["--quiet", "train", str(g), "--config", str(cfg), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 2
+    bom_graph = tmp_path / "bom.nt"
+    bom_graph.write_bytes(b"\xef\xbb\xbf" + labelled_graph().replace("\n", "\r\n").encode())
+    result = runner.invoke(app, ["inspect", str(bom_graph), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["triples"] == 24
+
+
+def test_modality_map_and_query_file_with_a_byte_order_mark(tmp_path):
+    import pyoxigraph as ox
+
+    from rdf2mm.modalities.registry import ModalityMap
+
+    mapping = tmp_path / "map.toml"
+    mapping.write_bytes(b'\xef\xbb\xbf[datatypes]\r\n"http://e/dt" = "numeric"\r\n')
+    assert ModalityMap.from_toml(mapping).modality_of("http://e/dt") == "numeric"
+    store = tmp_path / "store"
+    s = ox.Store(str(store))
+    s.add(ox.Quad(ox.NamedNode("http://e/a"), ox.NamedNode("http://e/p"), ox.Literal("x")))
+    del s
+    rq = tmp_path / "q.rq"
+    rq.write_bytes(b"\xef\xbb\xbfSELECT ?o WHERE {\r\n  ?s ?p ?o\r\n}\r\n")
+    result = runner.invoke(app, ["query", str(store), f"@{rq}", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "x" in result.stdout
