@@ -35,7 +35,9 @@ def export_command(
     password: Optional[str] = typer.Option(None, "--password", envvar="RDF2MM_SPARQL_PASSWORD", show_envvar=True,
                                            help="HTTP basic password (prefer the env var RDF2MM_SPARQL_PASSWORD)."),
     token: Optional[str] = typer.Option(None, "--token", envvar="RDF2MM_SPARQL_TOKEN", help="Bearer token (env RDF2MM_SPARQL_TOKEN)."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for each remote request."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds each remote request may take in all."),
+    batch_mb: float = typer.Option(4.0, "--batch-mb", help="Largest body of one remote request, in MiB: bigger "
+                                   "graphs go in batches into a staging graph, swapped in at the end."),
     force: bool = typer.Option(False, "--force", help="Let --out replace a folder that is not an rdf2mm export (its contents are deleted)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
@@ -52,10 +54,16 @@ def export_command(
       rdf2mm export runs/museum --store results.oxigraph
 
       rdf2mm export runs/museum --gsp http://localhost:7878/store
+
+      rdf2mm export runs/museum --gsp http://localhost:7878/store --sparql-update http://localhost:7878/update
     """
     with handle_errors():
         from rdf2mm.export import DEFAULT_OUTPUTS, export_run
 
+        from rdf2mm.errors import UsageError
+
+        if not (0 < batch_mb < float("inf")):
+            raise UsageError(f"--batch-mb must be a positive number, not {batch_mb}")
         if out_dir and output is None and _format_list(out_dir) and not Path(out_dir).exists():
             # -o used to mean the formats here; it is the output path in every command now
             info(f"note: -o is the output folder now; reading -o {out_dir} as --output {out_dir} "
@@ -64,7 +72,8 @@ def export_command(
         outputs = output if output is not None else (() if (store or sparql_update or gsp) else DEFAULT_OUTPUTS)
         summary = export_run(run_dir, outputs, out_dir, vectors=vectors, base=base, store=store,
                              sparql_update=sparql_update, gsp=gsp, user=user, password=password, token=token,
-                             timeout=timeout, progress=info, force=force)
+                             timeout=timeout, batch_bytes=max(1, int(batch_mb * (1 << 20))), progress=info,
+                             force=force)
         if json_out:
             print_json(summary)
             return
