@@ -128,6 +128,21 @@ class TrainConfig:
         for key, value in TASK_DEFAULTS.get(self.task, {}).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
+        self.expand_names()
+        return self
+
+    def expand_names(self) -> TrainConfig:
+        """Expand prefixed names (``ex:movement``) in ``target`` and ``target_relations``
+        with the graph's declared prefixes and the common ones (in place); returns self."""
+        if not (self.target or self.target_relations):
+            return self
+        from rdf2mm.io.prefixes import prefixes_for
+
+        prefixes = prefixes_for(self.graph, self.format)
+        if self.target:
+            self.target = prefixes.expand(self.target, "--target")
+        if self.target_relations:
+            self.target_relations = prefixes.expand_all(self.target_relations, "--target-relations")
         return self
 
     def validate(self) -> None:

@@ -90,6 +90,17 @@ class EncodedGraph:
     timings: dict[str, float] = field(default_factory=dict)
     #: set once written (see :meth:`write`)
     manifest: dict[str, Any] | None = None
+    #: the folder it was written to (see :meth:`write`)
+    written_to: str | None = None
+
+    def __repr__(self) -> str:
+        # The default dataclass repr would print every array: thousands of lines.
+        mods = ", ".join(f"{m} {len(self.prepared.data[m].parsed)}" for m in self.modalities) or "none"
+        where = f", written to {self.written_to}" if self.written_to else ""
+        return (f"EncodedGraph(nodes={self.num_nodes}, entities={self.num_entities}, "
+                f"literal_nodes={self.num_nodes - self.num_entities}, edges={self.edge_index.shape[1]}, "
+                f"relations={len(self.relation_names)}, literals={self.options.literals!r}, "
+                f"modalities=[{mods}]{where})")
 
     @property
     def num_nodes(self) -> int:
@@ -285,9 +296,10 @@ def _check_target(out: Path, overwrite: bool, force: bool = False) -> bool:
             mine = False
         if not mine:
             raise UsageError(f"output folder {folder} is not an rdf2mm encode output; refusing to replace it "
-                             "(choose another path, or pass --force)")
+                             "(choose another path, or pass force=True; on the command line: --force)")
         if not overwrite:
-            raise UsageError(f"output folder {folder} exists; pass --overwrite to replace it")
+            raise UsageError(f"output folder {folder} exists; to replace it pass overwrite=True "
+                             f"(on the command line: rdf2mm encode --overwrite)")
         return True
 
     return check_folder_target(out, ours, "an encode output", force)
@@ -456,6 +468,7 @@ def write_encoded(
             manifest["files"] = files
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     enc.manifest = manifest
+    enc.written_to = str(out)
     return manifest
 
 
@@ -473,6 +486,13 @@ class EncodedFiles:
     literals: Any
     #: per modality: data, valid, literal_ids, node_index, node_row
     modalities: dict[str, dict[str, np.ndarray]]
+
+    def __repr__(self) -> str:
+        edges = self.graph.get("edge_index")
+        mods = ", ".join(f"{m} {len(d.get('data', []))}" for m, d in self.modalities.items()) or "none"
+        return (f"EncodedFiles(entities={self.entities.num_rows}, relations={self.relations.num_rows}, "
+                f"literals={self.literals.num_rows}, edges={0 if edges is None else edges.shape[1]}, "
+                f"modalities=[{mods}])")
 
 
 def load_encoded(folder: str | Path) -> EncodedFiles:

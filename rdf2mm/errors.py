@@ -61,3 +61,11 @@ class UsageError(Rdf2mmError):
 
 class DivergedError(DataError):
     """Training produced a non-finite loss or weights: nothing of the run is kept."""
+
+
+def did_you_mean(options: list[str]) -> str:
+    """``"; did you mean <a> or <b>?"`` for an error message, or ``""`` without options."""
+    if not options:
+        return ""
+    names = [f"<{o}>" for o in options]
+    return "; did you mean " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]) + "?"

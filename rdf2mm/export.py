@@ -519,7 +519,7 @@ def export_run(
     password: str | None = None,
     token: str | None = None,
     timeout: float = 60.0,
-    batch_bytes: int = 8 << 20,
+    batch_bytes: int = 4 << 20,
     progress: Callable[[str], None] | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -530,14 +530,20 @@ def export_run(
 
     ``outputs``: any of ``parquet, nt, ttl, trig, nq`` (a comma list or sequence; empty
     for none). ``vectors``: ``tensor`` (rdf-tensor JSON) or ``base64``. ``store``: a
-    pyoxigraph store folder; ``sparql_update``/``gsp``: a remote endpoint. Each target
-    gets the run's named graph replaced, never duplicated. Returns a summary dict.
+    pyoxigraph store folder; ``sparql_update``/``gsp``: a remote endpoint (both together:
+    one store, GSP batches swapped in by an Update ``MOVE``). Each target gets the run's
+    named graph replaced, all or nothing, never duplicated. ``batch_bytes`` bounds each
+    remote request's body. Returns a summary dict.
     """
     from rdf2mm.io.store import Auth, load_store, push_gsp, push_sparql_update
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     formats = parse_outputs(outputs)
+    if sparql_update or gsp:
+        from rdf2mm.io.http import HttpClient
+
+        HttpClient(timeout=timeout)  # a bad --timeout or size cap stops here, before anything is written
     run = load_run(run_dir)
     rg = RunGraph(run, vectors=vectors, base=base)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "export"
@@ -551,12 +557,13 @@ def export_run(
         res = load_store(store, rg.iri, rg.quads)
         summary["store"] = {"path": str(store), **res}
         say(f"loaded {res['quads']} quads into {store} graph <{rg.iri}>")
-    if sparql_update:
+    if sparql_update and not gsp:
         res = push_sparql_update(sparql_update, rg.iri, rg.quads, auth=auth, timeout=timeout, batch_bytes=batch_bytes)
         summary["sparql_update"] = res
         say(f"pushed {res['quads']} triples to {res['endpoint']} in {res['requests']} request(s)")
-    if gsp:
-        res = push_gsp(gsp, rg.iri, rg.quads, auth=auth, timeout=timeout, batch_bytes=batch_bytes)
+    if gsp:  # with sparql_update too: the same store's Update endpoint swaps the batches in
+        res = push_gsp(gsp, rg.iri, rg.quads, auth=auth, timeout=timeout, batch_bytes=batch_bytes,
+                       update_url=sparql_update)
         summary["gsp"] = res
         say(f"pushed {res['quads']} triples to {res['endpoint']} in {res['requests']} request(s)")
     summary["counts"]["quads"] = rg.quad_count  # None when no RDF was written

@@ -161,11 +161,14 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         raise UsageError("no input graph given")
     modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     kg, fingerprint = read_graph(cfg.graph, format=cfg.format, cache=cfg.cache)
-    note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
+    note("read", {"graph": repr(kg), "triples": kg.num_triples, "entities": kg.num_entities,
+                  "relations": kg.num_relations, "literals": kg.num_literals, "cache": kg.stats.get("cache", "miss")})
     if kg.num_triples == 0:
         raise InputError("the input graph is empty")
     labels = load_labels(kg, cfg)
     note("labels", labels.report)
+    for message in labels.warnings:
+        note("warning", {"message": message})
     kg = remove_targets(kg, labels.target_predicates)
     candidates = candidate_aggregations(cfg, labels)
     inputs = prepare_inputs(

@@ -10,7 +10,6 @@ atomically.
 from __future__ import annotations
 
 import csv
-import html
 import json
 import math
 from collections import defaultdict
@@ -19,31 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from rdf2mm.charts.svg import bar_chart, confusion_chart, esc, line_chart, scatter_chart, value_text
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open
+from rdf2mm.io.prefixes import Prefixes, run_prefixes
 from rdf2mm.io.run_files import read_json
 from rdf2mm.io.targets import REPORT_MARK, check_file_target, is_report_file
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
-W, H, PAD = 460, 260, 52
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _num(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _short(term: str) -> str:
-    """A readable local name for an IRI term like ``<http://ex.org/a#b>``."""
-    t = term.strip("<>")
-    for sep in ("#", "/"):
-        if sep in t.rstrip(sep):
-            t = t.rstrip(sep).rsplit(sep, 1)[1]
-    return t
+_esc = esc
 
 
 # --------------------------------------------------------------------------- reading
@@ -133,152 +115,34 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return proj
 
 
-# --------------------------------------------------------------------------- SVG
-
-
-class _Scale:
-    def __init__(self, lo: float, hi: float, a: float, b: float):
-        if not math.isfinite(lo) or not math.isfinite(hi):
-            lo, hi = 0.0, 1.0
-        if hi - lo < 1e-12:
-            lo, hi = lo - 0.5, hi + 0.5
-        self.lo, self.hi, self.a, self.b = lo, hi, a, b
-
-    def __call__(self, v: float) -> float:
-        return self.a + (v - self.lo) / (self.hi - self.lo) * (self.b - self.a)
-
-
-def _axes(xs: _Scale, ys: _Scale, xlabel: str, ylabel: str) -> list[str]:
-    parts = [f'<line class="axis" x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#333"/>',
-             f'<line class="axis" x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#333"/>']
-    for i in range(5):
-        yv = ys.lo + (ys.hi - ys.lo) * i / 4
-        y = ys(yv)
-        parts.append(f'<text x="{PAD - 4}" y="{y + 3:.1f}" text-anchor="end" font-size="10">{_num(yv)}</text>')
-        xv = xs.lo + (xs.hi - xs.lo) * i / 4
-        parts.append(f'<text x="{xs(xv):.1f}" y="{H - PAD + 14}" text-anchor="middle" font-size="10">{_num(xv)}</text>')
-    parts.append(f'<text x="{(W + PAD) / 2}" y="{H - 8}" text-anchor="middle" font-size="11">{_esc(xlabel)}</text>')
-    parts.append(f'<text x="12" y="{H / 2}" text-anchor="middle" font-size="11" '
-                 f'transform="rotate(-90 12 {H / 2})">{_esc(ylabel)}</text>')
-    return parts
-
-
-def _svg(kind: str, body: list[str], width: int = W, height: int = H) -> str:
-    return (f'<svg class="chart {kind}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img">' + "".join(body) + "</svg>")
-
-
-def line_chart(kind: str, curve: list[dict[str, float]], columns: list[str], ylabel: str) -> str:
-    """One polyline per (column, seed) against epoch."""
-    series = []
-    for ci, col in enumerate(columns):
-        by_seed: dict[int, list[tuple[float, float]]] = defaultdict(list)
-        for r in curve:
-            v = r.get(col, float("nan"))
-            if math.isfinite(v) and math.isfinite(r.get("epoch", float("nan"))):
-                by_seed[int(r.get("seed", 0))].append((r["epoch"], v))
-        for si, (seed, pts) in enumerate(sorted(by_seed.items())):
-            series.append((col, seed, ci, si, sorted(pts)))
-    points = [p for s in series for p in s[4]]
-    if not points:
-        return ""
-    xs = _Scale(min(p[0] for p in points), max(p[0] for p in points), PAD, W - 10)
-    ys = _Scale(min(p[1] for p in points), max(p[1] for p in points), H - PAD, 10)
-    body = _axes(xs, ys, "epoch", ylabel)
-    for col, seed, ci, si, pts in series:
-        coords = " ".join(f"{xs(x):.1f},{ys(y):.1f}" for x, y in pts)
-        dash = ' stroke-dasharray="4 3"' if si % 2 else ""
-        body.append(f'<polyline class="series" data-column="{_esc(col)}" data-seed="{seed}" fill="none" '
-                    f'stroke="{PALETTE[ci % len(PALETTE)]}" stroke-width="1.5"{dash} points="{coords}">'
-                    f'<title>{_esc(col)}, seed {seed}</title></polyline>')
-    for ci, col in enumerate(columns):
-        y = 16 + 13 * ci
-        body.append(f'<rect x="{W - 150}" y="{y - 8}" width="10" height="10" fill="{PALETTE[ci % len(PALETTE)]}"/>'
-                    f'<text x="{W - 136}" y="{y + 1}" font-size="10">{_esc(col)}</text>')
-    return _svg(kind, body)
-
-
-def bar_chart(kind: str, values: dict[str, float], ylabel: str) -> str:
-    if not values:
-        return ""
-    n = len(values)
-    width = max(W, PAD + 40 * n + 20)
-    step = (width - PAD - 10) / n
-    ys = _Scale(0.0, 1.0, H - PAD, 10)
-    body = [f'<line x1="{PAD}" y1="{H - PAD}" x2="{width - 10}" y2="{H - PAD}" stroke="#333"/>',
-            f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#333"/>',
-            f'<text x="12" y="{H / 2}" text-anchor="middle" font-size="11" transform="rotate(-90 12 {H / 2})">'
-            f'{_esc(ylabel)}</text>']
-    for i in range(5):
-        body.append(f'<text x="{PAD - 4}" y="{ys(i / 4) + 3:.1f}" text-anchor="end" font-size="10">{i / 4:g}</text>')
-    for i, (name, v) in enumerate(values.items()):
-        x = PAD + i * step + step * 0.15
-        y = ys(v)
-        body.append(f'<rect class="bar" data-label="{_esc(name)}" data-value="{v:.6f}" x="{x:.1f}" y="{y:.1f}" '
-                    f'width="{step * 0.7:.1f}" height="{H - PAD - y:.1f}" fill="{PALETTE[i % len(PALETTE)]}">'
-                    f'<title>{_esc(name)}: {v:.4f}</title></rect>')
-        body.append(f'<text x="{x + step * 0.35:.1f}" y="{y - 3:.1f}" text-anchor="middle" font-size="10">{v:.3f}</text>')
-        body.append(f'<text x="{x + step * 0.35:.1f}" y="{H - PAD + 14}" text-anchor="middle" font-size="10">'
-                    f'{_esc(_short(name))[:14]}</text>')
-    return _svg(kind, body, width=int(width))
-
-
-def confusion_chart(classes: list[str], matrix: np.ndarray) -> str:
-    if not classes:
-        return ""
-    n = len(classes)
-    cell = max(18, min(48, 360 // n))
-    left, top = 120, 30
-    size = (max(left + cell * n + 10, 320), top + cell * n + 40)
-    peak = max(int(matrix.max()), 1)
-    body = []
-    for i in range(n):
-        body.append(f'<text x="{left - 4}" y="{top + cell * i + cell / 2 + 3:.1f}" text-anchor="end" font-size="10">'
-                    f'{_esc(_short(classes[i]))[:18]}</text>')
-        body.append(f'<text x="{left + cell * i + cell / 2:.1f}" y="{top - 6}" text-anchor="middle" font-size="10">'
-                    f'{_esc(_short(classes[i]))[:8]}</text>')
-        for j in range(n):
-            v = int(matrix[i, j])
-            shade = 1 - 0.85 * v / peak
-            colour = f"rgb({int(255 * shade)},{int(255 * shade)},255)"
-            body.append(f'<rect class="cell" data-true="{_esc(classes[i])}" data-predicted="{_esc(classes[j])}" '
-                        f'data-count="{v}" x="{left + cell * j}" y="{top + cell * i}" width="{cell}" height="{cell}" '
-                        f'fill="{colour}" stroke="#fff"/>')
-            body.append(f'<text x="{left + cell * j + cell / 2:.1f}" y="{top + cell * i + cell / 2 + 4:.1f}" '
-                        f'text-anchor="middle" font-size="11" fill="{"#fff" if shade < 0.5 else "#000"}">{v}</text>')
-    body.append(f'<text x="{left}" y="{size[1] - 12}" font-size="11">'
-                f'predicted (rows: true class)</text>')
-    return _svg("confusion", body, width=size[0], height=size[1])
-
-
-def scatter_chart(points: np.ndarray, groups: list[str]) -> str:
-    if len(points) == 0:
-        return ""
-    classes = sorted(set(groups))
-    xs = _Scale(float(points[:, 0].min()), float(points[:, 0].max()), PAD, W - 160)
-    ys = _Scale(float(points[:, 1].min()), float(points[:, 1].max()), H - PAD, 10)
-    body = _axes(xs, ys, "PC 1", "PC 2")
-    for (x, y), g in zip(points.tolist(), groups):
-        k = classes.index(g)
-        body.append(f'<circle class="point" data-class="{_esc(g)}" cx="{xs(x):.1f}" cy="{ys(y):.1f}" r="3.5" '
-                    f'fill="{PALETTE[k % len(PALETTE)]}" fill-opacity="0.8"/>')
-    for k, c in enumerate(classes[:20]):
-        y = 16 + 13 * k
-        body.append(f'<circle cx="{W - 146}" cy="{y - 3}" r="4" fill="{PALETTE[k % len(PALETTE)]}"/>'
-                    f'<text x="{W - 138}" y="{y + 1}" font-size="10">{_esc(_short(c))[:22]}</text>')
-    return _svg("pca", body)
-
-
 # --------------------------------------------------------------------------- page
 
 
-def _table(kind: str, rows: list[tuple[str, Any]], header: tuple[str, str] = ("setting", "value")) -> str:
-    cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f'<table class="{kind}"><thead><tr><th>{header[0]}</th><th>{header[1]}</th></tr></thead><tbody>{cells}</tbody></table>'
+def display(value: Any) -> str:
+    """A config or metric value for people: ``—`` for unset, yes/no, lists comma-separated."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return value_text(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(display(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {display(v)}" for k, v in value.items()) or "—"
+    return str(value)
+
+
+def _table(kind: str, rows: list[tuple[Any, ...]], header: tuple[str, ...] = ("setting", "value"),
+           raw: bool = False) -> str:
+    """A table; cells are escaped unless ``raw`` (then the caller built them as HTML)."""
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c if raw else _esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{kind}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _fmt_metric(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return f"{value:.4f}" if isinstance(value, float) else display(value)
 
 
 RANK_BUCKETS = ((1, 1, "1"), (2, 3, "2-3"), (4, 10, "4-10"), (11, 100, "11-100"), (101, 1000, "101-1000"),
@@ -300,35 +164,129 @@ def _read_ranks(folder: Path) -> list[float]:
     return [float(r[k]) for r in rows for k in ("head_rank", "tail_rank") if r.get(k) not in (None, "")]
 
 
+STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1.5em;color:#222}"
+         "h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}"
+         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 10px;"
+         "font-size:13px;text-align:left;vertical-align:top}th{background:#f3f3f3}"
+         "td.num{text-align:right;font-variant-numeric:tabular-nums}"
+         "table.inner td,table.inner th{border:none;padding:1px 10px 1px 0}"
+         "svg.chart{display:block;margin:.5em 0;background:#fcfcfc;height:auto}"
+         "p.note{color:#555;font-size:13px}.cols{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}.cols>div{flex:1 1 40%;min-width:320px}")
+
+
 def _page(title: str, subtitle: str, sections: list[str]) -> str:
-    style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
-             "font-size:13px;text-align:left}svg.chart{display:block;margin:.5em 0;background:#fafafa}")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + REPORT_MARK +
-            f"<title>{_esc(title)}</title><style>{style}</style></head><body>"
+            f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p>"
             + "\n".join(sections) + "</body></html>\n")
 
 
+def _selection_table(selection: dict[str, Any]) -> str:
+    """``--aggregation auto``'s candidates and their mean validation figures, as a small table."""
+    if "skipped" in selection:
+        return _esc(display(selection["skipped"]))
+    columns = sorted({k for figures in selection.values() for k in figures})
+    rows = [(_esc(name), *(_esc(_fmt_metric(figures.get(c))) for c in columns)) for name, figures in selection.items()]
+    return _table("inner", rows, ("candidate", *(c.replace("_", " ") for c in columns)), raw=True)
+
+
+def _encoded(modalities: Any) -> set[str] | None:
+    """The modalities a run encoded (None: all of them), from its ``modalities`` setting."""
+    if modalities in (None, "all"):
+        return None
+    if modalities == "none":
+        return set()
+    names = modalities.split(",") if isinstance(modalities, str) else list(modalities)
+    return {n.strip() for n in names if n.strip()}
+
+
+def summary_section(literals: dict[str, Any], prefixes: Prefixes, modalities: Any = "all") -> str:
+    """Counts per modality and per datatype (with ill-typed counts) and the label or split sizes.
+
+    Literals of modalities the run did not encode were not parsed: their ill-typed count
+    reads "not checked" rather than 0."""
+    encoded = _encoded(modalities)
+    datatypes = literals.get("datatypes") or {}
+    if not datatypes and not literals.get("labels") and not literals.get("splits"):
+        return ""
+    per_mod: dict[str, list[Any]] = {}
+    for dt, d in datatypes.items():
+        row = per_mod.setdefault(d.get("modality", "?"), [[], 0, 0])
+        row[0].append(prefixes.compact(dt) if dt else "(plain)")
+        row[1] += int(d.get("literals") or 0)
+        row[2] += int(d.get("ill_typed") or 0)
+    mods = [(m, ", ".join(dts), f"{n:,}", f"{ill:,}" if encoded is None or m in encoded else "not checked (not encoded)")
+            for m, (dts, n, ill) in sorted(per_mod.items(), key=lambda kv: -kv[1][1])]
+    parts = ["<h2>Graph and modalities</h2>"]
+    if mods:
+        parts.append(_table("modalities", mods, ("modality", "datatypes", "literals encoded", "ill-typed (skipped)")))
+        reasons = [(prefixes.compact(dt), display(d.get("reasons"))) for dt, d in datatypes.items() if d.get("ill_typed")]
+        if reasons:
+            parts.append(_table("ill-typed", reasons, ("datatype", "why literals were skipped")))
+    for key, title in (("labels", "Labels"), ("splits", "Link-prediction triples")):
+        report = literals.get(key)
+        if report:
+            rows = [(k.replace("_", " "), display(v)) for k, v in report.items()]
+            parts.append(f"<h3>{title}</h3>" + _table(key, rows, ("what", "count")))
+    return "".join(parts)
+
+
+def _seed_of(index: int, entry: dict[str, Any], config: dict[str, Any]) -> int:
+    return int(entry.get("seed", int(config.get("seed") or 0) + index))
+
+
+def _kept_seed_figures(metrics: dict[str, Any], config: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
+    """The kept model's seed and that seed's own figures (what the bars of the predictions show)."""
+    kept = metrics.get("kept_seed")
+    for i, entry in enumerate(metrics.get("per_seed") or []):
+        if kept is None or _seed_of(i, entry, config) == kept:
+            return _seed_of(i, entry, config), entry
+    return kept, {}
+
+
 def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
-    """The page for an ``rdf2mm ablate`` output folder: one bar per grid cell, and the table."""
+    """The page for an ``rdf2mm ablate`` output folder: one bar per grid cell (mean, ± std), and the table."""
     metric = summary["metric"]
-    sections = []
+    seeds = summary.get("seeds")
+    sections = [f'<p class="note">Bars: mean {_esc(metric)} over {_esc(seeds)} seeds per configuration; '
+                "whiskers: ± one standard deviation. p: Welch's t-test against structure only with the "
+                "same literal mode.</p>"]
+    name = lambda c: "structure only" if c == "none" else c  # noqa: E731
     for mode in sorted({c["literals"] for c in summary["cells"]}):
         cells = [c for c in summary["cells"] if c["literals"] == mode]
-        values = {("structure only" if c["config"] == "none" else c["config"]): float(c[metric] or 0.0) for c in cells}
-        sections.append(f"<h2>{_esc(metric)} per modality ({_esc(mode)} literals)</h2>"
-                        + bar_chart(f"ablation-{mode}", values, metric))
+        values = {name(c["config"]): float(c[metric] or 0.0) for c in cells}
+        errors = {name(c["config"]): float(c[f"{metric}_std"]) for c in cells
+                  if isinstance(c.get(f"{metric}_std"), float)}
+        sections.append(f"<h2>{_esc(metric)} per configuration ({_esc(mode)} literals)</h2>"
+                        + bar_chart(f"ablation-{mode}", values, metric, errors=errors, wide=True))
+    secondary = summary.get("secondary")
     rows = []
     for c in summary["cells"]:
-        std = c.get(f"{metric}_std")
         p = c.get("p_value")
-        rows.append((f"{c['config']} ({c['literals']})",
-                     f"{_fmt_metric(c[metric])}" + (f" ± {std:.4f}" if isinstance(std, float) else "")
-                     + (f"; p = {p:.4f} vs structure only" if isinstance(p, float) else "")))
-    sections.append("<h2>Results</h2>" + _table("ablation", rows, ("configuration", f"{metric} (mean ± std)")))
+        row = [name(c["config"]), c["literals"], _pm(c.get(metric), c.get(f"{metric}_std"))]
+        if secondary:
+            row.append(_pm(c.get(secondary), c.get(f"{secondary}_std")))
+        row.append("—" if not isinstance(p, float) else f"p = {p:.4f}" + (" (significant at 0.05)" if p < 0.05 else ""))
+        rows.append(tuple(row))
+    header = ("configuration", "literals", f"{metric} (mean ± std)",
+              *((f"{secondary} (mean ± std)",) if secondary else ()), "p vs structure only")
+    sections.append("<h2>Results</h2>" + _table("ablation", rows, header))
+    # the cell with every modality encoded parsed every literal: its ill-typed counts are the graph's
+    cells = sorted(summary["cells"], key=lambda c: c["config"] != "all")
+    first = next((folder / f"{c['literals']}-{c['config']}" for c in cells), None)
+    if first is not None and (first / "literals.json").is_file():
+        config = _read_json(first / "config.json") or {}
+        sections.append(summary_section(_read_json(first / "literals.json") or {},
+                                        run_prefixes(config.get("graph"), first), config.get("modalities"))
+                        + f'<p class="note">From the run of {_esc(first.name)}.</p>')
     return _page(f"rdf2mm ablation {folder.name}",
-                 f"task: {summary['task']}; {summary['seeds']} seeds; test: {summary.get('test', '')}", sections)
+                 f"task: {summary['task']}; {seeds} seeds per configuration; test: {summary.get('test', '')}", sections)
+
+
+def _pm(mean: Any, std: Any) -> str:
+    if not isinstance(mean, float) or math.isnan(mean):
+        return "—"
+    return f"{mean:.4f}" + (f" ± {std:.4f}" if isinstance(std, float) else "")
 
 
 def build_report(run_dir: str | Path) -> str:
@@ -343,38 +301,57 @@ def build_report(run_dir: str | Path) -> str:
         raise InputError(f"{folder}: not a run directory (no metrics.json)")
     config = _read_json(folder / "config.json") or {}
     prov = _read_json(folder / "provenance.json") or {}
+    literals = _read_json(folder / "literals.json") or {}
     curve = _read_curve(folder)
     predictions = _read_predictions(folder)
     task = metrics.get("task", config.get("task", "node-classification"))
+    prefixes = run_prefixes(config.get("graph"), folder)
+    name = prefixes.compact_term
+    seeds = int(metrics.get("seeds", 1) or 1)
     sections: list[str] = []
 
     metric_rows = []
     for k, v in metrics.items():
-        if k == "per_seed" or k.endswith("_std"):
+        if k in ("per_seed", "splits") or k.endswith("_std"):
             continue
         std = metrics.get(f"{k}_std")
-        text = _fmt_metric(v) + (f" ± {std:.4f}" if isinstance(std, float) and metrics.get("seeds", 1) > 1 else "")
-        metric_rows.append((k, text))
-    sections.append("<h2>Metrics</h2>" + _table("metrics", metric_rows, ("metric", "value")))
+        if k == "aggregation_selection" and isinstance(v, dict):
+            metric_rows.append((_esc(k.replace("_", " ")), _selection_table(v)))
+            continue
+        text = _fmt_metric(v) + (f" ± {std:.4f}" if isinstance(std, float) and seeds > 1 else "")
+        metric_rows.append((_esc(k.replace("_", " ")), _esc(text)))
+    over = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed"
+    sections.append(f"<h2>Metrics ({over})</h2>" + _table("metrics", metric_rows, ("metric", "value"), raw=True))
+    sections.append(summary_section(literals, prefixes, config.get("modalities", "all")))
 
+    kept, kept_figures = _kept_seed_figures(metrics, config)
     if curve:
+        best = {_seed_of(i, e, config): int(e["best_epoch"]) for i, e in enumerate(metrics.get("per_seed") or [])
+                if e.get("best_epoch")}
         cols = sorted({k for r in curve for k in r} - {"epoch", "seed"})
         loss = [c for c in cols if c.endswith("loss")]
         quality = [c for c in cols if c not in loss]
-        charts = [line_chart("curve-loss", curve, loss, "loss"), line_chart("curve-quality", curve, quality,
-                                                                             "accuracy" if task != "link-prediction" else "score")]
-        sections.append("<h2>Training curves</h2><p>Per epoch; one line per seed (dashed: odd seeds).</p>"
-                        + "".join(c for c in charts if c))
+        charts = [line_chart("curve-loss", curve, loss, "loss", best),
+                  line_chart("curve-quality", curve, quality, "accuracy" if task != "link-prediction" else "score", best)]
+        sections.append("<h2>Training curves</h2><p class=\"note\">Per epoch; one line per seed (dashed: odd seeds); "
+                        "the dotted vertical line is each seed's best validation epoch, whose weights were kept. "
+                        "Hover a point for its value.</p>" + "".join(c for c in charts if c))
 
     if task == "node-classification" and predictions:
         classes, matrix = confusion(predictions, "test")
         per_split = split_accuracy(predictions)
         per_class = {c: float(matrix[i, i] / matrix[i].sum()) for i, c in enumerate(classes) if matrix[i].sum()}
-        kept = metrics.get("kept_seed")
-        note = f" (predictions of the kept model, seed {kept})" if kept is not None else ""
-        sections.append(f"<h2>Test confusion matrix{_esc(note)}</h2>" + confusion_chart(classes, matrix))
-        sections.append("<h2>Accuracy per split</h2>" + bar_chart("split-accuracy", per_split, "accuracy"))
-        sections.append("<h2>Test accuracy per class</h2>" + bar_chart("class-accuracy", per_class, "accuracy"))
+        which = f"the kept model, seed {kept}" if kept is not None else "the kept model"
+        sections.append(f"<h2>Predictions of {_esc(which)}</h2><p class=\"note\">The charts below show this one "
+                        f"seed{'' if seeds == 1 else f' (the metrics table above averages {seeds} seeds)'}.</p>")
+        if kept_figures:
+            rows = [(k.replace("_", " "), _fmt_metric(v)) for k, v in kept_figures.items()
+                    if k.split("_")[0] in ("train", "valid", "test", "best", "epochs") and not k.endswith("seconds")]
+            sections.append(_table("kept-seed", rows, ("figure", f"seed {kept}")))
+        sections.append("<h3>Test confusion matrix</h3>" + confusion_chart(classes, matrix, name))
+        sections.append('<div class="cols"><div><h3>Accuracy per split</h3>'
+                        + bar_chart("split-accuracy", per_split, "accuracy") + "</div><div><h3>Test accuracy per class</h3>"
+                        + bar_chart("class-accuracy", per_class, "accuracy", names=name) + "</div></div>")
 
     ranks = _read_ranks(folder) if task == "link-prediction" else []
     if ranks:
@@ -385,22 +362,23 @@ def build_report(run_dir: str | Path) -> str:
     if emb is not None and predictions:
         matrix_e, terms = emb
         row_of = {t: i for i, t in enumerate(terms)}
-        labelled = [(row_of[r["entity"]], r["true_class"]) for r in predictions
+        labelled = [(row_of[r["entity"]], r["true_class"], r["entity"]) for r in predictions
                     if r.get("true_class") and r.get("entity") in row_of]
         if len(labelled) >= 2:
-            pts = pca_2d(matrix_e[[i for i, _ in labelled]])
-            sections.append(f"<h2>Entity embeddings (PCA, {len(labelled)} labelled entities)</h2>"
-                            + scatter_chart(pts, [c for _, c in labelled]))
+            pts = pca_2d(matrix_e[[i for i, _, _ in labelled]])
+            sections.append(f"<h2>Entity embeddings (PCA, {len(labelled)} labelled entities, seed {kept})</h2>"
+                            + scatter_chart(pts, [c for _, c, _ in labelled], name, [name(e) for _, _, e in labelled]))
 
-    sections.append("<h2>Config</h2>" + _table("config", [(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
-                                                          for k, v in config.items()]))
+    shown = {k: (prefixes.compact(v) if k == "target" and v else [prefixes.compact(t) for t in v] if k == "target_relations" else v)
+             for k, v in config.items()}
+    sections.append("<h2>Config</h2>" + _table("config", [(k.replace("_", " "), display(v)) for k, v in shown.items()]))
     versions = prov.get("versions", {})
-    other = [(k, v) for k, v in prov.items() if k != "versions"]
+    other = [(k.replace("_", " "), display(v)) for k, v in prov.items() if k != "versions"]
     sections.append("<h2>Versions</h2>" + _table("versions", list(versions.items()), ("package", "version")))
     if other:
         sections.append("<h2>Provenance</h2>" + _table("provenance", other, ("field", "value")))
 
-    return _page(f"rdf2mm run {folder.name}", f"task: {task}; seeds: {metrics.get('seeds', 1)}", sections)
+    return _page(f"rdf2mm run {folder.name}", f"task: {task}; seeds: {seeds}", sections)
 
 
 def write_report(run_dir: str | Path, output: str | Path | None = None, force: bool = False) -> Path:

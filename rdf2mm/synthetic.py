@@ -59,6 +59,7 @@ from typing import IO, Any, Iterable, Sequence
 import numpy as np
 
 from rdf2mm.errors import UsageError
+from rdf2mm.io.atomic import public_mode
 
 __all__ = [
     "EX",
@@ -245,9 +246,7 @@ def generate(
         raise UsageError(f"output path {out} exists and is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would otherwise stick to a fresh out_dir
+    public_mode(tmp, folder=True)  # mkdtemp's 0700 would otherwise stick to a fresh out_dir
     try:
         manifest = _Generator(p).run(tmp)
         _move_into(tmp, out)

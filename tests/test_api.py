@@ -46,6 +46,11 @@ def test_encode_read_and_load(tmp_path):
     assert torch.equal(data.edge_index, kg.to_pyg(literals="merged").edge_index)
     # without an output folder nothing is written
     assert rdf2mm.encode(kg).manifest is None
+    # a short repr, not thousands of array lines
+    text = repr(enc)
+    assert text.startswith("EncodedGraph(nodes=") and f"entities={kg.num_entities}" in text
+    assert f"written to {tmp_path / 'files'}" in text and "numeric" in text and len(text) < 400
+    assert repr(loaded).startswith("EncodedFiles(entities=") and len(repr(loaded)) < 400
 
 
 def test_encode_rejects_bad_options():

@@ -210,7 +210,8 @@ def test_output_is_deterministic(nt_file, tmp_path):
 def test_existing_output_is_protected(nt_file, tmp_path):
     out = tmp_path / "enc"
     encode(nt_file, out, modalities="none")
-    with pytest.raises(UsageError, match="--overwrite"):
+    # the message names the Python argument (and the CLI flag)
+    with pytest.raises(UsageError, match=r"pass overwrite=True \(on the command line: rdf2mm encode --overwrite\)"):
         encode(nt_file, out)
     encode(nt_file, out, modalities="numeric", overwrite=True)
     assert set(load_encoded(out).modalities) == {"numeric"}

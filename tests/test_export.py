@@ -174,9 +174,9 @@ def test_the_aggregation_kept_is_the_exported_setting(trained_run, tmp_path):
 
 def test_parquet_reads_back_in_duckdb(fake_run, tmp_path):
     duckdb = pytest.importorskip("duckdb")
-    export_run(fake_run, "parquet", tmp_path)
+    export_run(fake_run, "parquet", tmp_path / "out")
     expected = model_vectors(fake_run)
-    rows = duckdb.sql(f"SELECT iri, embedding FROM '{tmp_path / 'embeddings.parquet'}'").fetchall()
+    rows = duckdb.sql(f"SELECT iri, embedding FROM '{tmp_path / 'out' / 'embeddings.parquet'}'").fetchall()
     assert len(rows) == len(expected)
     for iri, vec in rows:
         assert_bits_equal(np.asarray(vec, dtype=np.float32), expected[iri])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -161,3 +162,52 @@ def test_link_prediction_report_has_rank_histogram(tmp_path):
                       epochs=3, device="cpu", out=str(out)))
     page = build_report(out)
     assert "rank-histogram" in page and "Filtered test ranks" in page
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    from rdf2mm.charts.svg import nice_step, nice_ticks, tick_label
+
+    assert nice_ticks(1, 70) == [0, 20, 40, 60, 80]
+    assert nice_ticks(0.2917, 1.0) == [0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(1, 3, integer=True) == [1, 2, 3]  # epochs: never 1.5
+    for lo, hi in [(1, 70), (0.003, 0.0071), (3.086e-06, 9.2e-06), (-4.2, 17.0), (5, 5)]:
+        ticks = nice_ticks(lo, hi)
+        step = ticks[1] - ticks[0]
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 6) in (1, 2, 5), (lo, hi, ticks)
+        assert ticks[0] <= min(lo, hi) and ticks[-1] >= max(lo, hi) and len(ticks) <= 7
+    assert nice_step(100, 5) == 50  # 18.25/35.5/52.75 is what a linear split gives instead
+    assert [tick_label(v, 2e-6) for v in nice_ticks(3.086e-06, 9.2e-06)] == ["2e-6", "4e-6", "6e-6", "8e-6", "1e-5"]
+    assert tick_label(0.25, 0.05) == "0.25" and tick_label(40, 20) == "40" and tick_label(0.0, 0.2) == "0"
+
+
+def test_report_summary_best_epoch_hover_and_formatted_tables(run_dir):
+    page = build_report(run_dir)
+    charts = _charts(page)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    best = metrics["per_seed"][0]["best_epoch"]
+    marks = charts["curve-quality"].findall(f"{SVG}line[@class='best-epoch']")
+    assert [int(m.get("data-epoch")) for m in marks] == [best]
+    # hover values: every curve point has a title with its value
+    curve = list(csv.DictReader((run_dir / "curve.csv").open()))
+    hovers = charts["curve-loss"].findall(f"{SVG}g/{SVG}circle")
+    assert len(hovers) == 2 * len(curve)
+    first = float(curve[0]["train_loss"])
+    assert any(h.find(f"{SVG}title").text.startswith("train_loss, seed 0, epoch 1: ") for h in hovers)
+    assert f"{first:.4g}" in page
+    for kind in ("confusion", "split-accuracy", "class-accuracy", "pca"):
+        marks = [el for el in charts[kind] if el.get("class") in ("bar", "cell", "point")]
+        assert marks and all(el.find(f"{SVG}title") is not None for el in marks)
+    # graph and modality summary from literals.json, with the datatypes compacted
+    assert "Graph and modalities" in page and "xsd:gYear" in page and "ill-typed" in page
+    literals = json.loads((run_dir / "literals.json").read_text())
+    ill = sum(d["ill_typed"] for d in literals["datatypes"].values() if d["modality"] == "temporal")
+    assert re.search(rf"<td>temporal</td><td>[^<]*</td><td>[\d,]+</td><td>{ill}</td>", page)
+    # the kept seed is named beside its charts; full class names (compacted, never cut)
+    assert f"Predictions of the kept model, seed {metrics['kept_seed']}" in page
+    assert "ex:impressionism" in page and "ex:baroque" in page
+    # charts scale to the page; the config table has no Python literals
+    assert all(c.get("width") == "100%" and c.get("viewBox") for c in charts.values())
+    config_table = re.search(r'<table class="config">.*?</table>', page, re.S).group(0)
+    assert "None" not in config_table and "True" not in config_table and "[" not in config_table
+    assert "<td>yes</td>" in config_table and "<td>—</td>" in config_table

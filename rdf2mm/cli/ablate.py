@@ -10,7 +10,8 @@ from typing import Any, Optional
 
 import typer
 
-from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+from rdf2mm.cli.app import app, handle_errors, info, out, print_json, warn
+from rdf2mm.cli.progress import LogProgress
 from rdf2mm.cli.tracking_options import experiment_option, make_tracking, tracker_option, tracking_uri_option
 
 
@@ -18,7 +19,7 @@ from rdf2mm.cli.tracking_options import experiment_option, make_tracking, tracke
 def ablate_command(
     graph: Optional[list[str]] = typer.Argument(None, help="RDF files, folders or a store folder (default: the --config file's graph)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="node-classification (default) or link-prediction."),
-    target: Optional[str] = typer.Option(None, "--target", help="Predicate IRI holding the class labels."),
+    target: Optional[str] = typer.Option(None, "--target", help="Predicate holding the class labels: an IRI or a prefixed name such as ex:movement."),
     train: Optional[str] = typer.Option(None, "--train", help="Training labels or, for link prediction, training triples."),
     valid: Optional[str] = typer.Option(None, "--valid", help="Validation labels or triples."),
     test: Optional[str] = typer.Option(None, "--test", help="Test labels or triples."),
@@ -40,10 +41,10 @@ def ablate_command(
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate."),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs per seed (default 200)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs per seed (default: 200)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience on validation."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default 0); cells use seed..seed+N-1."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default: 0); cells use seed..seed+N-1."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
     force: bool = typer.Option(False, "--force", help="Let --out be a folder holding files rdf2mm did not write (the cells are added beside them), and --csv overwrite a file rdf2mm did not write."),
     tracker: Optional[list[str]] = tracker_option(),
@@ -97,19 +98,23 @@ def ablate_command(
         if seeds < 2:
             info("note: with fewer than 2 seeds no significance test is possible")
 
+        heartbeat = LogProgress(info, epochs=cfg.epochs)
+
         def note(stage: str, data: dict) -> None:
-            if stage == "cell":
+            if stage == "warning":
+                warn(data["message"])
+            elif stage == "cell":
                 # each cell is one tracked run, named like its run directory
                 cell = copy.deepcopy(cfg)
                 cell.modalities, cell.literals, cell.seeds = data["config"], data["literals"], seeds
                 cell.out = str(Path(cfg.out) / f"{data['literals']}-{data['config']}")
                 tracking.begin(cell, tags={"rdf2mm.ablation": str(cfg.out)})
-                info(f"[{data['index']}/{data['total']}] {data['config']} ({data['literals']} literals)")
+                name = "structure only" if data["config"] == "none" else data["config"]
+                info(f"[{data['index']}/{data['total']}] {name} ({data['literals']} literals)")
             elif stage == "cell_done":
                 tracking.end(data.get("run_dir"))
-            elif stage == "seed_done":
-                acc = data.get("test_accuracy", data.get("test_mrr"))
-                info(f"  seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
+            elif stage in ("seed", "epoch", "step", "seed_done", "candidate_seed_done", "selected"):
+                heartbeat(stage, data)
 
         with tracking.closing():
             result = run_ablation(cfg, grid, modes, seeds, tracking.wrap(note), force=force)

@@ -34,6 +34,7 @@ def generate_command(
     max_images: int = typer.Option(20_000, "--max-images", help="Only this many items get an image (images dominate cost)."),
     split: str = typer.Option("0.6,0.2,0.2", "--split", help="Label split fractions train,valid,test (stratified)."),
     lp_split: str = typer.Option("0.8,0.1,0.1", "--lp-split", help="Link-prediction split fractions of the entity-entity triples."),
+    link_strength: float = typer.Option(0.8, "--link-strength", help="Probability that an item's group, tags and related item come from its latent cluster (1: links fully predictable, 0: random)."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as one JSON object on stdout."),
 ) -> None:
     """Generate a graph whose items carry literals of every modality, with the label planted where asked.
@@ -66,6 +67,7 @@ def generate_command(
             max_images=max_images,
             split=_fractions(split, "--split"),
             lp_split=_fractions(lp_split, "--lp-split"),
+            link_strength=link_strength,
         )
         m = ds.manifest
         if json_out:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -41,10 +41,13 @@ def inspect_command(
         if json_out:
             print_json(report)
             return
-        _print_report(report)
+        from rdf2mm.io.prefixes import prefixes_for
+
+        _print_report(report, prefixes_for(sources, format))
 
 
-def _print_report(r: dict) -> None:
+def _print_report(r: dict, prefixes: Any) -> None:
+    """The report as tables, IRIs compacted with ``prefixes`` (``--json`` keeps them full)."""
     summary = Table(title="Graph", show_header=False)
     summary.add_column("what")
     summary.add_column("count", justify="right")
@@ -70,17 +73,20 @@ def _print_report(r: dict) -> None:
             mod.add_row(name, f"{n:,}")
     out.print(mod)
     dts = Table(title="Literals per datatype")
+    names = {dt: prefixes.compact(dt) if dt else "(plain)" for dt in r["datatypes"]}
     for col in ("datatype", "modality", "literals", "distinct", "ill-typed", "why"):
-        dts.add_column(col, justify="right" if col in ("literals", "distinct", "ill-typed") else "left")
+        # the datatype is the answer: never cut; the reasons wrap instead
+        dts.add_column(col, justify="right" if col in ("literals", "distinct", "ill-typed") else "left",
+                       overflow="fold", no_wrap=col == "datatype")
     for dt, d in r["datatypes"].items():
         why = ", ".join(f"{k}: {v}" for k, v in (d["ill_typed_reasons"] or {}).items())
         why += "".join(f"; accepted, {k}: {v}" for k, v in d["accepted_nonstandard"].items())
         ill = "-" if d["ill_typed"] is None else f"{d['ill_typed']:,}"
-        dts.add_row(dt, d["modality"], f"{d['literals']:,}", f"{d['distinct']:,}", ill, why)
+        dts.add_row(names[dt], d["modality"], f"{d['literals']:,}", f"{d['distinct']:,}", ill, why)
     out.print(dts)
     preds = Table(title="Top predicates")
-    preds.add_column("predicate")
+    preds.add_column("predicate", overflow="fold")
     preds.add_column("triples", justify="right")
     for p in r["top_predicates"]:
-        preds.add_row(p["predicate"], f"{p['triples']:,}")
+        preds.add_row(prefixes.compact(p["predicate"]), f"{p['triples']:,}")
     out.print(preds)

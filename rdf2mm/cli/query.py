@@ -1,8 +1,9 @@
 """``rdf2mm query`` and ``rdf2mm similar``: look into a store without leaving the shell."""
 from __future__ import annotations
 
+import json
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -10,13 +11,38 @@ from rich.table import Table
 from rdf2mm.cli.app import app, handle_errors, out, print_json
 
 
-def _cell(term: object, width: int = 80) -> str:
+def _cell(term: object, prefixes: Any) -> str:
+    """A result term for people: IRIs compacted, literals by their lexical form, nothing cut."""
     if term is None:
         return ""
     import pyoxigraph as ox
 
-    text = term.value if isinstance(term, (ox.NamedNode, ox.Literal)) else str(term)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if isinstance(term, ox.NamedNode):
+        return prefixes.compact(term.value)
+    return term.value if isinstance(term, ox.Literal) else str(term)
+
+
+def _store_prefixes(store: str, **remote: Any) -> Any:
+    """Common prefixes plus those of the graphs the store's runs were trained on (local stores)."""
+    from pathlib import Path
+
+    from rdf2mm.errors import Rdf2mmError
+    from rdf2mm.io.prefixes import Prefixes, run_prefixes
+    from rdf2mm.io.store import query, solutions
+    from rdf2mm.vocab import HYPERPARAMETER, MLS
+
+    if "://" in store or not Path(store).is_dir():
+        return Prefixes()  # one more round trip to an endpoint is not worth compaction
+    sparql = (f"SELECT DISTINCT ?v WHERE {{ GRAPH ?g {{ ?s <{MLS}specifiedBy> <{HYPERPARAMETER}graph> ; "
+              f"<{MLS}hasValue> ?v }} }}")
+    sources: list[str] = []
+    try:
+        for (value,) in solutions(query(store, sparql, **remote))[1]:
+            found = json.loads(value.value) if value is not None else []
+            sources.extend(found if isinstance(found, list) else [found])
+    except (Rdf2mmError, ValueError):
+        return Prefixes()
+    return run_prefixes(sources, Path(store))
 
 
 @app.command("query")
@@ -64,12 +90,17 @@ def query_command(
         if isinstance(result, ox.QueryBoolean):
             out.print("true" if bool(result) else "false")
             return
+        from rdf2mm.io.prefixes import scan_declarations
+
+        # the query's own PREFIX lines win: results read as the query was written
+        prefixes = _store_prefixes(store, auth=Auth.resolve(user, password, token), timeout=timeout).with_declared(
+            scan_declarations(sparql.encode("utf-8")))
         names, rows = solutions(result)
         table = Table(title=f"{len(rows)} result(s)")
         for n in names:
             table.add_column(n, overflow="fold")
         for row in rows:
-            table.add_row(*[_cell(t) for t in row])
+            table.add_row(*[_cell(t, prefixes) for t in row])
         out.print(table)
 
 
@@ -89,18 +120,21 @@ def similar_command(
 
     Example:
 
-      rdf2mm similar results.oxigraph http://example.org/museum#work3 --top 5
+      rdf2mm similar results.oxigraph ex:work3 --top 5    # the run's graph's prefixes work
     """
     with handle_errors():
         from rdf2mm.io.store import Auth, similar
 
-        res = similar(store, iri, top=top, run=run, auth=Auth.resolve(user, password, token), timeout=timeout)
+        auth = Auth.resolve(user, password, token)
+        prefixes = _store_prefixes(store, auth=auth, timeout=timeout)
+        iri = prefixes.expand(iri, "IRI")
+        res = similar(store, iri, top=top, run=run, auth=auth, timeout=timeout)
         if json_out:
             print_json(res)
             return
-        table = Table(title=f"Nearest to <{res['iri']}> in run <{res['run']}>")
+        table = Table(title=f"Nearest to {prefixes.compact(res['iri'])} in run <{res['run']}>")
         for col in ("rank", "entity", "cosine"):
-            table.add_column(col, justify="left" if col == "entity" else "right")
+            table.add_column(col, justify="left" if col == "entity" else "right", overflow="fold")
         for r in res["neighbours"]:
-            table.add_row(str(r["rank"]), r["iri"], f"{r['score']:.4f}")
+            table.add_row(str(r["rank"]), prefixes.compact(r["iri"]), f"{r['score']:.4f}")
         out.print(table)

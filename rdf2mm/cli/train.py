@@ -7,7 +7,8 @@ from typing import Any, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rdf2mm.cli.app import app, console, handle_errors, info, is_main_worker, is_quiet, out, print_json
+from rdf2mm.cli.app import app, console, handle_errors, info, is_main_worker, is_quiet, out, print_json, warn
+from rdf2mm.cli.progress import LogProgress, format_selection, sentence
 from rdf2mm.cli.tracking_options import experiment_option, make_tracking, tracker_option, tracking_uri_option
 
 
@@ -20,7 +21,7 @@ def _progress_enabled() -> bool:
 def train_command(
     graph: Optional[list[str]] = typer.Argument(None, help="RDF files, folders, a store folder, a SPARQL endpoint URL, or - for stdin (default: the --config file's graph)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="node-classification (default) or link-prediction."),
-    target: Optional[str] = typer.Option(None, "--target", help="Predicate IRI holding the class labels in the graph (its triples are removed before training)."),
+    target: Optional[str] = typer.Option(None, "--target", help="Predicate holding the class labels in the graph: an IRI or a prefixed name such as ex:movement, with the graph's prefixes (its triples are removed before training)."),
     train: Optional[str] = typer.Option(None, "--train", help="Training labels (N-Triples or TSV/CSV) or, for link prediction, training triples."),
     valid: Optional[str] = typer.Option(None, "--valid", help="Validation labels or triples."),
     test: Optional[str] = typer.Option(None, "--test", help="Test labels or triples."),
@@ -31,32 +32,32 @@ def train_command(
     literals: Optional[str] = typer.Option(None, "--literals", help="merged (default for node classification): a node per distinct literal; split (default for link prediction): a node per literal occurrence; none."),
     text_encoder: Optional[str] = typer.Option(None, "--text-encoder", help="charcnn (default) or minilm (frozen all-MiniLM-L6-v2 features, offline)."),
     modality_map: Optional[str] = typer.Option(None, "--modality-map", help="TOML file adding or overriding datatype -> modality rules."),
-    embed_dim: Optional[int] = typer.Option(None, "--embed-dim", help="Size of node input vectors (default 32; link prediction 64)."),
-    hidden: Optional[int] = typer.Option(None, "--hidden", help="Hidden size of the R-GCN layers (default 32; link prediction 64)."),
-    layers: Optional[int] = typer.Option(None, "--layers", help="R-GCN layers (default 2; link prediction 1)."),
+    embed_dim: Optional[int] = typer.Option(None, "--embed-dim", help="Size of node input vectors (default: 32; link prediction 64)."),
+    hidden: Optional[int] = typer.Option(None, "--hidden", help="Hidden size of the R-GCN layers (default: 32; link prediction 64)."),
+    layers: Optional[int] = typer.Option(None, "--layers", help="R-GCN layers (default: 2; link prediction 1)."),
     bases: Optional[int] = typer.Option(None, "--bases", help="Basis decomposition with this many bases (default: 30 when there are more than 40 relations)."),
     blocks: Optional[int] = typer.Option(None, "--blocks", help="Block-diagonal decomposition with this many blocks."),
     aggregation: Optional[str] = typer.Option(None, "--aggregation", help="How a node combines its messages per relation: sum (keeps how many neighbours there are), mean (R-GCN's; default for link prediction) or auto (default for node classification: trains with both and keeps the better on validation; twice the training time)."),
-    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers (default 0.2)."),
-    entity_dropout: Optional[float] = typer.Option(None, "--entity-dropout", help="Probability of dropping an entity's whole input vector in a training step (default 0.5 for node classification, 0 for link prediction)."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default 0.01)."),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay (default 5e-4; link prediction 0)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (default 200)."),
-    patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience on validation (default 30; link prediction 10)."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers (default: 0.2)."),
+    entity_dropout: Optional[float] = typer.Option(None, "--entity-dropout", help="Probability of dropping an entity's whole input vector in a training step (default: 0.5 for node classification, 0 for link prediction)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default: 0.01)."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay (default: 5e-4; link prediction 0)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (default: 200)."),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience on validation (default: 30; link prediction 10)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0); fixes results on CPU."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: 0); fixes results on CPU at a given thread count (--deterministic: at any)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
     predictions_format: Optional[str] = typer.Option(None, "--predictions-format", help="tsv (default) or parquet."),
     output: Optional[str] = typer.Option(None, "--output", help="Also export the run: comma list of parquet, nt, ttl, trig, nq (into RUN_DIR/export)."),
     store: Optional[str] = typer.Option(None, "--store", help="Also load the run's vectors and predictions into this embedded pyoxigraph store folder."),
-    target_relations: Optional[str] = typer.Option(None, "--target-relations", help="Link prediction: comma-separated predicate IRIs to predict (default: every entity-entity relation)."),
+    target_relations: Optional[str] = typer.Option(None, "--target-relations", help="Link prediction: comma-separated predicate IRIs or prefixed names to predict (default: every entity-entity relation)."),
     decoder: Optional[str] = typer.Option(None, "--decoder", help="Link prediction: distmult (default), complex or tucker."),
     negatives: Optional[int] = typer.Option(None, "--negatives", help="Link prediction: corrupted triples per positive; 0 (default) scores every entity (1-N)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Positive triples (link prediction, default 4096) or labelled nodes (node classification, mini-batch, default 512) per step."),
     batching: Optional[str] = typer.Option(None, "--batching", help="full (whole graph each step), mini (sampled neighbourhoods) or auto (default: mini when full batch would not fit in memory, or under torchrun)."),
-    fanout: Optional[str] = typer.Option(None, "--fanout", help="Mini-batch: in-edges sampled per node at each hop, e.g. 20 or 25,10 (default 20; 0: all, exact)."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Evaluate on valid every N epochs (link prediction; node classification with mini-batches). Default 1."),
-    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Save a checkpoint every N epochs next to the run directory (default 10; 0: never)."),
+    fanout: Optional[str] = typer.Option(None, "--fanout", help="Mini-batch: in-edges sampled per node at each hop, e.g. 20 or 25,10 (default: 20; 0: all, exact)."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Evaluate on valid every N epochs (link prediction; node classification with mini-batches). (default: 1)."),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Save a checkpoint every N epochs next to the run directory (default: 10; 0: never)."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     force: bool = typer.Option(False, "--force", help="Let --out replace a folder or file rdf2mm did not write (its contents are deleted). Without it, only an empty folder or an rdf2mm run directory is replaced."),
     deterministic: Optional[bool] = typer.Option(None, "--deterministic", help="Bit-exact results on CPU at any thread count: deterministic torch algorithms and one intra-op thread (slower; stored in the config)."),
@@ -70,7 +71,7 @@ def train_command(
 
     Examples:
 
-      rdf2mm train examples/museum.ttl --target http://example.org/museum#movement
+      rdf2mm train examples/museum.ttl --target ex:movement      # the graph's own prefixes
 
       rdf2mm train aifb.nt.gz --train train.nt --valid valid.nt --test test.nt --seeds 5 --json
 
@@ -164,14 +165,14 @@ def _report(result: Any, json_out: bool) -> None:
 
 def _run_with_progress(run_train: Any, cfg: Any) -> Any:
     if not _progress_enabled():
+        # Off a terminal: sentences, and a heartbeat line every RDF2MM_PROGRESS_INTERVAL seconds.
+        log = LogProgress(info, epochs=cfg.epochs)
+
         def note(stage: str, data: dict) -> None:
-            if stage in ("read", "labels", "literals", "export"):
-                info(f"{stage}: {data}")
-            elif stage == "seed_done":
-                acc = data.get("test_accuracy", data.get("test_mrr"))
-                info(f"seed {data['seed']}: test {acc if acc is None else round(acc, 4)}")
-            elif stage in ("candidate_seed_done", "selected"):
-                info(_selection_line(stage, data))
+            if stage == "warning":
+                warn(data["message"])  # shown even with --quiet
+            else:
+                log(stage, data)
         return run_train(cfg, note)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -181,7 +182,9 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
         state: dict[str, Any] = {"task": None}
 
         def note(stage: str, data: dict) -> None:
-            if stage == "seed":
+            if stage == "warning":
+                warn(data["message"])
+            elif stage == "seed":
                 agg = f" ({data['aggregation']})" if cfg.aggregation == "auto" else ""
                 state["task"] = bar.add_task(f"seed {data['seed']}{agg}", total=cfg.epochs, status="")
             elif stage == "step" and state["task"] is not None:
@@ -192,30 +195,11 @@ def _run_with_progress(run_train: Any, cfg: Any) -> Any:
                 bar.update(state["task"], completed=data["epoch"], status=status)
             elif stage == "seed_done" and state["task"] is not None:
                 bar.update(state["task"], completed=cfg.epochs)
-            elif stage in ("read", "labels", "literals", "export"):
-                bar.console.print(f"{stage}: {data}", highlight=False)
-            elif stage == "selected":
-                bar.console.print(_selection_line(stage, data), highlight=False)
+            elif stage in ("read", "labels", "literals", "export", "selected"):
+                text = sentence(stage, data)
+                if text:
+                    bar.console.print(text, highlight=False)
         return run_train(cfg, note)
-
-
-def _validation(figures: dict) -> str:
-    return (f"valid accuracy {figures.get('valid_accuracy', float('nan')):.4f}, "
-            f"loss {figures.get('valid_loss', float('nan')):.4f}")
-
-
-def _format_selection(selection: dict) -> str:
-    """Each candidate's mean validation figures, as ``--aggregation auto`` compared them."""
-    if "skipped" in selection:
-        return str(selection["skipped"])
-    return "; ".join(f"{name}: {_validation(figures)}" for name, figures in selection.items())
-
-
-def _selection_line(stage: str, data: dict) -> str:
-    """One line on ``--aggregation auto``: a candidate's seed (validation only) or the choice."""
-    if stage == "candidate_seed_done":
-        return f"seed {data['seed']} ({data['aggregation']}): {_validation(data)}"
-    return f"aggregation: {data['aggregation']}, chosen on mean validation figures ({_format_selection(data['selection'])})"
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -229,7 +213,7 @@ def _print_metrics(metrics: dict) -> None:
             continue
         std = metrics.get(f"{k}_std")
         if k == "aggregation_selection":
-            v = _format_selection(v)
+            v = format_selection(v)
         if isinstance(v, float):
             table.add_row(k, f"{v:.4f}" + (f" ± {std:.4f}" if isinstance(std, float) and metrics.get("seeds", 1) > 1 else ""))
         else:

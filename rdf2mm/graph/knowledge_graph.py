@@ -80,6 +80,21 @@ class KnowledgeGraph:
             self._relation_index = {t: i for i, t in enumerate(self.relations)}
         return self._relation_index
 
+    def closest_relations(self, iri: str, n: int = 3) -> list[str]:
+        """The graph's predicates spelled most like ``iri`` (for "did you mean"), closest first."""
+        import difflib  # noqa: PLC0415 - only needed on the error path
+
+        iri = iri.strip().strip("<>")
+        local = iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+        by_local: dict[str, list[str]] = {}
+        for r in self.relations:
+            by_local.setdefault(r.rsplit("#", 1)[-1].rsplit("/", 1)[-1], []).append(r)
+        # Whole IRIs share long namespaces, so every predicate of the graph looks alike:
+        # match the local names; whole IRIs only when no local name is close (a typo in
+        # the namespace).
+        found = [r for name in difflib.get_close_matches(local, list(by_local), n=n, cutoff=0.6) for r in by_local[name]]
+        return found[:n] or difflib.get_close_matches(iri, self.relations, n=n, cutoff=0.9)
+
     def find_entity(self, term: str) -> int | None:
         """Entity id of an IRI (with or without ``<>``) or ``_:blank`` label, or None."""
         term = term.strip()

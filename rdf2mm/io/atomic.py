@@ -1,7 +1,10 @@
 """Atomic file output: write to a temporary file beside the target, then rename.
 
 An interrupted run (Ctrl-C, kill, crash) therefore never leaves a half-written file:
-the target either has its old content or its complete new content.
+the target either has its old content or its complete new content. The temporary
+file or folder gets the mode a plain ``open``/``mkdir`` would give (0644/0755 under
+the usual umask 022), not ``tempfile``'s private 0600/0700: the outputs are written
+for downstream jobs, often of another user.
 """
 from __future__ import annotations
 
@@ -35,6 +38,18 @@ def write_error(exc: BaseException, target: str | Path | None = None) -> Rdf2mmE
     return InputError(f"cannot write {where}: {reason}; choose a writable output location")
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it for longer than the call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def public_mode(path: str | Path, folder: bool = False) -> None:
+    """Give ``path`` the mode ``open``/``mkdir`` would: 0o666 (files) or 0o777 (folders) less the umask."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path; on success it is renamed onto ``target``."""
@@ -46,8 +61,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise (write_error(exc, target) or exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
+    public_mode(tmp_path)
     try:
         yield tmp_path
+        public_mode(tmp_path)  # again: a writer may have replaced the file with a private one
         os.replace(tmp_path, target)
     except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
@@ -89,6 +106,7 @@ def atomic_dir(target: str | Path, replace: bool = False) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise (write_error(exc, target) or exc) from None
+    public_mode(tmp, folder=True)
     try:
         yield tmp
         if target.exists() or target.is_symlink():

@@ -1,152 +1,125 @@
 """Read a remote SPARQL endpoint in pages, and build SPARQL/N-Triples terms safely.
 
-Only the standard library talks HTTP (``urllib.request``). Each page is one
-``CONSTRUCT`` over a sorted, distinct ``SELECT`` sub-query with ``LIMIT``/``OFFSET``:
-the ``ORDER BY`` keeps pages stable, and the sub-query makes every full page hold
-exactly ``page_size`` distinct triples, so a short page reliably means the end
-(a plain ``CONSTRUCT ... LIMIT`` could collapse duplicate solutions and stop early).
+HTTP goes through :class:`rdf2mm.io.http.HttpClient` (total deadline, size cap,
+same-origin redirects). Each page is one ``CONSTRUCT`` over a sorted, distinct
+``SELECT`` sub-query with ``LIMIT``/``OFFSET``: the ``ORDER BY`` keeps pages stable, and
+the sub-query makes every page hold distinct triples. The next page starts after the
+triples received, and reading ends at the first empty page, so an endpoint that caps
+its answers below the page size (Virtuoso's ``ResultSetMaxRows``, 10,000 by default) is
+still read in full. An endpoint that ignores ``OFFSET`` (the same page again) is
+detected and stops the read with an error instead of paging forever.
+
+``graph``: read that named graph instead of the endpoint's default graph (Virtuoso's
+default graph is the union of all its graphs, system graphs included).
 
 Credentials come from the environment: ``RDF2MM_SPARQL_TOKEN`` (bearer) or
-``RDF2MM_SPARQL_USER`` + ``RDF2MM_SPARQL_PASSWORD`` (basic). They never appear in
-error messages.
+``RDF2MM_SPARQL_USER`` + ``RDF2MM_SPARQL_PASSWORD`` (Basic, or Digest when the
+server asks for it), else ``user:password@`` in the URL. They never appear in messages.
 """
 from __future__ import annotations
 
-import base64
-import os
+import hashlib
 import re
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Iterator
 
 import pyoxigraph as ox
 
 from rdf2mm.errors import InputError, RemoteError
+from rdf2mm.io.http import Auth, HttpClient, public_url, snippet, strip_userinfo
 
-__all__ = ["read_endpoint", "page_query", "escape_iri", "escape_literal"]
+__all__ = ["read_endpoint", "page_query", "escape_iri", "escape_literal", "public_url", "strip_userinfo"]
 
 _ACCEPT = "application/n-triples, text/plain;q=0.5"
-_USER_AGENT = "rdf2mm (+https://pypi.org/project/rdf2mm)"
 
 
-def page_query(page_size: int, offset: int) -> str:
-    """The SPARQL query for one page of the endpoint's default graph."""
+def page_query(page_size: int, offset: int, graph: str | None = None) -> str:
+    """The SPARQL query for one page of the endpoint's default graph, or of named ``graph``."""
+    pattern = f"GRAPH {escape_iri(graph)} {{ ?s ?p ?o }}" if graph else "?s ?p ?o"
     return (
         "CONSTRUCT { ?s ?p ?o } WHERE { "
-        "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } "
+        f"SELECT DISTINCT ?s ?p ?o WHERE {{ {pattern} }} "
         f"ORDER BY ?s ?p ?o LIMIT {int(page_size)} OFFSET {int(offset)} }}"
     )
 
 
-def read_endpoint(url: str, *, page_size: int = 100_000, timeout: float = 60.0) -> Iterator[ox.Quad]:
-    """Stream all triples of the endpoint at ``url``, ``page_size`` per request.
+def read_endpoint(url: str, *, page_size: int = 100_000, timeout: float = 60.0, graph: str | None = None,
+                  auth: Auth | None = None, max_bytes: int | None = None) -> Iterator[ox.Quad]:
+    """Stream all triples of the endpoint at ``url`` (of its named ``graph`` if given), in pages.
 
-    Raises :class:`RemoteError` when the endpoint is unreachable, too slow (no data
-    for ``timeout`` seconds), answers with an HTTP error, or returns something that
-    is not RDF.
+    Raises :class:`RemoteError` when the endpoint is unreachable, slower than ``timeout``
+    seconds for one page, answers with an HTTP error, a page over the size cap, something
+    that is not RDF, or the same page for two offsets.
     """
     if page_size < 1:
         raise InputError(f"SPARQL page size must be at least 1, got {page_size}")
+    if graph is not None:
+        escape_iri(graph)  # refuse a crafted graph IRI before any request
+    client = HttpClient(auth=auth or Auth.resolve(), timeout=timeout)
+    if max_bytes is not None:
+        client.max_bytes = max_bytes
     where = public_url(url)
-    headers = _auth_headers(url)
-    if headers:  # urllib would take user:password@ for part of the host name
-        url = strip_userinfo(url)
+    sep = "&" if urllib.parse.urlsplit(url).query else "?"
     offset = 0
+    seen: dict[str, int] = {}  # page digest -> the offset it was first served at
     while True:
-        body, ctype = _fetch(url, page_query(page_size, offset), timeout, where, headers)
-        fmt = _response_format(ctype, body, where)
-        n = 0
+        query = urllib.parse.urlencode({"query": page_query(page_size, offset, graph)})
         try:
-            for quad in ox.parse(body, format=fmt):
-                n += 1
-                yield quad
+            resp = client.request("GET", url + sep + query, headers={"Accept": _ACCEPT})
+        except RemoteError as exc:
+            if "SR353" in exc.message:  # Virtuoso's limit on sorted pages
+                raise RemoteError(f"{exc.message[:300]} (Virtuoso: raise MaxSortedTopRows in the [Parameters] "
+                                  "section of virtuoso.ini above the graph's triple count)") from None
+            raise
+        fmt = _response_format(resp.media_type, resp.body, where)
+        try:
+            page = list(ox.parse(resp.body, format=fmt))
         except SyntaxError as e:
             raise RemoteError(
                 f"{where}: response to the page at offset {offset} is not valid RDF "
-                f"({e.msg}); starts with: {_snippet(body)}"
+                f"({e.msg}); starts with: {snippet(resp.body)}"
             ) from None
-        if n < page_size:
+        if not page:
             return
-        offset += page_size
+        digest = _page_digest(page)
+        if digest in seen:
+            raise RemoteError(
+                f"{where}: the page at offset {offset} is the same as the one at offset {seen[digest]}: the "
+                "endpoint ignores OFFSET, so it cannot be read in pages (stopped instead of paging forever)")
+        seen[digest] = offset
+        yield from page
+        offset += len(page)
 
 
-def _fetch(url: str, query: str, timeout: float, where: str, auth: dict[str, str]) -> tuple[bytes, str]:
-    sep = "&" if urllib.parse.urlsplit(url).query else "?"
-    request = urllib.request.Request(
-        url + sep + urllib.parse.urlencode({"query": query}),
-        headers={"Accept": _ACCEPT, "User-Agent": _USER_AGENT, **auth},
-        method="GET",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read(), response.headers.get("Content-Type", "") or ""
-    except urllib.error.HTTPError as e:
-        try:
-            body = e.read()
-        except Exception:  # the error body is a courtesy; the status is what matters
-            body = b""
-        raise RemoteError(f"{where}: HTTP {e.code} {e.reason}: {_snippet(body)}") from None
-    except urllib.error.URLError as e:
-        reason = e.reason
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise RemoteError(f"{where}: no answer within {timeout:g} s (timeout)") from None
-        if isinstance(reason, ConnectionRefusedError):
-            raise RemoteError(f"{where}: connection refused (is the endpoint running?)") from None
-        text = getattr(reason, "strerror", None) or str(reason)
-        raise RemoteError(f"{where}: cannot connect: {text}") from None
-    except (socket.timeout, TimeoutError):
-        raise RemoteError(f"{where}: no answer within {timeout:g} s (timeout)") from None
-    except (ConnectionError, OSError) as e:  # reset mid-body, truncated chunked response, ...
-        raise RemoteError(f"{where}: connection failed while reading the answer: {e}") from None
-    except ValueError as e:  # malformed URL
-        raise InputError(f"{where}: not a usable SPARQL endpoint URL: {e}") from None
+def _page_digest(page: list[ox.Quad]) -> str:
+    """A digest of a page's triples for telling a repeated page.
+
+    Blank-node labels are left out (servers may relabel them per answer) when the page
+    holds a triple without blank nodes: distinct pages never share those, so two pages
+    with equal digests are the same page. A page of blank-node triples only keeps its
+    labels, so that two pages of alike blank-node structures are not taken for one.
+    """
+    ground = any(not isinstance(q.subject, ox.BlankNode) and not isinstance(q.object, ox.BlankNode) for q in page)
+    h = hashlib.sha256()
+    for line in sorted(_shape(q) if ground else str(q) for q in page):
+        h.update(line.encode("utf-8") + b"\n")
+    return h.hexdigest()
 
 
-def _auth_headers(url: str) -> dict[str, str]:
-    """Authorization from the environment (token first), else from ``user:password@`` in the URL."""
-    token = os.environ.get("RDF2MM_SPARQL_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token}"}
-    user = os.environ.get("RDF2MM_SPARQL_USER")
-    password = os.environ.get("RDF2MM_SPARQL_PASSWORD", "")
-    if not user:
-        parts = urllib.parse.urlsplit(url)
-        user = urllib.parse.unquote(parts.username or "")
-        password = urllib.parse.unquote(parts.password or "")
-    if user:
-        cred = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        return {"Authorization": f"Basic {cred}"}
-    return {}
+def _shape(q: ox.Quad) -> str:
+    s = "_:" if isinstance(q.subject, ox.BlankNode) else str(q.subject)
+    o = "_:" if isinstance(q.object, ox.BlankNode) else str(q.object)
+    return f"{s} {q.predicate} {o}"
 
 
-def _response_format(ctype: str, body: bytes, where: str) -> ox.RdfFormat:
+def _response_format(media: str, body: bytes, where: str) -> ox.RdfFormat:
     """The RDF format of a response, from its media type (N-Triples when unlabelled)."""
-    media = ctype.split(";", 1)[0].strip().lower()
     if not media or media in ("text/plain", "application/octet-stream"):
         return ox.RdfFormat.N_TRIPLES
     fmt = ox.RdfFormat.from_media_type(media)
     if fmt is None:
-        raise RemoteError(f"{where}: answered with {media!r}, not RDF; starts with: {_snippet(body)}")
+        raise RemoteError(f"{where}: answered with {media!r}, not RDF; starts with: {snippet(body)}")
     return fmt
-
-
-def _snippet(body: bytes, n: int = 200) -> str:
-    text = body[:n].decode("utf-8", errors="replace")
-    return " ".join(text.split()) or "(empty body)"
-
-
-def strip_userinfo(url: str) -> str:
-    """``url`` without ``user:password@``."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def public_url(url: str) -> str:
-    """``url`` without user:password, query or fragment, for messages."""
-    parts = urllib.parse.urlsplit(strip_userinfo(url))
-    return urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
 
 
 # ------------------------------------------------------------------ safe terms

@@ -1,27 +1,37 @@
 """Put a run's graph into SPARQL stores, and read it back.
 
 * Embedded: a pyoxigraph on-disk store (:func:`load_store`).
-* Remote: SPARQL 1.1 Update (:func:`push_sparql_update`: ``DROP SILENT GRAPH <g> ;
-  INSERT DATA { GRAPH <g> { … } }`` then more ``INSERT DATA`` batches) or the Graph
-  Store HTTP Protocol (:func:`push_gsp`: ``PUT ?graph=<g>`` then ``POST`` batches).
+* Remote: SPARQL 1.1 Update (:func:`push_sparql_update`) or the Graph Store HTTP
+  Protocol (:func:`push_gsp`), through :class:`rdf2mm.io.http.HttpClient`.
 
-Either way re-running replaces the run's named graph, never duplicates it. Every term
-placed in SPARQL text is pyoxigraph's N-Triples form (IRIs validated, literals escaped),
-so data cannot inject SPARQL. :func:`query` runs SPARQL on a store folder or an endpoint
-URL, and :func:`similar` ranks entities by cosine similarity of their stored vectors.
+Re-running replaces the run's named graph, never duplicates it, and a replacement is
+all or nothing: a reader (or a kill at any moment) sees the old graph or the new one,
+never none or half. Embedded: the triples are bulk-loaded under a staging graph name and
+moved over the run's graph in one transaction. Remote: a graph that fits in one batch
+goes in one request (``DROP + INSERT DATA``, or a GSP ``PUT``); a larger one is sent in
+bounded batches into a staging graph (each batch retried on timeouts, dropped
+connections and 5xx answers: inserting ground triples twice changes nothing), then one
+``MOVE`` request swaps it in; if a batch fails for good the staging graph is dropped and
+the run's graph is left as it was. GSP alone has no move, so without an Update endpoint
+``push_gsp`` sends the whole graph as one ``PUT``.
+
+Every term placed in SPARQL text is pyoxigraph's N-Triples form (IRIs validated, literals
+escaped), so data cannot inject SPARQL. :func:`query` runs SPARQL on a store folder or an
+endpoint URL, and :func:`similar` ranks entities by cosine similarity of their stored vectors.
 
 Credentials: ``--token`` / ``RDF2MM_SPARQL_TOKEN`` (bearer) or ``--user``/``--password``
-/ ``RDF2MM_SPARQL_USER``/``RDF2MM_SPARQL_PASSWORD`` (basic); never in messages.
+/ ``RDF2MM_SPARQL_USER``/``RDF2MM_SPARQL_PASSWORD`` (Basic, or Digest when the server
+asks); never in messages.
 """
 from __future__ import annotations
 
-import base64
+import contextlib
+import errno
+import hashlib
 import os
-import socket
-import urllib.error
+import shutil
+import sys
 import urllib.parse
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -30,42 +40,16 @@ import pyoxigraph as ox
 
 from rdf2mm import vocab as V
 from rdf2mm.errors import DataError, InputError, RemoteError, UsageError
-from rdf2mm.io.sparql import public_url, strip_userinfo
+from rdf2mm.io.http import Auth, HttpClient, TransientError, public_url
 
-__all__ = ["Auth", "is_endpoint", "load_store", "push_gsp", "push_sparql_update", "query", "read_vectors",
-           "similar"]
+__all__ = ["Auth", "STAGING_PREFIX", "is_endpoint", "load_store", "push_gsp", "push_sparql_update", "query",
+           "read_vectors", "similar", "staging_graph"]
 
 QuadSource = Callable[[], Iterable[ox.Quad]]
-_USER_AGENT = "rdf2mm (+https://pypi.org/project/rdf2mm)"
-
-
-@dataclass(frozen=True)
-class Auth:
-    """HTTP credentials; ``repr`` never shows them."""
-
-    user: str | None = None
-    password: str | None = None
-    token: str | None = None
-
-    @classmethod
-    def resolve(cls, user: str | None = None, password: str | None = None, token: str | None = None) -> Auth:
-        """Explicit values first, then ``RDF2MM_SPARQL_TOKEN`` / ``_USER`` / ``_PASSWORD``."""
-        token = token or os.environ.get("RDF2MM_SPARQL_TOKEN") or None
-        user = user or os.environ.get("RDF2MM_SPARQL_USER") or None
-        if password is None:
-            password = os.environ.get("RDF2MM_SPARQL_PASSWORD")
-        return cls(user, password, token)
-
-    def headers(self) -> dict[str, str]:
-        if self.token:
-            return {"Authorization": f"Bearer {self.token}"}
-        if self.user:
-            cred = base64.b64encode(f"{self.user}:{self.password or ''}".encode()).decode("ascii")
-            return {"Authorization": f"Basic {cred}"}
-        return {}
-
-    def __repr__(self) -> str:
-        return f"Auth(user={self.user!r}, password={'***' if self.password else None}, token={'***' if self.token else None})"
+STAGING_PREFIX = "urn:rdf2mm:staging:"
+_UPDATE_TYPE = "application/sparql-update; charset=utf-8"
+RETRIES = 2  # extra tries of a failed batch
+UPDATE_BATCH_TRIPLES = 1_000
 
 
 def is_endpoint(target: str | Path) -> bool:
@@ -77,6 +61,14 @@ def _graph(iri: str) -> ox.NamedNode:
         return ox.NamedNode(iri)
     except ValueError as exc:
         raise InputError(f"not a usable graph IRI {iri!r}: {exc}") from None
+
+
+def staging_graph(graph: str) -> ox.NamedNode:
+    """The graph a replacement of ``graph`` is loaded into before it is moved over ``graph``.
+
+    Derived from ``graph``, so the next export finds and drops what a killed one left.
+    """
+    return ox.NamedNode(STAGING_PREFIX + hashlib.sha256(graph.encode("utf-8")).hexdigest()[:32])
 
 
 # ------------------------------------------------------------------ embedded store
@@ -93,127 +85,264 @@ def open_store(path: str | Path, create: bool = True) -> ox.Store:
 
 
 def load_store(path: str | Path, graph: str, quads: QuadSource) -> dict[str, Any]:
-    """Replace named graph ``graph`` in the store at ``path`` with ``quads()``."""
+    """Replace named graph ``graph`` in the store at ``path`` with ``quads()``, atomically.
+
+    Killed at any moment, the store holds the old graph or the new one, never none or
+    half. On Linux the change is made in a hard-linked checkpoint of the store beside it
+    (``.NAME.rdf2mm-export``: drop the graph, bulk-load the new one, at bulk-load speed),
+    which then trades places with the store in one ``renameat2(RENAME_EXCHANGE)``. The
+    store is closed meanwhile (RocksDB writes by path name on close); a lock file beside
+    it (``.NAME.rdf2mm-lock``) keeps other rdf2mm exports out, but not other writers. Where that is unavailable,
+    the quads are bulk-loaded under :func:`staging_graph` and one SPARQL ``MOVE`` (one
+    transaction, but about ten times slower) replaces the graph. Leftovers of a killed
+    export are removed by the next one.
+    """
     g = _graph(graph)
-    store = open_store(path)
-    try:
-        store.update(f"DROP SILENT GRAPH {g}")
-        n = 0
-
-        def counted() -> Iterator[ox.Quad]:
-            nonlocal n
-            for q in quads():
-                n += 1
-                yield q
-
-        store.bulk_extend(counted())
-        store.flush()
-        total = len(store)
-    finally:
-        del store  # release the RocksDB lock now, not at garbage collection
+    path = Path(path)
+    side = path.parent / f".{path.name}.rdf2mm-export"
+    with _export_lock(path):
+        store = open_store(path)
+        try:
+            if side.exists():
+                shutil.rmtree(side)  # what a killed export left
+            if _can_exchange():
+                store.flush()
+                store.backup(str(side))  # a checkpoint: hard links, not a copy
+                del store  # RocksDB writes by path name on close: closed before the exchange
+                store = None
+                n, total = _load_beside(side, g, quads)
+                try:
+                    _exchange(path, side)
+                    return {"graph": graph, "quads": n, "store_quads": total}
+                except _NoExchange:
+                    shutil.rmtree(side, ignore_errors=True)
+                store = open_store(path)
+            n, total = _load_staged(store, g, staging_graph(graph), quads)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write to the store: {exc}") from None
+        finally:
+            del store  # release the RocksDB lock now, not at garbage collection
+            shutil.rmtree(side, ignore_errors=True)  # after an exchange: the old store
     return {"graph": graph, "quads": n, "store_quads": total}
 
 
-# ------------------------------------------------------------------ remote
-def _request(url: str, data: bytes, content_type: str, auth: Auth, timeout: float, method: str = "POST",
-             accept: str | None = None) -> tuple[bytes, str]:
-    where = public_url(url)
-    headers = {"Content-Type": content_type, "User-Agent": _USER_AGENT, **auth.headers()}
-    if accept:
-        headers["Accept"] = accept
-    req = urllib.request.Request(strip_userinfo(url), data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.read(), resp.headers.get("Content-Type", "") or ""
-    except urllib.error.HTTPError as e:
+@contextlib.contextmanager
+def _export_lock(path: Path) -> Iterator[None]:
+    """Serialise rdf2mm's exports into one store while it is closed for the exchange."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.rdf2mm-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            body = e.read()[:300].decode("utf-8", "replace")
-        except Exception:  # noqa: BLE001 - the error body is a courtesy
-            body = ""
-        raise RemoteError(f"{where}: HTTP {e.code} {e.reason}: {' '.join(body.split()) or '(empty body)'}") from None
-    except urllib.error.URLError as e:
-        reason = e.reason
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise RemoteError(f"{where}: no answer within {timeout:g} s (timeout)") from None
-        if isinstance(reason, ConnectionRefusedError):
-            raise RemoteError(f"{where}: connection refused (is the endpoint running?)") from None
-        raise RemoteError(f"{where}: cannot connect: {getattr(reason, 'strerror', None) or reason}") from None
-    except (socket.timeout, TimeoutError):
-        raise RemoteError(f"{where}: no answer within {timeout:g} s (timeout)") from None
-    except (ConnectionError, OSError) as e:
-        raise RemoteError(f"{where}: connection failed: {e}") from None
-    except ValueError as e:
-        raise InputError(f"{where}: not a usable endpoint URL: {e}") from None
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _url_auth(url: str, auth: Auth) -> Auth:
-    """``user:password@`` in the URL counts when no other credentials are given."""
-    if auth.user or auth.token:
-        return auth
-    parts = urllib.parse.urlsplit(url)
-    if parts.username:
-        return Auth(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
-    return auth
+def _counted(quads: QuadSource, graph: ox.NamedNode, counter: list[int]) -> Iterator[ox.Quad]:
+    for q in quads():
+        counter[0] += 1
+        yield ox.Quad(q.subject, q.predicate, q.object, graph)
 
 
-def _batches(quads: QuadSource, batch_bytes: int) -> Iterator[tuple[list[str], int]]:
-    """N-Triples lines of the quads' triples, in batches of about ``batch_bytes``."""
+def _load_beside(side: Path, g: ox.NamedNode, quads: QuadSource) -> tuple[int, int]:
+    copy = ox.Store(str(side))
+    try:
+        copy.update(f"DROP SILENT GRAPH {g}")
+        count = [0]
+        copy.bulk_extend(_counted(quads, g, count))
+        copy.flush()
+        return count[0], len(copy)
+    finally:
+        del copy
+
+
+def _load_staged(store: ox.Store, g: ox.NamedNode, tmp: ox.NamedNode, quads: QuadSource) -> tuple[int, int]:
+    store.update(f"DROP SILENT GRAPH {tmp}")
+    count = [0]
+    store.bulk_extend(_counted(quads, tmp, count))
+    store.update(f"MOVE SILENT GRAPH {tmp} TO GRAPH {g}")
+    store.flush()
+    return count[0], len(store)
+
+
+class _NoExchange(Exception):
+    """The file system cannot exchange two folders atomically."""
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _can_exchange() -> bool:
+    return sys.platform.startswith("linux") and _renameat2() is not None and os.environ.get(
+        "RDF2MM_STORE_EXCHANGE", "1") != "0"
+
+
+def _renameat2() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return getattr(libc, "renameat2", None)
+    except OSError:
+        return None
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap folders ``a`` and ``b`` in one step (Linux ``renameat2``)."""
+    import ctypes
+
+    fn = _renameat2()
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc != 0:
+        err = ctypes.get_errno()
+        if err in (errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.ENOTSUP):
+            raise _NoExchange
+        raise OSError(err, os.strerror(err))
+
+
+# ------------------------------------------------------------------ remote
+def _batches(quads: QuadSource, batch_bytes: int, batch_triples: int | None = None) -> Iterator[tuple[str, int]]:
+    """N-Triples text of the quads' triples, in batches of about ``batch_bytes`` and at most
+    ``batch_triples`` triples (and their counts)."""
     lines: list[str] = []
     size = 0
     for q in quads():
         line = f"{q.triple} .\n"
         lines.append(line)
         size += len(line)
-        if size >= batch_bytes:
-            yield lines, len(lines)
+        if size >= batch_bytes or len(lines) == batch_triples:
+            yield "".join(lines), len(lines)
             lines, size = [], 0
     if lines:
-        yield lines, len(lines)
+        yield "".join(lines), len(lines)
+
+
+def _with_retries(send: Callable[[], Any], what: str) -> None:
+    for attempt in range(RETRIES + 1):
+        try:
+            send()
+            return
+        except TransientError as exc:
+            if attempt == RETRIES:
+                raise RemoteError(f"{what} failed {RETRIES + 1} times: {exc.message}") from None
+
+
+class _Staged:
+    """Batches into a staging graph, then one swap; on failure the staging graph is dropped."""
+
+    def __init__(self, graph: str, quads: QuadSource, batch_bytes: int, batch_triples: int | None = None) -> None:
+        if batch_bytes < 1:
+            raise UsageError(f"the batch size must be at least 1 byte, got {batch_bytes}")
+        self.g, self.tmp = _graph(graph), staging_graph(graph)
+        self.batches = _batches(quads, batch_bytes, batch_triples)
+        self.first = next(self.batches, None)
+        self.second = next(self.batches, None) if self.first is not None else None
+
+    @property
+    def single(self) -> bool:
+        return self.second is None
+
+    def rest(self) -> Iterator[tuple[str, int]]:
+        if self.second is not None:
+            yield self.second
+            yield from self.batches
+
+    def run(self, put_first: Callable[[str], None], add: Callable[[str], None], swap: Callable[[], None],
+            drop_tmp: Callable[[], None]) -> tuple[int, int]:
+        """(triples, requests) after loading every batch into the staging graph and swapping."""
+        assert self.first is not None
+        n, requests = self.first[1], 1
+        try:
+            _with_retries(lambda: put_first(self.first[0]), "batch 1")
+            for i, (text, count) in enumerate(self.rest(), start=2):
+                _with_retries(lambda: add(text), f"batch {i}")
+                n += count
+                requests += 1
+            swap()
+            requests += 1
+        except RemoteError as exc:
+            try:
+                drop_tmp()
+            except RemoteError:
+                pass  # the first error is the one to report; the staging graph goes on the next export
+            raise RemoteError(f"{exc.message}; the run's graph {self.g} was left as it was") from None
+        return n, requests
 
 
 def push_sparql_update(url: str, graph: str, quads: QuadSource, *, auth: Auth | None = None, timeout: float = 60.0,
-                       batch_bytes: int = 8 << 20) -> dict[str, Any]:
+                       batch_bytes: int = 4 << 20, batch_triples: int = UPDATE_BATCH_TRIPLES) -> dict[str, Any]:
     """Replace graph ``graph`` at a SPARQL 1.1 Update endpoint with ``quads()``'s triples.
 
-    The first request drops the graph and inserts the first batch together (one update
-    request: atomic on stores that run requests as transactions); the rest append.
+    One batch: ``DROP SILENT GRAPH <g> ; INSERT DATA …`` in one request. More: batches
+    into the staging graph, then ``MOVE`` (see the module notes). A batch holds at most
+    ``batch_triples`` triples: Virtuoso's SPARQL compiler runs out of memory on an
+    ``INSERT DATA`` of about 5,000.
     """
-    g = _graph(graph)
-    auth = _url_auth(url, auth or Auth())
-    n = requests = 0
-    first = True
-    for lines, count in _batches(quads, batch_bytes):
-        body = f"INSERT DATA {{ GRAPH {g} {{\n{''.join(lines)}}} }}"
-        if first:
-            body = f"DROP SILENT GRAPH {g} ;\n" + body
-            first = False
-        _request(url, body.encode("utf-8"), "application/sparql-update; charset=utf-8", auth, timeout)
-        n += count
-        requests += 1
-    if first:  # nothing to insert: still replace the old graph with an empty one
-        _request(url, f"DROP SILENT GRAPH {g}".encode(), "application/sparql-update; charset=utf-8", auth, timeout)
-        requests += 1
+    client = HttpClient(auth=auth or Auth(), timeout=timeout)
+    staged = _Staged(graph, quads, batch_bytes, batch_triples)
+    g, tmp = staged.g, staged.tmp
+
+    def update(text: str) -> None:
+        client.request("POST", url, text.encode("utf-8"), {"Content-Type": _UPDATE_TYPE})
+
+    if staged.single:
+        body = f"DROP SILENT GRAPH {g}"
+        if staged.first is not None:
+            body += f" ;\nINSERT DATA {{ GRAPH {g} {{\n{staged.first[0]}}} }}"
+        _with_retries(lambda: update(body), "the update")
+        n = staged.first[1] if staged.first else 0
+        return {"endpoint": public_url(url), "graph": graph, "quads": n, "requests": 1}
+    n, requests = staged.run(
+        put_first=lambda text: update(f"DROP SILENT GRAPH {tmp} ;\nINSERT DATA {{ GRAPH {tmp} {{\n{text}}} }}"),
+        add=lambda text: update(f"INSERT DATA {{ GRAPH {tmp} {{\n{text}}} }}"),
+        swap=lambda: update(f"MOVE SILENT GRAPH {tmp} TO GRAPH {g}"),
+        drop_tmp=lambda: update(f"DROP SILENT GRAPH {tmp}"))
     return {"endpoint": public_url(url), "graph": graph, "quads": n, "requests": requests}
+
+
+def _graph_url(url: str, graph: ox.NamedNode) -> str:
+    sep = "&" if urllib.parse.urlsplit(url).query else "?"
+    return f"{url}{sep}{urllib.parse.urlencode({'graph': graph.value})}"
 
 
 def push_gsp(url: str, graph: str, quads: QuadSource, *, auth: Auth | None = None, timeout: float = 60.0,
-             batch_bytes: int = 8 << 20) -> dict[str, Any]:
-    """Replace graph ``graph`` through the Graph Store Protocol at ``url``: PUT, then POST batches."""
-    g = _graph(graph)
-    auth = _url_auth(url, auth or Auth())
-    sep = "&" if urllib.parse.urlsplit(url).query else "?"
-    target = f"{url}{sep}{urllib.parse.urlencode({'graph': g.value})}"
-    n = requests = 0
-    method = "PUT"
-    for lines, count in _batches(quads, batch_bytes):
-        _request(target, "".join(lines).encode("utf-8"), "application/n-triples", auth, timeout, method=method)
-        method = "POST"
-        n += count
-        requests += 1
-    if method == "PUT":
-        _request(target, b"", "application/n-triples", auth, timeout, method="PUT")
-        requests += 1
-    return {"endpoint": public_url(url), "graph": graph, "quads": n, "requests": requests}
+             batch_bytes: int = 4 << 20, update_url: str | None = None) -> dict[str, Any]:
+    """Replace graph ``graph`` through the Graph Store Protocol at ``url``.
+
+    One batch, or no ``update_url``: one ``PUT`` of the whole graph (atomic). With
+    ``update_url`` (the same store's SPARQL Update endpoint) and more than one batch:
+    ``PUT`` and ``POST`` batches into the staging graph, then ``MOVE`` it over ``graph``
+    through ``update_url``.
+    """
+    client = HttpClient(auth=auth or Auth(), timeout=timeout)
+    staged = _Staged(graph, quads, batch_bytes)
+    g, tmp = staged.g, staged.tmp
+
+    def send(method: str, target: ox.NamedNode, text: str) -> None:
+        client.request(method, _graph_url(url, target), text.encode("utf-8"), {"Content-Type": "application/n-triples"})
+
+    if staged.single or update_url is None:
+        parts = [staged.first] if staged.first is not None else []
+        if not staged.single:
+            parts += list(staged.rest())
+        text = "".join(p[0] for p in parts)
+        _with_retries(lambda: send("PUT", g, text), "the PUT")
+        return {"endpoint": public_url(url), "graph": graph, "quads": sum(p[1] for p in parts), "requests": 1}
+
+    def update(text: str) -> None:
+        client.request("POST", update_url, text.encode("utf-8"), {"Content-Type": _UPDATE_TYPE})
+
+    n, requests = staged.run(
+        put_first=lambda text: send("PUT", tmp, text),
+        add=lambda text: send("POST", tmp, text),
+        swap=lambda: update(f"MOVE SILENT GRAPH {tmp} TO GRAPH {g}"),
+        drop_tmp=lambda: update(f"DROP SILENT GRAPH {tmp}"))
+    return {"endpoint": public_url(url), "graph": graph, "quads": n, "requests": requests,
+            "swap": public_url(update_url)}
 
 
 # ------------------------------------------------------------------ reading back
@@ -223,23 +352,31 @@ _ACCEPT = ("application/sparql-results+json, application/n-triples;q=0.9, text/t
 def query(target: str | Path, sparql: str, *, auth: Auth | None = None, timeout: float = 60.0) -> Any:
     """Run SPARQL on a store folder or endpoint URL.
 
-    Returns pyoxigraph results: ``QuerySolutions`` (SELECT), ``QueryBoolean`` (ASK) or an
-    iterable of triples (CONSTRUCT/DESCRIBE).
+    Returns SELECT solutions (iterable rows with ``variables``; see :func:`solutions`), a
+    ``QueryBoolean`` (ASK) or a list of triples (CONSTRUCT/DESCRIBE), read completely:
+    a truncated or malformed answer is a :class:`RemoteError` here, not later.
     """
     if is_endpoint(target):
         url = str(target)
-        body, ctype = _request(url, urllib.parse.urlencode({"query": sparql}).encode(),
-                               "application/x-www-form-urlencoded", _url_auth(url, auth or Auth()), timeout,
-                               accept=_ACCEPT)
-        media = ctype.split(";", 1)[0].strip().lower()
+        client = HttpClient(auth=auth or Auth(), timeout=timeout)
+        resp = client.request("POST", url, urllib.parse.urlencode({"query": sparql}).encode(),
+                              {"Content-Type": "application/x-www-form-urlencoded", "Accept": _ACCEPT})
+        media = resp.media_type
         try:
             fmt = ox.QueryResultsFormat.from_media_type(media) if media else None
             if fmt is not None:
-                return ox.parse_query_results(body, format=fmt)
-            rdf = ox.RdfFormat.from_media_type(media) or ox.RdfFormat.N_TRIPLES
-            return list(ox.parse(body, format=rdf))
+                result = ox.parse_query_results(resp.body, format=fmt)
+                if isinstance(result, ox.QuerySolutions):  # lazy: parse every row now
+                    names = [v.value for v in result.variables]
+                    return _Solutions(names, [[s[n] for n in names] for s in result])
+                return result
+            rdf = ox.RdfFormat.from_media_type(media) if media else ox.RdfFormat.N_TRIPLES
+            if rdf is None:
+                raise SyntaxError(f"{media!r} is neither SPARQL results nor RDF")
+            return list(ox.parse(resp.body, format=rdf))
         except (SyntaxError, ValueError) as exc:
-            raise RemoteError(f"{public_url(url)}: cannot read the answer ({media or 'no media type'}): {exc}") from None
+            raise RemoteError(f"{public_url(url)}: cannot read the answer ({media or 'no media type'}): {exc}; "
+                              f"{len(resp.body)} bytes received") from None
     store = open_store(target, create=False)
     try:
         result = store.query(sparql)
@@ -308,8 +445,10 @@ def read_vectors(target: str | Path, run: str | None = None, *, relations: bool 
     """Vectors per run graph: ``{run: (iris, matrix)}`` and ``{run: startedAtTime}``."""
     prop = V.relationEmbedding if relations else V.embedding
     graph = f"VALUES ?g {{ {_graph(run)} }} " if run else ""
+    # a staging graph left by a killed export is not a run
     sparql = (f"SELECT ?g ?e ?v ?t WHERE {{ {graph}GRAPH ?g {{ ?e <{prop}> ?v . "
-              f"OPTIONAL {{ ?g <{V.PROV}startedAtTime> ?t }} }} }}")
+              f"OPTIONAL {{ ?g <{V.PROV}startedAtTime> ?t }} }} "
+              f"FILTER(!STRSTARTS(STR(?g), \"{STAGING_PREFIX}\")) }}")
     names, rows = solutions(query(target, sparql, auth=auth, timeout=timeout))
     by_run: dict[str, tuple[list[str], list[np.ndarray]]] = {}
     started: dict[str, str] = {}

@@ -5,6 +5,11 @@ optionally gzipped) or TSV/CSV with two columns (entity, class; a header row is
 recognised and skipped). Labels naming entities absent from the graph are skipped and
 counted. The target predicates are returned so the caller can remove their triples
 (and thereby their inverses) from the graph before training: no label leakage.
+
+A target whose classes cannot be learned and scored stops with a :class:`DataError`
+(exit code 4): a literal-valued target that makes singleton classes (years, counts,
+names), a class with a single member. Splits too small to say much (an empty or tiny
+validation or test split) are kept, with a warning in ``Labels.report["warnings"]``.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyoxigraph as ox
 
-from rdf2mm.errors import DataError, InputError
+from rdf2mm.errors import DataError, InputError, did_you_mean
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 
 
@@ -43,6 +48,11 @@ class Labels:
     #: predicate IRIs whose triples hold the labels (removed from the graph)
     target_predicates: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Human-readable notes on splits too small to say much (also in ``report``)."""
+        return list(self.report.get("warnings", []))
 
     @property
     def num_classes(self) -> int:
@@ -127,7 +137,7 @@ def labels_from_target(
     target = target.strip().strip("<>")
     rid = kg.relation_index().get(target)
     if rid is None:
-        raise DataError(f"target predicate <{target}> does not occur in the graph")
+        raise DataError(f"target predicate <{target}> does not occur in the graph{did_you_mean(kg.closest_relations(target))}")
     pairs: list[tuple[str, str]] = []
     e = kg.edges[kg.edges[:, 1] == rid]
     pairs += [(kg.entities[s], kg.entities[o]) for s, _, o in e.tolist()]
@@ -149,6 +159,7 @@ def labels_from_target(
     by_class: dict[str, list[tuple[str, str]]] = {}
     for ent, cls in items:
         by_class.setdefault(cls, []).append((ent, cls))
+    _check_class_sizes(target, by_class, literal_objects=len(le), triples=len(pairs))
     for cls in sorted(by_class):
         members = by_class[cls]
         order = rng.permutation(len(members))
@@ -160,6 +171,49 @@ def labels_from_target(
     labels = _encode_labels(kg, raw, [target])
     labels.report["entities_with_several_classes"] = multi
     return labels
+
+
+#: fewer evaluation nodes than this and a split's accuracy moves in coarse steps: say so
+SMALL_SPLIT = 10
+
+
+def _check_class_sizes(target: str, by_class: dict[str, list[tuple[str, str]]], literal_objects: int,
+                       triples: int) -> None:
+    """Stop on a target whose classes cannot be both trained on and evaluated."""
+    single = sorted(c for c, members in by_class.items() if len(members) == 1)
+    if not single:
+        return
+    k = len(by_class)
+    if literal_objects:
+        example = next(iter(single))
+        raise DataError(
+            f"target <{target}> has literal objects ({literal_objects} of {triples} triples, e.g. {example}): "
+            f"its values make {k} classes, {len(single)} of them with a single entity; node classification needs "
+            f"a predicate whose objects are a few classes each shared by several entities (or label files)"
+        )
+    shown = ", ".join(single[:3]) + (", ..." if len(single) > 3 else "")
+    raise DataError(
+        f"{len(single)} of the {k} classes of <{target}> have a single entity ({shown}): a class needs at least "
+        f"two, one to train on and one to evaluate; drop or merge those labels (or give label files)"
+    )
+
+
+def _split_warnings(splits: dict[str, LabelSplit], num_classes: int) -> list[str]:
+    """Notes on validation/test splits that are empty or too small to say much."""
+    sizes = {k: len(v) for k, v in splits.items()}
+    where = f"(train {sizes['train']}, valid {sizes['valid']}, test {sizes['test']} labelled entities)"
+    notes = []
+    for name, role in (("valid", "no early stopping or model selection on validation"), ("test", "no test figures")):
+        n = sizes[name]
+        if n == 0:
+            notes.append(f"the {name} split is empty {where}: {role}")
+        elif n < SMALL_SPLIT:
+            notes.append(f"the {name} split has only {n} entities {where}: its accuracy moves in steps of {1 / n:.2f}")
+        else:
+            missing = num_classes - len(set(splits[name].classes.tolist()))
+            if missing:
+                notes.append(f"{missing} of the {num_classes} classes have no entity in the {name} split {where}")
+    return notes
 
 
 def _encode_labels(kg: KnowledgeGraph, raw: dict[str, list[tuple[str, str]]], predicates: list[str]) -> Labels:
@@ -193,10 +247,17 @@ def _encode_labels(kg: KnowledgeGraph, raw: dict[str, list[tuple[str, str]]], pr
     train_classes = set(splits["train"].classes.tolist())
     if len(train_classes) < 2:
         raise DataError(f"the training labels hold only one class ({class_names[train_classes.pop()]}): nothing to learn")
+    sizes = Counter(cls for pairs in raw.values() for _, cls in pairs)
+    single = sorted(c for c in class_names if sizes[c] == 1)
+    warnings = _split_warnings(splits, len(class_names))
+    if single:  # label files: the user chose the classes; a target predicate's stop earlier
+        warnings.append(f"{len(single)} of the {len(class_names)} classes have a single labelled entity "
+                        f"({', '.join(single[:3])}{', ...' if len(single) > 3 else ''})")
     report = {
         "unknown_entities": dict(unknown),
         "duplicate_labels_skipped": duplicates,
         "sizes": {k: len(v) for k, v in splits.items()},
         "classes": len(class_names),
+        **({"warnings": warnings} if warnings else {}),
     }
     return Labels(class_names, splits["train"], splits["valid"], splits["test"], list(predicates), report)

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
 from rdf2mm.config import TrainConfig
-from rdf2mm.errors import DataError, InputError, UsageError
+from rdf2mm.errors import DataError, InputError, UsageError, did_you_mean
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.atomic import atomic_dir, write_json
 from rdf2mm.models.decoders import Decoder, make_decoder
@@ -42,6 +42,7 @@ from rdf2mm.tasks.evaluation import (
     random_mrr,
     rank_triples,
 )
+from rdf2mm.tasks.lp_candidates import CandidateSet, relation_candidates
 from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.tasks.distributed import Workers
@@ -445,7 +446,8 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     cfg = replace(cfg, task="link-prediction").resolve()
     modality_map = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     kg, fingerprint = read_graph(_sources(cfg), format=cfg.format, cache=cfg.cache)
-    note("read", {"graph": repr(kg), "cache": kg.stats.get("cache", "miss")})
+    note("read", {"graph": repr(kg), "triples": kg.num_triples, "entities": kg.num_entities,
+                  "relations": kg.num_relations, "literals": kg.num_literals, "cache": kg.stats.get("cache", "miss")})
     if kg.num_triples == 0:
         raise InputError("the input graph is empty")
     if cfg.valid or cfg.test:
@@ -634,6 +636,17 @@ def load_link_predictor(run_dir: str | Path) -> tuple[LinkPredictor, LPData]:
     return model, data
 
 
+def query_candidates(model: tuple[LinkPredictor, LPData], relation: str, side: str) -> CandidateSet:
+    """The entities that may fill ``side`` ("head" or "tail") of ``relation``: its domain or
+    range in the run's training graph (see :mod:`rdf2mm.tasks.lp_candidates`)."""
+    kg = model[1].inputs.kg
+    name = relation.strip().strip("<>")
+    rid = kg.relation_index().get(name)
+    if rid is None:
+        raise DataError(f"relation <{name}> is not in the graph{did_you_mean(kg.closest_relations(name))}")
+    return relation_candidates(model[1].splits.graph, rid, "tail" if side == "tail" else "head")
+
+
 def predict_links(
     run_dir: str | Path,
     head: str | None = None,
@@ -642,13 +655,16 @@ def predict_links(
     top: int = 10,
     exclude_known: bool = False,
     model: tuple[LinkPredictor, LPData] | None = None,
+    all_candidates: bool = False,
 ) -> list[dict[str, Any]]:
     """Top ``top`` entities completing ``(head, relation, ?)`` or ``(?, relation, tail)``.
 
     Give exactly one of ``head`` and ``tail`` (IRIs, with or without ``<>``). Returns
     dicts ``{iri, score, rank, known}``, best first; ``known`` marks triples already in
-    the training graph, and ``exclude_known`` drops them. ``model`` reuses a loaded
-    ``load_link_predictor`` result for repeated queries.
+    the training graph, and ``exclude_known`` drops them. Only entities of the kind the
+    relation points to (tails) or starts from (heads) are ranked, decided from the
+    training graph as :func:`query_candidates` says; ``all_candidates`` ranks every
+    entity. ``model`` reuses a loaded ``load_link_predictor`` result for repeated queries.
     """
     if (head is None) == (tail is None):
         raise UsageError("give exactly one of --head and --tail")
@@ -660,9 +676,8 @@ def predict_links(
     anchor = kg.find_entity(anchor_term)  # type: ignore[arg-type]
     if anchor is None:
         raise DataError(f"entity {anchor_term} is not in the graph")
-    rid = kg.relation_index().get(relation.strip().strip("<>"))
-    if rid is None:
-        raise DataError(f"relation <{relation.strip().strip('<>')}> is not in the graph")
+    candidates = query_candidates((net, data), relation, "tail" if head is not None else "head")
+    rid = kg.relation_index()[relation.strip().strip("<>")]
     device = next(net.parameters()).device
     if trained_in_minibatches(run_dir):
         # Trained in mini-batches: a full forward pass may not fit; layer-wise is exact.
@@ -684,9 +699,14 @@ def predict_links(
         seen = set(g[(g[:, 0] == anchor) & (g[:, 1] == rid), 2].tolist())
     else:
         seen = set(g[(g[:, 2] == anchor) & (g[:, 1] == rid), 0].tolist())
+    allowed = np.ones(kg.num_entities, dtype=bool)
+    if not all_candidates:
+        allowed[:] = False
+        allowed[candidates.entities] = True
     if exclude_known and seen:
-        scores[torch.as_tensor(sorted(seen))] = -math.inf
-    k = max(0, min(top, kg.num_entities - (len(seen) if exclude_known else 0)))
+        allowed[sorted(seen)] = False
+    scores[torch.as_tensor(~allowed)] = -math.inf
+    k = max(0, min(top, int(allowed.sum())))
     vals, idx = torch.topk(scores, k)
     return [
         {"iri": _plain(kg.entities[i]), "score": float(v), "rank": n + 1, "known": i in seen}

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.io.atomic import atomic_open
-from rdf2mm.report import PAD, PALETTE, H, W, _axes, _esc, _page, _Scale, _svg, _table
+from rdf2mm.charts.svg import BOTTOM, LEFT, LEGEND, PALETTE, TOP, H, Scale, W, axes, esc, legend, svg
+from rdf2mm.report import _page, _table
 
 REPORT_FILE = "tune.html"
-LEGEND = 130  # px right of a chart for its legend
 STATE_COLOURS = {"COMPLETE": PALETTE[0], "PRUNED": PALETTE[7], "FAIL": PALETTE[3]}
 
 
@@ -26,9 +26,10 @@ def history_chart(trials: list[dict[str, Any]], metric: str) -> str:
             points.append((t["number"], float(value), t["state"]))
     if not points:
         return ""
-    xs = _Scale(min(p[0] for p in points), max(p[0] for p in points), PAD, W - 10)
-    ys = _Scale(min(p[1] for p in points), max(p[1] for p in points), H - PAD, 10)
-    body = _axes(xs, ys, "trial", metric)
+    right, bottom = W - LEGEND, H - BOTTOM
+    xs = Scale(min(p[0] for p in points), max(p[0] for p in points), LEFT, right, integer=True)
+    ys = Scale(min(p[1] for p in points), max(p[1] for p in points), bottom, TOP)
+    body = axes(xs, ys, "trial", metric, right, bottom)
     best, steps = -math.inf, []
     for number, value, state in sorted(points):
         if state == "COMPLETE" and value > best:
@@ -41,32 +42,29 @@ def history_chart(trials: list[dict[str, Any]], metric: str) -> str:
                     f'points="{coords}"><title>best so far</title></polyline>')
     for number, value, state in points:
         body.append(f'<circle class="trial" data-trial="{number}" data-state="{state}" data-value="{value:.6f}" '
-                    f'cx="{xs(number):.1f}" cy="{ys(value):.1f}" r="3.5" fill="{STATE_COLOURS.get(state, PALETTE[4])}">'
+                    f'cx="{xs(number):.1f}" cy="{ys(value):.1f}" r="4" fill="{STATE_COLOURS.get(state, PALETTE[4])}">'
                     f'<title>trial {number} ({state.lower()}): {value:.4f}</title></circle>')
-    for k, (label, colour) in enumerate((("completed", PALETTE[0]), ("pruned (last figure)", PALETTE[7]),
-                                         ("best so far", PALETTE[1]))):
-        y = 20 + 14 * k  # in the margin right of the plot, clear of the points
-        body.append(f'<rect x="{W + 4}" y="{y - 8}" width="10" height="10" fill="{colour}"/>'
-                    f'<text x="{W + 18}" y="{y + 1}" font-size="10">{label}</text>')
-    return _svg("history", body, width=W + LEGEND)
+    body += legend([("completed", PALETTE[0], "dot"), ("pruned (last figure)", PALETTE[7], "dot"),
+                    ("best so far", PALETTE[1], "line")], right + 16)
+    return svg("history", body, W, H)
 
 
 def importance_chart(importances: dict[str, float]) -> str:
     """One horizontal bar per searched setting (importances sum to 1), most important first."""
     if not importances:
         return ""
-    left, row, width = 120, 20, W
+    left, row, width = 130, 20, 520
     height = 20 + row * len(importances)
-    xs = _Scale(0.0, 1.0, left, width - 50)
+    xs = Scale(0.0, 1.0, left, width - 50)
     body = []
     for i, (name, v) in enumerate(sorted(importances.items(), key=lambda kv: -kv[1])):
         y = 10 + row * i
-        body.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" font-size="11">{_esc(name)}</text>'
-                    f'<rect class="bar" data-label="{_esc(name)}" data-value="{v:.6f}" x="{left}" y="{y + 3}" '
+        body.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" font-size="11">{esc(name)}</text>'
+                    f'<rect class="bar" data-label="{esc(name)}" data-value="{v:.6f}" x="{left}" y="{y + 3}" '
                     f'width="{xs(v) - left:.1f}" height="{row - 6}" fill="{PALETTE[i % len(PALETTE)]}">'
-                    f'<title>{_esc(name)}: {v:.4f}</title></rect>'
+                    f'<title>{esc(name)}: {v:.4f}</title></rect>'
                     f'<text x="{xs(v) + 4:.1f}" y="{y + 13}" font-size="10">{v:.3f}</text>')
-    return _svg("importances", body, width=width, height=height)
+    return svg("importances", body, width, height, grow=False)
 
 
 def _fmt(value: Any) -> str:
@@ -75,7 +73,7 @@ def _fmt(value: Any) -> str:
 
 def _trials_table(trials: list[dict[str, Any]], metric: str) -> str:
     names = sorted({k for t in trials for k in t["params"]})
-    head = "".join(f"<th>{_esc(h)}</th>" for h in ("trial", "state", metric, *names, "seconds"))
+    head = "".join(f"<th>{esc(h)}</th>" for h in ("trial", "state", metric, *names, "seconds"))
     rows = []
     for t in trials:
         value = t.get("value")
@@ -84,7 +82,7 @@ def _trials_table(trials: list[dict[str, Any]], metric: str) -> str:
         for n in names:
             cells.append(_fmt(t["params"].get(n, "-")))
         cells.append(str(t.get("seconds") or "-"))
-        rows.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
     return f'<table class="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -107,9 +105,9 @@ def build_tune_report(summary: dict[str, Any]) -> str:
     importances = summary.get("importances")
     if importances:
         sections.append("<h2>Parameter importances</h2>" + importance_chart(importances)
-                        + f"<p>{_esc(summary.get('importance_method', ''))}</p>")
+                        + f"<p>{esc(summary.get('importance_method', ''))}</p>")
     else:
-        sections.append(f"<h2>Parameter importances</h2><p>{_esc(summary.get('importance_method', ''))}</p>")
+        sections.append(f"<h2>Parameter importances</h2><p>{esc(summary.get('importance_method', ''))}</p>")
     sections.append("<h2>Best configuration</h2>" + _table("best", [(k, _fmt(v)) for k, v in sorted(best["params"].items())]))
     sections.append("<h2>Trials</h2>" + _trials_table(trials, metric))
     return _page(f"rdf2mm tune {Path(summary['out']).name}",

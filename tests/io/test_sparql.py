@@ -209,7 +209,11 @@ def test_slow_endpoint_times_out(serve):
 
 def test_turtle_answer_is_accepted(serve):
     body = f"@prefix ex: <{EX}> . ex:a ex:p ex:b .".encode()
-    url = serve(reply(200, body, "text/turtle; charset=utf-8"))
+
+    def first_page_only(h):  # a real endpoint: the one triple at OFFSET 0, nothing after it
+        reply(200, body if "OFFSET+0+" in h.path else b"", "text/turtle; charset=utf-8")(h)
+
+    url = serve(first_page_only)
     (q,) = read_endpoint(url, page_size=3, timeout=5)
     assert q.object == ox.NamedNode(EX + "b")
 
@@ -230,14 +234,18 @@ def test_credentials_from_environment(serve, monkeypatch, env, expected):
         monkeypatch.setenv(k, v)
     seen: list[str | None] = []
 
-    def handler(h):
+    def handler(h):  # asks for credentials, as a protected endpoint does
         seen.append(h.headers.get("Authorization"))
         assert "application/n-triples" in h.headers.get("Accept", "")
-        reply(200, b"", "application/n-triples")(h)
+        if expected is not None and seen[-1] is None:
+            reply(401, b"", "text/plain")(h)
+        else:
+            reply(200, b"", "application/n-triples")(h)
 
     url = serve(handler)
     assert list(read_endpoint(url, page_size=3, timeout=5)) == []
-    assert seen == [expected]
+    # a token goes with the request; a password only once the server asks for it
+    assert seen == ([expected] if expected is None or expected.startswith("Bearer") else [None, expected])
 
 
 def test_credentials_in_the_url(serve, monkeypatch):
@@ -252,7 +260,7 @@ def test_credentials_in_the_url(serve, monkeypatch):
     url = serve(handler).replace("http://", "http://ann:s%40cret@")
     with pytest.raises(RemoteError, match="HTTP 401") as err:
         list(read_endpoint(url, page_size=3, timeout=5))
-    assert seen == ["Basic " + base64.b64encode(b"ann:s@cret").decode()]
+    assert seen == [None, "Basic " + base64.b64encode(b"ann:s@cret").decode()]
     assert "cret" not in err.value.message and "ann" not in err.value.message
 
 

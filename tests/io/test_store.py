@@ -17,7 +17,8 @@ import pytest
 from rdf2mm import vocab as V
 from rdf2mm.errors import InputError, RemoteError
 from rdf2mm.export import export_run
-from rdf2mm.io.store import Auth, load_store, push_gsp, push_sparql_update, query, similar, solutions
+from rdf2mm.io.store import (Auth, load_store, push_gsp, push_sparql_update, query, similar, solutions,
+                             staging_graph)
 from rdf2mm.io.write import parse_vector
 from tests.test_export import make_fake_run, model_vectors
 
@@ -76,11 +77,14 @@ def _evil_quads(graph: str):
 @pytest.mark.parametrize("protocol", ["sparql-update", "gsp"])
 def test_push_to_oxigraph_serve_round_trips_and_replaces(server, tmp_path, protocol):
     run = make_fake_run(tmp_path / "run")
-    target = {"sparql_update": server + "/update"} if protocol == "sparql-update" else {"gsp": server + "/store"}
-    # tiny batches so that the multi-request path (drop + first batch, then appends) is exercised
+    target = {"sparql_update": server + "/update"}
+    if protocol == "gsp":  # GSP carries the batches, the Update endpoint swaps them in
+        target["gsp"] = server + "/store"
+    # tiny batches so that the multi-request path (staging graph, then MOVE) is exercised
     first = export_run(run, (), batch_bytes=4096, **target)
     key = protocol.replace("-", "_")
     assert first[key]["requests"] > 2
+    assert _count(server, staging_graph(first["graph"]).value) == 0
     g = first["graph"]
     n = _count(server, g)
     assert n == first["counts"]["quads"] > 0
@@ -114,6 +118,13 @@ def test_crafted_graph_iri_is_refused_before_any_request(server):
         push_sparql_update(server + "/update", "urn:g> } ; DROP ALL ; #", lambda: iter([]))
     with pytest.raises(InputError):
         similar(server + "/query", "http://ex.org/a> } ; DROP ALL ; #")
+
+
+def test_gsp_alone_sends_one_put_whatever_the_batch_size(server, tmp_path):
+    run = make_fake_run(tmp_path / "run")
+    res = export_run(run, (), gsp=server + "/store", batch_bytes=1024)
+    assert res["gsp"]["requests"] == 1
+    assert _count(server, res["graph"]) == res["counts"]["quads"]
 
 
 def test_embedded_store_replaces_graph(tmp_path):

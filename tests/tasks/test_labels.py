@@ -56,3 +56,58 @@ def test_one_class_only_and_all_unknown(tmp_path):
         labels_from_files(kg(), tmp_path / "none.tsv", None, None)
     with pytest.raises(InputError, match="not found"):
         labels_from_files(kg(), tmp_path / "missing.nt", None, None)
+
+
+def _graph(lines: list[str]):
+    return build_graph([ox.parse(input="\n".join(lines).encode(), format=ox.RdfFormat.N_TRIPLES)])
+
+
+def test_misspelled_target_suggests_the_closest_predicates():
+    with pytest.raises(DataError, match=r"did you mean <http://e/cls>\?"):
+        labels_from_target(kg(), "http://e/clss")
+    # the local name decides, not the namespace every predicate shares
+    assert kg().closest_relations("http://e/naer")[0] == "http://e/near"
+    assert kg().closest_relations("http://e/zzzzzz") == []
+
+
+def test_literal_valued_target_is_a_data_error():
+    g = _graph([f'<http://e/i{i}> <http://e/year> "{1900 + i}"^^<http://www.w3.org/2001/XMLSchema#integer> .'
+                for i in range(6)] + ["<http://e/i0> <http://e/near> <http://e/i1> ."])
+    with pytest.raises(DataError, match=r"literal objects \(6 of 6 triples.*6 classes, 6 of them with a single entity"):
+        labels_from_target(g, "http://e/year")
+
+
+def test_repeated_literal_classes_are_fine():
+    # literal objects are classes when they repeat ("cat", "dog"): only singletons stop the run
+    g = _graph([f'<http://e/i{i}> <http://e/kind> "{("cat", "dog")[i % 2]}" .' for i in range(60)])
+    labels = labels_from_target(g, "http://e/kind")
+    assert labels.num_classes == 2 and not labels.warnings
+
+
+def test_one_member_class_is_a_data_error():
+    lines = [f"<http://e/i{i}> <http://e/cls> <http://e/c{i % 2}> ." for i in range(10)]
+    lines.append("<http://e/i10> <http://e/cls> <http://e/rare> .")
+    with pytest.raises(DataError, match=r"1 of the 3 classes of <http://e/cls> have a single entity \(<http://e/rare>\)"):
+        labels_from_target(_graph(lines), "http://e/cls")
+
+
+def test_tiny_and_empty_splits_are_warned_about_with_their_sizes():
+    lines = [f"<http://e/i{i}> <http://e/cls> <http://e/c{i % 2}> ." for i in range(4)]
+    labels = labels_from_target(_graph(lines), "http://e/cls")
+    sizes = [len(labels.train), len(labels.valid), len(labels.test)]
+    assert sizes == [2, 0, 2]
+    assert labels.warnings == [
+        "the valid split is empty (train 2, valid 0, test 2 labelled entities): no early stopping or model "
+        "selection on validation",
+        "the test split has only 2 entities (train 2, valid 0, test 2 labelled entities): its accuracy moves in "
+        "steps of 0.50",
+    ]
+    # enough of everything: no warnings
+    lines = [f"<http://e/i{i}> <http://e/cls> <http://e/c{i % 2}> ." for i in range(60)]
+    assert labels_from_target(_graph(lines), "http://e/cls").warnings == []
+
+
+def test_label_file_class_with_one_member_is_warned_about(tmp_path):
+    (tmp_path / "train.tsv").write_text("".join(f"http://e/i{i}\tc{i % 2}\n" for i in range(12)) + "http://e/i12\trare\n")
+    labels = labels_from_files(kg(), tmp_path / "train.tsv", None, None)
+    assert "1 of the 3 classes have a single labelled entity (rare)" in labels.warnings

@@ -152,6 +152,14 @@ def test_predict_links_rebuilds_the_model(trained_run):
     assert [p["rank"] for p in out] == [1, 2, 3, 4, 5]
     assert out[0]["iri"] == f"{EX}group2"
     assert out[0]["score"] >= out[1]["score"]
+    # the range of memberOf (the entities seen as its tails: no rdf:type here) is the groups
+    assert all(p["iri"].startswith(f"{EX}group") for p in out)
+    # all candidates: other entities too, and the groups among them keep their order
+    every = predict_links(res.run_dir, head=f"{EX}e2_3", relation=f"{EX}memberOf", top=7, all_candidates=True)
+    assert len(every) == 7 and any(not p["iri"].startswith(f"{EX}group") for p in every)
+    groups = [p["iri"] for p in every if p["iri"].startswith(f"{EX}group")]
+    assert groups and groups == [p["iri"] for p in out][: len(groups)]
+    assert len(predict_links(res.run_dir, head=f"{EX}e2_3", relation=f"{EX}memberOf", top=10)) == 6
     rev = predict_links(res.run_dir, tail=f"<{EX}group2>", relation=f"{EX}memberOf", top=3, exclude_known=True)
     assert len(rev) == 3 and not any(p["known"] for p in rev)
     with pytest.raises(UsageError):
