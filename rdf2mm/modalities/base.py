@@ -49,12 +49,7 @@ class Modality(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def parse(
-        self,
-        lexical: Sequence[str],
-        datatypes: Sequence[str],
-        groups: np.ndarray | None = None,
-    ) -> ParsedLiterals:
+    def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Parse and validate lexical forms into a row-aligned array.
 
         ``datatypes[i]`` is the full datatype IRI of literal ``i`` (``rdf:langString`` for

@@ -23,15 +23,7 @@ class BooleanModality(Modality):
 
     name: ClassVar[str] = "boolean"
 
-    def __init__(self) -> None:
-        pass
-
-    def parse(
-        self,
-        lexical: Sequence[str],
-        datatypes: Sequence[str],
-        groups: np.ndarray | None = None,
-    ) -> ParsedLiterals:
+    def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """``data`` float32 ``[n, 1]``: +1 true, -1 false, 0 for ill-typed rows."""
         n = len(lexical)
         get = _VALUE.get

@@ -63,12 +63,7 @@ class NumericModality(Modality):
             raise UsageError(f"unknown numeric scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
         self.scaling = scaling
 
-    def parse(
-        self,
-        lexical: Sequence[str],
-        datatypes: Sequence[str],
-        groups: np.ndarray | None = None,
-    ) -> ParsedLiterals:
+    def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Values scaled per group into ``data`` float32 ``[n, 1]``; ill-typed rows are 0."""
         values, valid, errors = parse_numbers(lexical, datatypes)
         n = len(values)

@@ -88,12 +88,7 @@ class SpatialModality(Modality):
         self.max_vertices = int(max_vertices)
 
     # ------------------------------------------------------------------ parse
-    def parse(
-        self,
-        lexical: Sequence[str],
-        datatypes: Sequence[str],
-        groups: np.ndarray | None = None,
-    ) -> ParsedLiterals:
+    def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Parse WKT and build the vertex sequences; ill-typed literals are zero rows."""
         n = len(lexical)
         data = np.zeros((n, self.max_points, CHANNELS), dtype=np.float32)

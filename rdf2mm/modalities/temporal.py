@@ -94,15 +94,7 @@ class TemporalModality(Modality):
 
     name: ClassVar[str] = "temporal"
 
-    def __init__(self) -> None:
-        pass
-
-    def parse(
-        self,
-        lexical: Sequence[str],
-        datatypes: Sequence[str],
-        groups: np.ndarray | None = None,
-    ) -> ParsedLiterals:
+    def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """``data`` float32 ``[n, WIDTH]`` for any mix of the temporal datatypes; invalid rows are 0."""
         data, valid, errors = parse_temporal(lexical, datatypes)
         _scale_time_per_group(data, valid, groups)

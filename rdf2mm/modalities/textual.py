@@ -83,12 +83,7 @@ class TextualModality(Modality):
         self.vocab = list(vocab) if vocab is not None else None
 
     # ------------------------------------------------------------------ parse
-    def parse(
-        self,
-        lexical: Sequence[str],
-        datatypes: Sequence[str],
-        groups: np.ndarray | None = None,
-    ) -> ParsedLiterals:
+    def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Index characters (charcnn) or look up / compute sentence features (minilm)."""
         texts: list[str] = []
         valid = np.ones(len(lexical), dtype=bool)

@@ -64,12 +64,7 @@ class VisualModality(Modality):
         self.max_bytes = int(max_bytes)
         self.workers = workers if workers is not None else min(8, os.cpu_count() or 1)
 
-    def parse(
-        self,
-        lexical: Sequence[str],
-        datatypes: Sequence[str],
-        groups: np.ndarray | None = None,
-    ) -> ParsedLiterals:
+    def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Decode, convert to RGB and resize every image; ill-typed ones are zero rows."""
         n = len(lexical)
         s = self.size
