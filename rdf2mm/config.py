@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.errors import InputError, UsageError
+from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS, choices_text
+from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, task_defaults
 
-TASKS = ("node-classification", "link-prediction")
+#: the tasks, each with its settings class (and so its defaults) in rdf2mm.tasks.settings
+TASKS = tuple(TASK_SETTINGS)
 
 #: the largest learning rate accepted (far beyond any useful one)
 MAX_LR = 1e6
@@ -24,25 +27,26 @@ MAX_LR = 1e6
 #: How a node may combine its messages per relation; "auto" (node classification only)
 #: trains with each and keeps the one that scores best on validation.
 AGGREGATIONS = ("mean", "sum")
+#: a node per literal occurrence, a node per distinct literal, or no literal nodes
+LITERAL_MODES = ("split", "merged", "none")
+#: whole graph every step, sampled neighbourhoods, or mini when full would not fit
+BATCHING_MODES = ("auto", "full", "mini")
+DEVICES = ("auto", "cpu", "cuda")
+PREDICTION_FORMATS = ("tsv", "parquet")
 
-#: Defaults that differ by task: node classification follows the MR-GCN paper's two-layer
-#: R-GCN; link prediction its one-layer encoder with a wider embedding and no weight decay.
-#: Node classification merges equal literals into one node and drops entity vectors in
-#: training (together they raised accuracy on both real graphs measured, see
-#: bench/RESULTS.md) and chooses the aggregation on validation, since whether a class
-#: depends on how many neighbours a node has (sum) or on their mix (mean) varies by graph.
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "node-classification": {"embed_dim": 32, "hidden": 32, "layers": 2, "weight_decay": 5e-4, "patience": 30,
-                            "batch_size": 512, "aggregation": "auto", "literals": "merged",
-                            "entity_dropout": 0.5},
-    "link-prediction": {"embed_dim": 64, "hidden": 64, "layers": 1, "weight_decay": 0.0, "patience": 10,
-                        "batch_size": 4096, "aggregation": "mean", "literals": "split", "entity_dropout": 0.0},
-}
+#: Defaults that differ by task, derived from the tasks' settings classes
+#: (:class:`~rdf2mm.tasks.settings.NCSettings`, :class:`~rdf2mm.tasks.settings.LPSettings`),
+#: where each is set and explained once.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {task: task_defaults(task) for task in TASKS}
 
 
 @dataclass
 class TrainConfig:
-    """All settings of a training run (defaults follow the MR-GCN paper where it gives them)."""
+    """All settings of a training run (defaults follow the MR-GCN paper where it gives them).
+
+    A default the tasks' settings classes also hold is read from them
+    (:mod:`rdf2mm.tasks.settings`), so each default is written once.
+    """
 
     # data
     graph: list[str] = field(default_factory=list)
@@ -56,12 +60,12 @@ class TrainConfig:
     modality_map: str | None = None
     # literals
     modalities: str = "all"
-    #: split, merged or none (None: the task's default, see TASK_DEFAULTS)
+    #: split, merged or none (None: the task's default, see rdf2mm.tasks.settings)
     literals: str | None = None
     text_encoder: str = "charcnn"
     inverse: bool = True
-    self_loops: bool = True
-    # model (None: the task's default, see TASK_DEFAULTS; the saved config holds the value used)
+    self_loops: bool = ModelSettings.self_loops
+    # model (None: the task's default, see rdf2mm.tasks.settings; the saved config holds the value used)
     embed_dim: int | None = None
     hidden: int | None = None
     layers: int | None = None
@@ -71,17 +75,17 @@ class TrainConfig:
     #: how many neighbours there are) or auto (node classification: train with both, keep
     #: the better on validation)
     aggregation: str | None = None
-    dropout: float = 0.2
+    dropout: float = ModelSettings.dropout
     #: probability of dropping an entity's whole input embedding in a training step
     entity_dropout: float | None = None
     # training
-    lr: float = 0.01
+    lr: float = ModelSettings.lr
     weight_decay: float | None = None
-    epochs: int = 200
+    epochs: int = ModelSettings.epochs
     patience: int | None = None
-    clip: float = 1.0
+    clip: float = ModelSettings.clip
     device: str = "auto"
-    amp: bool = True
+    amp: bool = ModelSettings.amp
     seed: int = 0
     seeds: int = 1
     # batching and scale
@@ -96,19 +100,19 @@ class TrainConfig:
     # link prediction (ignored by node classification)
     #: predicate IRIs whose triples are the prediction targets (empty: every entity relation)
     target_relations: list[str] = field(default_factory=list)
-    #: triple scorer: distmult (the paper's), complex or tucker
-    decoder: str = "distmult"
+    #: triple scorer (see rdf2mm.models.registry.DECODERS): distmult (the paper's), complex or tucker
+    decoder: str = LPSettings.decoder
     #: corrupted triples per positive (head or tail, uniformly); 0 scores every entity (1-N)
-    negatives: int = 0
+    negatives: int = LPSettings.negatives
     #: positive triples (link prediction) or labelled nodes (node classification, mini-batch)
     #: per optimisation step
     batch_size: int | None = None
     #: automatic train/valid/test fractions of the entity-entity triples (no split files)
     lp_split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     #: evaluate on valid every N epochs (early stopping on filtered MRR)
-    eval_every: int = 1
+    eval_every: int = LPSettings.eval_every
     #: memory for one block of ranking scores, MiB
-    eval_memory_mb: int = 512
+    eval_memory_mb: int = LPSettings.eval_memory_mb
     # output
     out: str | None = None
     #: save a checkpoint every N epochs next to the run directory (0: never); see --resume
@@ -125,7 +129,7 @@ class TrainConfig:
 
     def resolve(self) -> TrainConfig:
         """Fill settings left as None with the task's defaults (in place); returns self."""
-        for key, value in TASK_DEFAULTS.get(self.task, {}).items():
+        for key, value in task_defaults(self.task).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
         self.expand_names()
@@ -149,19 +153,18 @@ class TrainConfig:
         """Raise :class:`UsageError` for values no run can use (call after :meth:`resolve`)."""
         if self.task not in TASKS:
             raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
-        if self.literals not in ("split", "merged", "none"):
-            raise UsageError(f"--literals must be split, merged or none, not {self.literals!r}")
-        if self.aggregation not in (*AGGREGATIONS, "auto"):
-            raise UsageError(f"--aggregation must be auto, mean or sum, not {self.aggregation!r}")
+        if self.literals not in LITERAL_MODES:
+            raise UsageError(f"--literals must be {choices_text(LITERAL_MODES)}, not {self.literals!r}")
+        if self.aggregation not in ("auto", *AGGREGATIONS):
+            raise UsageError(f"--aggregation must be {choices_text(('auto', *AGGREGATIONS))}, not {self.aggregation!r}")
         if self.aggregation == "auto" and self.task != "node-classification":
             raise UsageError("--aggregation auto chooses on node-classification validation accuracy; "
                              "link prediction takes mean or sum")
-        if self.text_encoder not in ("charcnn", "minilm"):
-            raise UsageError(f"--text-encoder must be charcnn or minilm, not {self.text_encoder!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise UsageError(f"--device must be auto, cpu or cuda, not {self.device!r}")
-        if self.predictions_format not in ("tsv", "parquet"):
-            raise UsageError("--predictions-format must be tsv or parquet")
+        TEXT_ENCODERS.check(self.text_encoder)
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise UsageError(f"--device must be {choices_text(DEVICES)}, not {self.device!r}")
+        if self.predictions_format not in PREDICTION_FORMATS:
+            raise UsageError(f"--predictions-format must be {choices_text(PREDICTION_FORMATS)}")
         for name in ("embed_dim", "hidden", "layers", "epochs", "seeds", "patience"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
@@ -182,12 +185,11 @@ class TrainConfig:
             raise UsageError(f"--weight-decay must be a non-negative finite number, not {self.weight_decay!r}")
         if not (math.isfinite(self.clip) and self.clip >= 0):
             raise UsageError(f"clip must be a non-negative finite number (0: no clipping), not {self.clip!r}")
-        if self.decoder not in ("distmult", "complex", "tucker"):
-            raise UsageError(f"--decoder must be distmult, complex or tucker, not {self.decoder!r}")
+        DECODERS.check(self.decoder)
         if self.negatives < 0 or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
             raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
-        if self.batching not in ("auto", "full", "mini"):
-            raise UsageError(f"--batching must be auto, full or mini, not {self.batching!r}")
+        if self.batching not in BATCHING_MODES:
+            raise UsageError(f"--batching must be {choices_text(BATCHING_MODES)}, not {self.batching!r}")
         if not self.fanout or any(int(f) < 0 for f in self.fanout):
             raise UsageError("--fanout needs non-negative integers (0: every neighbour), e.g. 20 or 25,10")
         if not 0 < self.full_batch_fraction <= 1:

@@ -8,53 +8,20 @@ from typing import Any
 import typer
 
 from rdf2mm.cli.app import app, handle_errors
+from rdf2mm.cli.options import describe_option
 
-#: one line per TrainConfig field; a field missing here gets its ``#:`` comment in rdf2mm/config.py
+#: settings no train option sets (their other comments are the options' help, see
+#: rdf2mm.cli.options); a field in neither gets its ``#:`` comment in rdf2mm/config.py
 DESCRIPTIONS: dict[str, str] = {
     "graph": "RDF files, folders, a store folder or a SPARQL endpoint URL (required)",
-    "format": "input format when it cannot be told from the extension (nt, ttl, nq, trig, ...)",
-    "task": "node-classification or link-prediction",
-    "target": "predicate IRI or prefixed name (ex:movement, with the graph's prefixes) holding the class labels (its triples are removed before training)",
-    "train": "training labels (N-Triples or TSV/CSV) or, for link prediction, training triples",
-    "valid": "validation labels or triples",
-    "test": "test labels or triples",
     "split": "train/valid/test fractions when labels come from --target",
-    "modality_map": "TOML file adding or overriding datatype -> modality rules",
-    "modalities": "all, none, or a comma list: numeric,temporal,textual,visual,spatial,boolean",
-    "literals": "split (a node per literal occurrence), merged (a node per distinct literal) or none",
-    "text_encoder": "charcnn or minilm (frozen all-MiniLM-L6-v2 features, offline)",
     "inverse": "add inverse relations",
     "self_loops": "add self-loops",
-    "embed_dim": "size of node input vectors",
-    "hidden": "hidden size of the R-GCN layers",
-    "layers": "number of R-GCN layers",
-    "bases": "basis decomposition with this many bases (default: 30 when there are more than 40 relations)",
-    "blocks": "block-diagonal decomposition with this many blocks",
-    "dropout": "dropout between layers, in [0, 1)",
-    "entity_dropout": "probability of dropping an entity's whole input embedding in a training step",
-    "lr": "Adam learning rate",
-    "weight_decay": "L2 weight decay",
-    "epochs": "maximum epochs",
-    "patience": "early-stopping patience on validation (epochs)",
     "clip": "gradient-norm clipping",
-    "device": "auto, cpu, cuda or cuda:N",
     "amp": "mixed precision on CUDA",
-    "seed": "random seed (fixes results on CPU at a given thread count; deterministic: at any)",
-    "seeds": "train N times with seeds seed..seed+N-1 and report mean and std",
-    "target_relations": "link prediction: predicate IRIs to predict (empty: every entity-entity relation)",
-    "decoder": "link prediction: distmult, complex or tucker",
-    "negatives": "link prediction: corrupted triples per positive; 0 scores every entity (1-N)",
-    "batch_size": "positive triples (link prediction) or labelled nodes (node classification, mini-batch) per step",
-    "batching": "full (the whole graph every step), mini (sampled neighbourhoods) or auto (mini when full would not fit)",
-    "fanout": "mini-batch: in-edges kept per node at each hop, nearest first; 0 keeps all (exact)",
     "full_batch_fraction": "auto batching: share of available memory full-batch training may take",
     "lp_split": "link prediction: train/valid/test fractions of the entity-entity triples (no split files)",
-    "eval_every": "evaluate on valid every N epochs (link prediction; node classification in mini-batch mode)",
     "eval_memory_mb": "link prediction: memory for one block of ranking scores, MiB",
-    "out": "run directory to write (default: runs/<time>-<task>)",
-    "predictions_format": "tsv or parquet",
-    "output": "also export the run as these formats: parquet, nt, ttl, trig, nq (into RUN_DIR/export)",
-    "store": "also load the run's vectors and predictions into this embedded pyoxigraph store folder",
     "cache": "read and write the parsed-graph cache",
 }
 
@@ -82,7 +49,7 @@ def _doc_comments() -> dict[str, str]:
 
 def describe(name: str) -> str:
     """The one-line comment for TrainConfig field ``name``."""
-    return DESCRIPTIONS.get(name) or _doc_comments().get(name) or name.replace("_", " ")
+    return describe_option(name) or DESCRIPTIONS.get(name) or _doc_comments().get(name) or name.replace("_", " ")
 
 
 def example_toml() -> str:

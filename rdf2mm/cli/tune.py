@@ -8,19 +8,20 @@ from typing import Any, Optional
 import typer
 
 from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+from rdf2mm.cli.options import DEFAULTS, config_option, no_cache_option, option
 from rdf2mm.cli.tracking_options import experiment_option, make_tracking, tracker_option, tracking_uri_option
 
 
 @app.command("tune")
 def tune_command(
     graph: Optional[list[str]] = typer.Argument(None, help="RDF files, folders, a store folder or a SPARQL endpoint URL (default: the --config file's graph)."),
-    task: Optional[str] = typer.Option(None, "--task", "-t", help="node-classification (default) or link-prediction."),
-    target: Optional[str] = typer.Option(None, "--target", help="Predicate IRI holding the class labels."),
-    train: Optional[str] = typer.Option(None, "--train", help="Training labels or, for link prediction, training triples."),
-    valid: Optional[str] = typer.Option(None, "--valid", help="Validation labels or triples (trials are judged on these only)."),
-    test: Optional[str] = typer.Option(None, "--test", help="Test labels or triples: evaluated once, by the final run (node-classification trials never see them)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config of the settings not searched (see rdf2mm config --example)."),
-    out_dir: Optional[str] = typer.Option(None, "--out", "-o", help="Folder of the search: study.db, trials/, final/, config.toml, tune.html (default: runs/tune-<time>)."),
+    task: Optional[str] = option("task"),
+    target: Optional[str] = option("target"),
+    train: Optional[str] = option("train"),
+    valid: Optional[str] = option("valid", help="Validation labels or triples (trials are judged on these only)."),
+    test: Optional[str] = option("test", help="Test labels or triples: evaluated once, by the final run (node-classification trials never see them)."),
+    config: Optional[Path] = config_option("TOML config of the settings not searched (see rdf2mm config --example)."),
+    out_dir: Optional[str] = option("out", help="Folder of the search: study.db, trials/, final/, config.toml, tune.html (default: runs/tune-<time>)."),
     trials: int = typer.Option(20, "--trials", "-n", help="Finished trials the study should hold (a resumed search runs only the rest)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds (the running one finishes)."),
     space: Optional[Path] = typer.Option(None, "--space", help="TOML search space replacing the task's default (format: see README, 'Hyperparameter search')."),
@@ -28,13 +29,13 @@ def tune_command(
     seeds: int = typer.Option(5, "--seeds", help="Seeds the best configuration is retrained over; the test figure is their mean."),
     trial_seeds: int = typer.Option(1, "--trial-seeds", help="Seeds per trial (the validation figure is their mean)."),
     prune: bool = typer.Option(True, "--prune/--no-prune", help="Stop trials whose validation curve falls below the median of earlier trials at the same epoch."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs per run (default 200)."),
-    format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format when it cannot be told from the extension."),
-    modalities: Optional[str] = typer.Option(None, "--modalities", "-m", help="all (default), none, or a comma list of modalities."),
-    text_encoder: Optional[str] = typer.Option(None, "--text-encoder", help="charcnn (default) or minilm."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda: every trial and the final run train there."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the runs and of the sampler (default 0)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
+    epochs: Optional[int] = option("epochs"),
+    format: Optional[str] = option("format"),
+    modalities: Optional[str] = option("modalities"),
+    text_encoder: Optional[str] = option("text_encoder"),
+    device: Optional[str] = option("device"),
+    seed: Optional[int] = option("seed", help=f"Seed of the runs and of the sampler (default: {DEFAULTS.seed})."),
+    no_cache: bool = no_cache_option(),
     tracker: Optional[list[str]] = tracker_option(),
     tracking_uri: Optional[str] = tracking_uri_option(),
     experiment: str = experiment_option(),

@@ -37,8 +37,10 @@ from torch import nn
 from rdf2mm.errors import UsageError
 from rdf2mm.io.atomic import atomic_path
 from rdf2mm.modalities.base import Modality, ParsedLiterals
+from rdf2mm.models.registry import TEXT_ENCODERS
 
-ENCODERS = ("charcnn", "minilm")
+#: the registered text encoder names (see :data:`rdf2mm.models.registry.TEXT_ENCODERS`)
+ENCODERS = TEXT_ENCODERS.names()
 PAD, UNK = 0, 1
 MINILM_DIM = 384
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"

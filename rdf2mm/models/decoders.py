@@ -16,7 +16,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-DECODERS = ("distmult", "complex", "tucker")
+from rdf2mm.models import registry
+
+#: the registered decoder names (see :data:`rdf2mm.models.registry.DECODERS`)
+DECODERS = registry.DECODERS.names()
 
 
 class Decoder(nn.Module):
@@ -119,12 +122,5 @@ class TuckER(Decoder):
 
 
 def make_decoder(name: str, num_relations: int, dim: int) -> Decoder:
-    """Decoder by name (``distmult``, ``complex``, ``tucker``)."""
-    key = name.lower().replace("-", "")
-    if key == "distmult":
-        return DistMult(num_relations, dim)
-    if key == "complex":
-        return ComplEx(num_relations, dim)
-    if key == "tucker":
-        return TuckER(num_relations, dim)
-    raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
+    """Decoder by name, from :data:`rdf2mm.models.registry.DECODERS` (``distmult``, ``complex``, ``tucker``)."""
+    return registry.DECODERS.make(name, num_relations, dim)

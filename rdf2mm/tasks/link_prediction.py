@@ -47,7 +47,7 @@ from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference, whole_graph_outputs
-from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.tasks.settings import LPSettings
 
 if TYPE_CHECKING:
     from rdf2mm.models.mrgcn import MRGCN
@@ -62,20 +62,6 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 ONE_TO_N_CELLS = 2**24
 #: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
 MINI_BATCH_NEGATIVES = 16
-
-
-@dataclass
-class LPSettings(ModelSettings):
-    """Link prediction: the paper's one-layer encoder without weight decay, plus the decoder,
-    sampling and evaluation settings."""
-
-    layers: int = 1
-    weight_decay: float = 0.0
-    decoder: str = "distmult"
-    negatives: int = 0
-    batch_size: int = 4096
-    eval_every: int = 1
-    eval_memory_mb: int = 512
 
 
 class LinkPredictor(nn.Module):

@@ -22,18 +22,13 @@ from rdf2mm.models.mrgcn import MRGCN
 from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.inputs import PreparedInputs, build_encoder, seed_everything
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
-from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.tasks.settings import NCSettings
 from rdf2mm.tasks.labels import LabelSplit, Labels
 
 #: called after every epoch with (epoch, record) for progress display
 EpochCallback = Callable[[int, dict[str, float]], None]
 #: called after every mini-batch step with (epoch, step, steps): epochs of a big graph take minutes
 StepCallback = Callable[[int, int, int], None]
-
-
-@dataclass
-class NCSettings(ModelSettings):
-    """Node classification: the paper's two-layer R-GCN with weight decay (see ModelSettings)."""
 
 
 @dataclass

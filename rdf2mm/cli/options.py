@@ -1,0 +1,128 @@
+"""The options ``train``, ``ablate`` and ``tune`` share, declared once.
+
+Each option is one :class:`OptionSpec` in :data:`OPTIONS`, keyed by the ``TrainConfig``
+field it sets: its flags and its one help text, whose defaults and choices are read from
+where they are defined (:mod:`rdf2mm.tasks.settings`, :class:`rdf2mm.config.TrainConfig`,
+:mod:`rdf2mm.models.registry`). A command declares ``lr: Optional[float] = option("lr")``;
+``rdf2mm config --example`` writes the same text as the comment of each setting.
+
+Options default to None so that a ``--config`` file's value survives unless the flag is
+given; the resolved value then comes from the config (and the task's defaults).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from rdf2mm.config import DEVICES, PREDICTION_FORMATS, TASKS, TrainConfig
+from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS, choices_text
+from rdf2mm.tasks.settings import LPSettings, ModelSettings, NCSettings
+
+#: a TrainConfig of defaults, for the help texts
+DEFAULTS = TrainConfig()
+
+
+def show(value: Any) -> str:
+    """A default as help texts write it: ``32``, ``0.2``, ``5e-4``, ``0`` (not ``0.0``), ``25,10``."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(show(v) for v in value)
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        if abs(value) < 1e-3:
+            mantissa, exponent = f"{value:e}".split("e")
+            return f"{float(mantissa):g}e{int(exponent)}"
+        return repr(value)
+    return str(value)
+
+
+def _by_task(name: str) -> str:
+    """``default: 32; link prediction 64`` (``default: X`` when both tasks agree)."""
+    nc, lp = getattr(NCSettings, name), getattr(LPSettings, name)
+    return f"default: {show(nc)}" if nc == lp else f"default: {show(nc)}; link prediction {show(lp)}"
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One shared option: its flags (long name first) and its help text."""
+
+    flags: tuple[str, ...]
+    help: str
+
+
+def _spec(*flags: str, help: str) -> OptionSpec:  # noqa: A002 - typer's own keyword
+    return OptionSpec(tuple(flags), help)
+
+
+#: every shared option by the TrainConfig field it sets
+OPTIONS: dict[str, OptionSpec] = {
+    "task": _spec("--task", "-t", help=f"{choices_text(TASKS, DEFAULTS.task)}."),
+    "target": _spec("--target", help="Predicate holding the class labels in the graph: an IRI or a prefixed name such as ex:movement, with the graph's prefixes (its triples are removed before training)."),
+    "train": _spec("--train", help="Training labels (N-Triples or TSV/CSV) or, for link prediction, training triples."),
+    "valid": _spec("--valid", help="Validation labels or triples."),
+    "test": _spec("--test", help="Test labels or triples."),
+    "out": _spec("--out", "-o", help="Run directory to write (default: runs/<time>-<task>)."),
+    "format": _spec("--format", "-f", help="Input format when it cannot be told from the extension."),
+    # the names are checked against rdf2mm.modalities.registry.MODALITY_NAMES by the tests
+    # (importing the modalities here would import torch for --help)
+    "modalities": _spec("--modalities", "-m", help=f"{DEFAULTS.modalities} (default), none, or a list: numeric,temporal,textual,visual,spatial,boolean."),
+    "literals": _spec("--literals", help=f"{NCSettings.literals} (default for node classification): a node per distinct literal; {LPSettings.literals} (default for link prediction): a node per literal occurrence; none."),
+    "text_encoder": _spec("--text-encoder", help=f"{TEXT_ENCODERS.choices(DEFAULTS.text_encoder)} (frozen all-MiniLM-L6-v2 features, offline)."),
+    "modality_map": _spec("--modality-map", help="TOML file adding or overriding datatype -> modality rules."),
+    "embed_dim": _spec("--embed-dim", help=f"Size of node input vectors ({_by_task('embed_dim')})."),
+    "hidden": _spec("--hidden", help=f"Hidden size of the R-GCN layers ({_by_task('hidden')})."),
+    "layers": _spec("--layers", help=f"R-GCN layers ({_by_task('layers')})."),
+    "bases": _spec("--bases", help="Basis decomposition with this many bases (default: 30 when there are more than 40 relations)."),
+    "blocks": _spec("--blocks", help="Block-diagonal decomposition with this many blocks."),
+    "aggregation": _spec("--aggregation", help=f"How a node combines its messages per relation: sum (keeps how many neighbours there are), {LPSettings.aggregation} (R-GCN's; default for link prediction) or {NCSettings.aggregation} (default for node classification: trains with both and keeps the better on validation; twice the training time)."),
+    "dropout": _spec("--dropout", help=f"Dropout between layers (default: {show(ModelSettings.dropout)})."),
+    "entity_dropout": _spec("--entity-dropout", help=f"Probability of dropping an entity's whole input vector in a training step (default: {show(NCSettings.entity_dropout)} for node classification, {show(LPSettings.entity_dropout)} for link prediction)."),
+    "lr": _spec("--lr", help=f"Adam learning rate (default: {show(ModelSettings.lr)})."),
+    "weight_decay": _spec("--weight-decay", help=f"L2 weight decay ({_by_task('weight_decay')})."),
+    "epochs": _spec("--epochs", help=f"Maximum epochs (default: {show(ModelSettings.epochs)})."),
+    "patience": _spec("--patience", help=f"Early-stopping patience on validation ({_by_task('patience')})."),
+    "device": _spec("--device", help=f"{choices_text(DEVICES, DEFAULTS.device)}."),
+    "seed": _spec("--seed", help=f"Random seed (default: {DEFAULTS.seed}); fixes results on CPU at a given thread count (--deterministic: at any)."),
+    "seeds": _spec("--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
+    "predictions_format": _spec("--predictions-format", help=f"{choices_text(PREDICTION_FORMATS, DEFAULTS.predictions_format)}."),
+    "output": _spec("--output", help="Also export the run: comma list of parquet, nt, ttl, trig, nq (into RUN_DIR/export)."),
+    "store": _spec("--store", help="Also load the run's vectors and predictions into this embedded pyoxigraph store folder."),
+    "target_relations": _spec("--target-relations", help="Link prediction: comma-separated predicate IRIs or prefixed names to predict (default: every entity-entity relation)."),
+    "decoder": _spec("--decoder", help=f"Link prediction: {DECODERS.choices(LPSettings.decoder)}."),
+    "negatives": _spec("--negatives", help="Link prediction: corrupted triples per positive; 0 (default) scores every entity (1-N)."),
+    "batch_size": _spec("--batch-size", help=f"Positive triples (link prediction, default {LPSettings.batch_size}) or labelled nodes (node classification, mini-batch, default {NCSettings.batch_size}) per step."),
+    "batching": _spec("--batching", help="full (whole graph each step), mini (sampled neighbourhoods) or auto (default: mini when full batch would not fit in memory, or under torchrun)."),
+    "fanout": _spec("--fanout", help=f"Mini-batch: in-edges sampled per node at each hop, e.g. 20 or 25,10 (default: {show(DEFAULTS.fanout)}; 0: all, exact)."),
+    "eval_every": _spec("--eval-every", help=f"Evaluate on valid every N epochs (link prediction; node classification with mini-batches). (default: {LPSettings.eval_every})."),
+    "checkpoint_every": _spec("--checkpoint-every", help=f"Save a checkpoint every N epochs next to the run directory (default: {DEFAULTS.checkpoint_every}; 0: never)."),
+    "deterministic": _spec("--deterministic", help="Bit-exact results on CPU at any thread count: deterministic torch algorithms and one intra-op thread (slower; stored in the config)."),
+}
+
+#: options that are not TrainConfig fields but shared all the same
+NO_CACHE_HELP = "Do not read or write the parsed-graph cache."
+
+
+def option(name: str, default: Any = None, *, help: str | None = None) -> Any:  # noqa: A002
+    """The typer option declaring shared setting ``name`` (``help`` replaces the shared
+    text where a command gives the option a different meaning, e.g. ablate's ``--seed``)."""
+    spec = OPTIONS[name]
+    return typer.Option(default, *spec.flags, help=spec.help if help is None else help)
+
+
+def config_option(help: str) -> Any:  # noqa: A002 - what the file holds differs by command
+    """``--config/-c``: a TOML file of settings, which flags override."""
+    return typer.Option(None, "--config", "-c", help=help)
+
+
+def no_cache_option() -> Any:
+    """``--no-cache``: skip the parsed-graph cache."""
+    return typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
+
+
+def describe_option(name: str) -> str | None:
+    """The shared help text of setting ``name`` as a sentence fragment (no final period),
+    or None when no option sets it."""
+    spec = OPTIONS.get(name)
+    return spec.help.removesuffix(".") if spec else None

@@ -1,0 +1,128 @@
+"""Components chosen by name: models, triple decoders, text and image encoders.
+
+Each kind has one :class:`Registry` table below; the CLI's choices and help, the config's
+``validate()``, ``rdf2mm config --example`` and the factories (``make_decoder``, the
+modalities' ``make_encoder``) all read it, so a new component is one ``register`` line
+here plus its class. Entries name their class as ``"module:attribute"`` and are imported
+only when built: listing the choices (``rdf2mm train --help``) must not import torch.
+(PyKEEN's class resolvers and PyG's ``nn/resolver.py`` do the same job for their classes.)
+
+Light module: imports nothing but :mod:`rdf2mm.errors`.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from rdf2mm.errors import UsageError
+
+
+def normalise(name: str) -> str:
+    """The lookup key of a component name: case, ``-`` and ``_`` do not matter (``ComplEx``, ``dist-mult``)."""
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def choices_text(names: tuple[str, ...] | list[str], default: str | None = None) -> str:
+    """``"a (default), b or c"``: choices as a sentence, the default marked when given."""
+    shown = [f"{n} (default)" if n == default else n for n in names]
+    if len(shown) < 2:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component: its name, where its class lives, one line about it."""
+
+    name: str
+    target: str
+    description: str = ""
+
+    def load(self) -> Any:
+        """The registered class (or factory), imported now."""
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+class Registry:
+    """Names of one kind of component, in registration order, each with a lazily imported class."""
+
+    def __init__(self, kind: str, option: str | None = None) -> None:
+        #: what the components are, for messages ("decoder", "text encoder")
+        self.kind = kind
+        #: the command-line option that chooses one, for messages ("--decoder")
+        self.option = option
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name: str, target: str, description: str = "") -> Entry:
+        """Add component ``name``, built by ``target`` (``"package.module:Class"``)."""
+        key = normalise(name)
+        if key in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        if ":" not in target:
+            raise ValueError(f"{self.kind} {name!r}: target must be 'module:attribute', not {target!r}")
+        entry = Entry(name, target, description)
+        self._entries[key] = entry
+        return entry
+
+    def names(self) -> tuple[str, ...]:
+        """Every registered name, in registration order."""
+        return tuple(e.name for e in self._entries.values())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and normalise(name) in self._entries
+
+    def __iter__(self) -> Any:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry(self, name: str) -> Entry:
+        """The entry of ``name``; an unknown name is a ``ValueError`` listing the choices."""
+        found = self._entries.get(normalise(name)) if isinstance(name, str) else None
+        if found is None:
+            raise ValueError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}")
+        return found
+
+    def get(self, name: str) -> Any:
+        """The class (or factory) registered as ``name``."""
+        return self.entry(name).load()
+
+    def make(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """An instance of component ``name`` built with ``args`` and ``kwargs``."""
+        return self.get(name)(*args, **kwargs)
+
+    def check(self, name: str) -> None:
+        """Raise :class:`UsageError` naming the option when ``name`` is not registered
+        (exact names only: this checks what a config file or flag says)."""
+        if name not in self.names():
+            option = self.option or self.kind
+            raise UsageError(f"{option} must be {choices_text(self.names())}, not {name!r}")
+
+    def choices(self, default: str | None = None) -> str:
+        """The names as a sentence for help texts (``"distmult (default), complex or tucker"``)."""
+        return choices_text(self.names(), default)
+
+
+#: graph encoders (today only the MR-GCN of Wilcke et al.)
+MODELS = Registry("model")
+MODELS.register("mrgcn", "rdf2mm.models.mrgcn:MRGCN", "multimodal R-GCN: literal encoders feeding R-GCN layers")
+
+#: triple scorers on top of the entity embeddings (link prediction)
+DECODERS = Registry("decoder", "--decoder")
+DECODERS.register("distmult", "rdf2mm.models.decoders:DistMult", "the MR-GCN paper's; symmetric in head and tail")
+DECODERS.register("complex", "rdf2mm.models.decoders:ComplEx", "complex embeddings; asymmetric relations")
+DECODERS.register("tucker", "rdf2mm.models.decoders:TuckER", "a shared core tensor")
+
+#: encoders of textual literals (``--text-encoder``)
+TEXT_ENCODERS = Registry("text encoder", "--text-encoder")
+TEXT_ENCODERS.register("charcnn", "rdf2mm.modalities.textual:CharCNN", "a character CNN trained end to end")
+TEXT_ENCODERS.register("minilm", "rdf2mm.modalities.textual:FeatureMLP",
+                       "an MLP on frozen all-MiniLM-L6-v2 sentence features (offline)")
+
+#: encoders of visual literals (base64 images)
+IMAGE_ENCODERS = Registry("image encoder")
+IMAGE_ENCODERS.register("mobilenet", "rdf2mm.modalities.visual:MobileNetEncoder",
+                        "a small MobileNet-style CNN trained from scratch")
