@@ -94,7 +94,7 @@ def test_bad_batching_options_are_usage_errors(numeric_only):
 
 
 def test_predict_on_a_mini_batch_run_gives_the_run_own_predictions(numeric_only, tmp_path):
-    from rdf2mm.prediction import predict_nodes
+    from rdf2mm.tasks.prediction import predict_nodes
 
     torch.set_num_threads(1)
     out = tmp_path / "run"
