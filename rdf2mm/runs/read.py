@@ -53,9 +53,11 @@ class RunFiles:
         self.folder = Path(folder)
 
     def path(self, name: str) -> Path:
+        """Where file ``name`` of the run is (whether or not it exists)."""
         return self.folder / name
 
     def json(self, name: str, default: Any = _MISSING) -> Any:
+        """JSON file ``name`` of the run (see :func:`read_json`)."""
         return read_json(self.folder / name, default)
 
     def config(self, default: Any = _MISSING) -> Any:
@@ -63,15 +65,19 @@ class RunFiles:
         return self.json(L.CONFIG_JSON, default)
 
     def metrics(self, default: Any = _MISSING) -> Any:
+        """``metrics.json``: final metrics, per seed, the kept seed."""
         return self.json(L.METRICS, default)
 
     def provenance(self, default: Any = _MISSING) -> Any:
+        """``provenance.json``: versions, seeds, input fingerprint, times, device."""
         return self.json(L.PROVENANCE, default)
 
     def model_meta(self, default: Any = _MISSING) -> Any:
+        """``model.json``, unchecked (:func:`rdf2mm.runs.weights.load_model_state` checks it)."""
         return self.json(L.MODEL_META, default)
 
     def literals(self, default: Any = _MISSING) -> Any:
+        """``literals.json``: per-datatype modality and ill-typed counts, label or split sizes."""
         return self.json(L.LITERALS, default)
 
     def curve(self) -> list[dict[str, float]]:
@@ -125,6 +131,7 @@ class RunFiles:
         return [{n: str(v) for n, v in zip(names, values)} for values in zip(*(cols[n] for n in names))]
 
     def has(self, name: str) -> bool:
+        """Whether the run holds file ``name``."""
         return (self.folder / name).exists()
 
     def entities(self) -> list[str]:
