@@ -64,7 +64,7 @@ def main() -> None:
     from rich.table import Table
 
     from rdf2mm import vocab as V
-    from rdf2mm.export import RunGraph, _write_parquet, load_run
+    from rdf2mm.export import RunGraph, load_run, write_parquet
     from rdf2mm.io.store import load_store
     from rdf2mm.io.write import RDF_FORMATS, write_rdf
 
@@ -89,7 +89,7 @@ def main() -> None:
                     if vectors == "base64":
                         continue  # Parquet stores raw float32 whatever --vectors says
                     t0 = time.perf_counter()
-                    files = _write_parquet(rg, out)
+                    files = write_parquet(rg, out)
                     dt = time.perf_counter() - t0
                     size = sum(p.stat().st_size for p in files.values())
                     name = "parquet (" + ", ".join(p.name for p in files.values()) + ")"

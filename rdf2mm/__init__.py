@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rdf2mm.config import TrainConfig
     from rdf2mm.encoding import EncodedFiles, EncodedGraph
     from rdf2mm.graph.knowledge_graph import KnowledgeGraph
-    from rdf2mm.pipeline import RunResult
+    from rdf2mm.runs.result import RunResult
 
 
 def read(sources: str | Path | Sequence[str | Path], *, format: str | None = None, cache: bool = True) -> KnowledgeGraph:

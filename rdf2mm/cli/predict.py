@@ -1,7 +1,6 @@
 """``rdf2mm predict``: use a trained run to label nodes or rank link candidates."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -48,11 +47,10 @@ def predict_command(
         node = prefixes.expand_all(node, "--node") if node else node
         if head or tail or relation:
             from rdf2mm.errors import UsageError
-            from rdf2mm.tasks.link_prediction import predict_links
+            from rdf2mm.tasks.prediction import load_link_predictor, predict_links, query_candidates
 
             if not relation or bool(head) == bool(tail):
                 raise UsageError("link prediction needs --relation and exactly one of --head or --tail")
-            from rdf2mm.tasks.link_prediction import load_link_predictor, query_candidates
 
             model = load_link_predictor(run_dir)
             side = "tail" if head else "head"
@@ -73,7 +71,7 @@ def predict_command(
                 table.add_row(str(r["rank"]), prefixes.compact_term(r["iri"]), f"{r['score']:.4f}")
             out.print(table)
             return
-        from rdf2mm.prediction import predict_nodes
+        from rdf2mm.tasks.prediction import predict_nodes
 
         rows = predict_nodes(run_dir, graph=graph or None, nodes=node or None, device=device, format=format)
         if json_out:
@@ -92,10 +90,10 @@ def _prefixes(run_dir: str, graph: Optional[list[str]]) -> Any:
     """The run's graph's prefixes (and GRAPH's), over the common ones."""
     from rdf2mm.errors import Rdf2mmError
     from rdf2mm.io.prefixes import declared_prefixes, run_prefixes
-    from rdf2mm.io.run_files import read_json
+    from rdf2mm.runs.read import RunFiles
 
     try:
-        sources = read_json(Path(run_dir) / "config.json", default={}).get("graph") or []
+        sources = RunFiles(run_dir).config(default={}).get("graph") or []
     except Rdf2mmError:
         sources = []  # a damaged config is predict's own error to report, with its exit code
     prefixes = run_prefixes(sources, run_dir)

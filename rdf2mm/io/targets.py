@@ -15,15 +15,10 @@ from pathlib import Path
 from typing import Callable
 
 from rdf2mm.errors import UsageError
+from rdf2mm.runs import layout as L
 
-#: every name a run directory may hold (train writes the first group; report, export and
-#: ablation summaries may add the rest)
-RUN_DIR_NAMES = frozenset({
-    "config.toml", "config.json", "provenance.json", "metrics.json", "curve.csv", "predictions.tsv",
-    "predictions.parquet", "ranks.tsv", "ranks.parquet", "literals.json", "entities.parquet",
-    "embeddings.safetensors", "model.safetensors", "model.json", "report.html", "export",
-    "tensorboard",  # --tracker tensorboard
-})
+#: every name a run directory may hold (defined by the run directory's owner)
+RUN_DIR_NAMES = L.RUN_DIR_NAMES
 
 #: the files ``rdf2mm export`` writes into its folder
 EXPORT_NAMES = frozenset({
@@ -41,13 +36,13 @@ _TEMP = re.compile(r"^\..+\.tmp$")
 def is_run_dir(path: Path) -> bool:
     """Whether ``path`` is a run directory written by ``rdf2mm train`` (and nothing else)."""
     try:
-        prov = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
+        prov = json.loads((path / L.PROVENANCE).read_text(encoding="utf-8"))
         names = {p.name for p in path.iterdir()}
     except (OSError, ValueError):
         return False
     if not (isinstance(prov, dict) and isinstance(prov.get("versions"), dict) and "rdf2mm" in prov["versions"]):
         return False
-    if "export" in names and not ((path / "export").is_dir() and is_export_dir(path / "export")):
+    if L.EXPORT in names and not ((path / L.EXPORT).is_dir() and is_export_dir(path / L.EXPORT)):
         return False
     return all(n in RUN_DIR_NAMES or _TEMP.match(n) for n in names)
 

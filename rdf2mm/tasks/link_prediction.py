@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -29,12 +28,10 @@ from torch import Tensor, nn
 
 from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
 from rdf2mm.config import TrainConfig
-from rdf2mm.errors import DataError, InputError, UsageError, did_you_mean
-from rdf2mm.graph.knowledge_graph import KnowledgeGraph
-from rdf2mm.io.atomic import atomic_dir, write_json
+from rdf2mm.errors import InputError, UsageError
 from rdf2mm.models.decoders import Decoder, make_decoder
-from rdf2mm.runs import (check_weights_fit_config, load_model_state, load_run_config, provenance, save_embeddings,
-                         save_model, trained_in_minibatches, write_config, write_curve, write_entities, write_table)
+from rdf2mm.runs.link_prediction import write_lp_run
+from rdf2mm.runs.result import RunResult
 from rdf2mm.tasks.evaluation import (
     TripleRanks,
     TrueIndex,
@@ -42,17 +39,15 @@ from rdf2mm.tasks.evaluation import (
     random_mrr,
     rank_triples,
 )
-from rdf2mm.tasks.lp_candidates import CandidateSet, relation_candidates
 from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.tasks.distributed import Workers
-from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference, whole_graph_outputs
+from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import LPSettings
 
 if TYPE_CHECKING:
     from rdf2mm.models.mrgcn import MRGCN
     from rdf2mm.models.rgcn import RelationalAdjacency
-    from rdf2mm.pipeline import RunResult
     from rdf2mm.tasks.inputs import PreparedInputs
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -450,19 +445,10 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     return LPData(splits, inputs, fingerprint, FilterIndex.build(splits.known(), kg.num_relations))
 
 
-def graph_digest(inputs: PreparedInputs) -> str:
-    """Hash of the message graph: a saved model only fits the graph it was trained on."""
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(inputs.mg.edge_index).tobytes())
-    h.update(np.ascontiguousarray(inputs.mg.edge_type).tobytes())
-    h.update(np.ascontiguousarray(inputs.mg.node_literal).tobytes())
-    return h.hexdigest()[:16]
-
-
 # ------------------------------------------------------------------ pipeline
 def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, resume: bool = False) -> RunResult:
     """Run a link-prediction config end to end (the library behind ``rdf2mm train --task link-prediction``)."""
-    from rdf2mm.pipeline import RunResult, input_identity, mean_std, plan_batching, workers_checkpoint  # noqa: PLC0415 - pipeline imports us lazily
+    from rdf2mm.tasks.run_common import input_identity, mean_std, plan_batching, workers_checkpoint  # noqa: PLC0415
     from rdf2mm.tasks.distributed import from_environment, local_device  # noqa: PLC0415
     from rdf2mm.tasks.inputs import resolve_device  # noqa: PLC0415
 
@@ -513,7 +499,8 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
     metrics.update(batching.report(), workers=workers.world)
     run_dir = None
     if cfg.out and workers.is_main:
-        run_dir = write_run(Path(cfg.out), cfg, data, results, metrics, seeds, str(device), started)
+        run_dir = write_lp_run(Path(cfg.out), cfg, data.inputs, data.splits.report, data.fingerprint, results,
+                               metrics, seeds, str(device), started)
     if ckpt:
         ckpt.remove()
     workers.barrier()
@@ -530,171 +517,3 @@ def random_baseline_mrr(triples: np.ndarray, num_entities: int, index: FilterInd
         filtered_candidate_counts(t, r, h, num_entities, index.heads),
     ])
     return random_mrr(counts)
-
-
-def _plain(term: str) -> str:
-    return term[1:-1] if term.startswith("<") and term.endswith(">") else term
-
-
-def write_ranks(folder: Path, kg: KnowledgeGraph, ranks: TripleRanks, fmt: str = "tsv") -> Path:
-    """Per-triple ranks (filtered and raw, both directions): every figure can be recomputed."""
-    tr = ranks.triples
-    return write_table(
-        folder / "ranks",
-        {
-            "head": [_plain(kg.entities[i]) for i in tr[:, 0].tolist()],
-            "relation": [kg.relations[i] for i in tr[:, 1].tolist()],
-            "tail": [_plain(kg.entities[i]) for i in tr[:, 2].tolist()],
-            "head_rank": ranks.head.tolist(),
-            "tail_rank": ranks.tail.tolist(),
-            "head_rank_raw": ranks.head_raw.tolist(),
-            "tail_rank_raw": ranks.tail_raw.tolist(),
-        },
-        fmt,
-    )
-
-
-def write_run(
-    folder: Path,
-    cfg: TrainConfig,
-    data: LPData,
-    results: list[LPResult],
-    metrics: dict[str, Any],
-    seeds: list[int],
-    device: str,
-    started: dt.datetime,
-) -> Path:
-    """Write the run directory atomically (see :mod:`rdf2mm.runs`); keeps the best-validation seed."""
-    best = max(results, key=lambda r: (r.metrics.get("valid_mrr", 0.0), -r.seed))
-    inputs = data.inputs
-    with atomic_dir(folder, replace=True) as tmp:
-        write_config(tmp, cfg.to_dict())
-        write_json(tmp / "provenance.json", provenance(data.fingerprint, seeds, device, started))
-        write_json(tmp / "metrics.json", {**metrics, "per_seed": [r.metrics for r in results],
-                                          "kept_seed": best.seed, "splits": data.splits.report})
-        write_json(tmp / "literals.json", {"datatypes": inputs.prepared.report, "splits": data.splits.report})
-        write_curve(tmp, [rec for r in results for rec in r.curve])
-        if best.test_ranks is not None:
-            write_ranks(tmp, inputs.kg, best.test_ranks, cfg.predictions_format)
-        save_model(tmp, best.model, model_meta(cfg, inputs, best))
-        write_entities(tmp, inputs.kg)
-        if best.embeddings is not None:
-            relation = getattr(best.model.decoder, "relation", None)
-            save_embeddings(tmp, best.embeddings, relation)
-    return folder
-
-
-def model_meta(cfg: TrainConfig, inputs: PreparedInputs, result: LPResult) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "task": cfg.task,
-        "decoder": cfg.decoder,
-        "num_entities": inputs.kg.num_entities,
-        "num_nodes": inputs.mg.num_nodes,
-        "num_relations": inputs.kg.num_relations,
-        "message_relations": inputs.mg.num_relations,
-        "relation_names": list(inputs.kg.relations),
-        "modalities": list(inputs.modalities),
-        "parsed_meta": {m: d.parsed.meta for m, d in inputs.prepared.data.items()},
-        "graph_digest": graph_digest(inputs),
-        "seed": result.seed,
-    }
-
-
-# ------------------------------------------------------------------ predict
-def load_link_predictor(run_dir: str | Path) -> tuple[LinkPredictor, LPData]:
-    """Rebuild a trained model from a run directory (same graph, weights from safetensors)."""
-    run_dir = Path(run_dir)
-    state, meta = load_model_state(run_dir)
-    if meta.get("task") != "link-prediction":
-        raise UsageError(f"{run_dir}: not a link-prediction run (task {meta.get('task')!r})")
-    cfg = load_run_config(run_dir)
-    check_weights_fit_config(cfg, state, run_dir)
-    data = load_lp_data(cfg)
-    if graph_digest(data.inputs) != meta.get("graph_digest") or data.inputs.kg.num_entities != meta.get("num_entities"):
-        raise DataError(f"{run_dir}: the graph read from the saved config differs from the one the model was trained on")
-    model = build_model(data.inputs, LPSettings.from_config(cfg))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise InputError(f"{run_dir}: weights do not fit the rebuilt model: {str(exc).splitlines()[0]}") from None
-    model.eval()
-    return model, data
-
-
-def query_candidates(model: tuple[LinkPredictor, LPData], relation: str, side: str) -> CandidateSet:
-    """The entities that may fill ``side`` ("head" or "tail") of ``relation``: its domain or
-    range in the run's training graph (see :mod:`rdf2mm.tasks.lp_candidates`)."""
-    kg = model[1].inputs.kg
-    name = relation.strip().strip("<>")
-    rid = kg.relation_index().get(name)
-    if rid is None:
-        raise DataError(f"relation <{name}> is not in the graph{did_you_mean(kg.closest_relations(name))}")
-    return relation_candidates(model[1].splits.graph, rid, "tail" if side == "tail" else "head")
-
-
-def predict_links(
-    run_dir: str | Path,
-    head: str | None = None,
-    relation: str | None = None,
-    tail: str | None = None,
-    top: int = 10,
-    exclude_known: bool = False,
-    model: tuple[LinkPredictor, LPData] | None = None,
-    all_candidates: bool = False,
-) -> list[dict[str, Any]]:
-    """Top ``top`` entities completing ``(head, relation, ?)`` or ``(?, relation, tail)``.
-
-    Give exactly one of ``head`` and ``tail`` (IRIs, with or without ``<>``). Returns
-    dicts ``{iri, score, rank, known}``, best first; ``known`` marks triples already in
-    the training graph, and ``exclude_known`` drops them. Only entities of the kind the
-    relation points to (tails) or starts from (heads) are ranked, decided from the
-    training graph as :func:`query_candidates` says; ``all_candidates`` ranks every
-    entity. ``model`` reuses a loaded ``load_link_predictor`` result for repeated queries.
-    """
-    if (head is None) == (tail is None):
-        raise UsageError("give exactly one of --head and --tail")
-    if not relation:
-        raise UsageError("--relation is required")
-    net, data = model if model is not None else load_link_predictor(run_dir)
-    kg = data.inputs.kg
-    anchor_term = head if head is not None else tail
-    anchor = kg.find_entity(anchor_term)  # type: ignore[arg-type]
-    if anchor is None:
-        raise DataError(f"entity {anchor_term} is not in the graph")
-    candidates = query_candidates((net, data), relation, "tail" if head is not None else "head")
-    rid = kg.relation_index()[relation.strip().strip("<>")]
-    device = next(net.parameters()).device
-    if trained_in_minibatches(run_dir):
-        # Trained in mini-batches: a full forward pass may not fit; layer-wise is exact.
-        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device, data.inputs.aggregation)[0][: net.num_entities].to(device)
-    else:
-        with torch.no_grad():
-            emb = net(data.inputs.adjacency(device)).float()
-    with torch.no_grad():
-        a = torch.tensor([anchor], device=device)
-        r = torch.tensor([rid], device=device)
-        if head is not None:
-            scores = net.decoder.score_all_tails(emb[a], r, emb)[0]
-        else:
-            scores = net.decoder.score_all_heads(emb[a], r, emb)[0]
-    scores = scores.float().cpu()
-    # "known" = in the graph the model saw (train), not the held-out valid/test triples.
-    g = data.splits.graph.edges
-    if head is not None:
-        seen = set(g[(g[:, 0] == anchor) & (g[:, 1] == rid), 2].tolist())
-    else:
-        seen = set(g[(g[:, 2] == anchor) & (g[:, 1] == rid), 0].tolist())
-    allowed = np.ones(kg.num_entities, dtype=bool)
-    if not all_candidates:
-        allowed[:] = False
-        allowed[candidates.entities] = True
-    if exclude_known and seen:
-        allowed[sorted(seen)] = False
-    scores[torch.as_tensor(~allowed)] = -math.inf
-    k = max(0, min(top, int(allowed.sum())))
-    vals, idx = torch.topk(scores, k)
-    return [
-        {"iri": _plain(kg.entities[i]), "score": float(v), "rank": n + 1, "known": i in seen}
-        for n, (v, i) in enumerate(zip(vals.tolist(), idx.tolist()))
-    ]

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.errors import Rdf2mmError
-from rdf2mm.io.run_files import read_json
+from rdf2mm.runs import layout as L
+from rdf2mm.runs.read import RunFiles
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Tracker:
 def final_metrics(run_dir: Path | None) -> dict[str, float]:
     """The finite numbers at the top level of ``RUN_DIR/metrics.json`` (what is logged as
     the run's final metrics; lists such as ``per_seed`` and strings stay in the artefact)."""
-    data = _read(run_dir, "metrics.json")
+    data = _read(run_dir, L.METRICS)
     return {k: float(v) for k, v in data.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
 
@@ -50,7 +51,7 @@ def final_metrics(run_dir: Path | None) -> dict[str, float]:
 def finish_tags(run_dir: Path | None) -> dict[str, str]:
     """Tags only the written run directory knows: the data fingerprint and the aggregation kept."""
     tags = {}
-    prov, metrics = _read(run_dir, "provenance.json"), _read(run_dir, "metrics.json")
+    prov, metrics = _read(run_dir, L.PROVENANCE), _read(run_dir, L.METRICS)
     if prov.get("data_fingerprint"):
         tags["rdf2mm.data_fingerprint"] = str(prov["data_fingerprint"])
     if isinstance(metrics.get("aggregation"), str):
@@ -66,6 +67,6 @@ def _read(run_dir: Path | None, name: str) -> dict[str, Any]:
     if run_dir is None:
         return {}
     try:
-        return read_json(Path(run_dir) / name, default={})
+        return RunFiles(run_dir).json(name, default={})
     except Rdf2mmError:
         return {}

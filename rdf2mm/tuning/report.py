@@ -10,7 +10,7 @@ from typing import Any
 
 from rdf2mm.io.atomic import atomic_open
 from rdf2mm.charts.svg import BOTTOM, LEFT, LEGEND, PALETTE, TOP, H, Scale, W, axes, esc, legend, svg
-from rdf2mm.report import _page, _table
+from rdf2mm.report.html import page as _page, table as _table
 
 REPORT_FILE = "tune.html"
 STATE_COLOURS = {"COMPLETE": PALETTE[0], "PRUNED": PALETTE[7], "FAIL": PALETTE[3]}

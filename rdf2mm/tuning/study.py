@@ -176,7 +176,7 @@ def _check_resume(saved: dict[str, Any], now: dict[str, Any], out: Path) -> None
 
 def saved_settings(out: str | Path) -> dict[str, Any]:
     """The settings a search in ``out`` was started with (for ``--resume``)."""
-    from rdf2mm.io.run_files import read_json
+    from rdf2mm.runs.read import read_json
 
     data = read_json(Path(out) / SETTINGS_FILE, default=None)
     if data is None:

@@ -128,9 +128,9 @@ def _fail_with(code):
 @pytest.mark.parametrize("code, exit_code", [(errno.ENOSPC, 6), (errno.EROFS, 3), (errno.EACCES, 3)])
 def test_full_or_read_only_disk_is_a_clear_error_and_leaves_nothing(graph, tmp_path, monkeypatch, code, exit_code):
     """Root ignores chmod, so the failing write is simulated where the weights are saved."""
-    import rdf2mm.runs
+    import rdf2mm.runs.weights
 
-    monkeypatch.setattr(rdf2mm.runs, "save_file", _fail_with(code))
+    monkeypatch.setattr(rdf2mm.runs.weights, "save_file", _fail_with(code))
     out = tmp_path / "run"
     line = one_error_line(train(graph, out), exit_code)
     assert os.strerror(code) in line and "cannot write" in line
@@ -153,9 +153,9 @@ def test_full_disk_during_export_keeps_the_earlier_export(graph, tmp_path, monke
     assert train(graph, run).exit_code == 0
     assert runner.invoke(app, ["export", str(run), "--output", "nt"]).exit_code == 0
     before = (run / "export" / "run.nt").read_bytes()
-    import rdf2mm.export
+    import rdf2mm.export.targets
 
-    monkeypatch.setattr(rdf2mm.export, "write_rdf", _fail_with(errno.ENOSPC))
+    monkeypatch.setattr(rdf2mm.export.targets, "write_rdf", _fail_with(errno.ENOSPC))
     one_error_line(runner.invoke(app, ["export", str(run), "--output", "parquet,trig"]), 6)
     assert sorted(p.name for p in (run / "export").iterdir()) == ["export.json", "run.nt"]
     assert (run / "export" / "run.nt").read_bytes() == before and not leftovers(run)

@@ -90,12 +90,12 @@ def test_metrics_that_are_not_an_object_are_refused_by_export_and_report(run, tm
 def test_huge_shape_in_config_is_refused_before_any_allocation(run, tmp_path, monkeypatch):
     folder = copy(run, tmp_path)
     edit_json(folder / "config.json", lambda c: {**c, "embed_dim": 10**11})
-    import rdf2mm.prediction
+    import rdf2mm.tasks.prediction
 
     def must_not_build(*_a, **_k):
         raise AssertionError("a model was built around a tampered size")
 
-    monkeypatch.setattr(rdf2mm.prediction, "build_model", must_not_build)
+    monkeypatch.setattr(rdf2mm.tasks.prediction, "build_classifier", must_not_build)
     refused(runner.invoke(app, ["predict", str(folder)]), 3, "embed_dim", "does not match")
 
 

@@ -86,7 +86,7 @@ def test_mini_batch_training_beats_random_too(clustered_file, tmp_path):
     assert res.per_seed[0]["negatives"] > 0  # 1-N needs every entity: mini-batches sample corruptions
     assert m["test_mrr"] > 3 * m["test_mrr_random"]
     # predict on the mini-batch run (layer-wise inference) ranks like the saved embeddings do
-    from rdf2mm.tasks.link_prediction import predict_links
+    from rdf2mm.tasks.prediction import predict_links
 
     top = predict_links(tmp_path / "run", head=f"{EX}e0_0", relation=f"{EX}linked", top=5)
     assert len(top) == 5 and top[0]["score"] >= top[-1]["score"]
@@ -145,7 +145,7 @@ def test_split_files_never_reach_the_model_graph(tmp_path):
 
 
 def test_predict_links_rebuilds_the_model(trained_run):
-    from rdf2mm.tasks.link_prediction import predict_links
+    from rdf2mm.tasks.prediction import predict_links
 
     res = trained_run
     out = predict_links(res.run_dir, head=f"{EX}e2_3", relation=f"{EX}memberOf", top=5)

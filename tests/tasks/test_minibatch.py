@@ -78,9 +78,9 @@ def test_mini_batch_is_reproducible_on_cpu(numeric_only):
 def test_auto_switches_to_mini_batch_under_a_memory_limit(numeric_only, monkeypatch):
     torch.set_num_threads(1)
     # far less than a full batch needs: full-batch training would have been refused
-    import rdf2mm.pipeline as pipeline
+    import rdf2mm.tasks.run_common as run_common  # plan_batching asks it what memory is free
 
-    monkeypatch.setattr(pipeline, "available_memory", lambda: 8 << 20)
+    monkeypatch.setattr(run_common, "available_memory", lambda: 8 << 20)
     res = train(label_config(numeric_only, modalities="numeric", epochs=30, batch_size=64))
     assert res.metrics["batching"] == "mini" and "available" in res.metrics["batching_reason"]
     assert res.metrics["test_accuracy"] >= 0.85
@@ -94,7 +94,7 @@ def test_bad_batching_options_are_usage_errors(numeric_only):
 
 
 def test_predict_on_a_mini_batch_run_gives_the_run_own_predictions(numeric_only, tmp_path):
-    from rdf2mm.prediction import predict_nodes
+    from rdf2mm.tasks.prediction import predict_nodes
 
     torch.set_num_threads(1)
     out = tmp_path / "run"

@@ -10,7 +10,7 @@ import torch
 
 from rdf2mm.errors import InputError
 from rdf2mm.pipeline import train
-from rdf2mm.prediction import predict_nodes
+from rdf2mm.tasks.prediction import predict_nodes
 from rdf2mm.runs import load_model_state
 from tests.conftest import EXAMPLES, label_config
 

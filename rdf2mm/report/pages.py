@@ -9,176 +9,45 @@ atomically.
 """
 from __future__ import annotations
 
-import csv
-import json
 import math
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rdf2mm.charts.svg import bar_chart, confusion_chart, esc, line_chart, scatter_chart, value_text
+from rdf2mm.charts.svg import bar_chart, confusion_chart, esc, line_chart, scatter_chart
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open
 from rdf2mm.io.prefixes import Prefixes, run_prefixes
-from rdf2mm.io.run_files import read_json
-from rdf2mm.io.targets import REPORT_MARK, check_file_target, is_report_file
+from rdf2mm.io.targets import check_file_target, is_report_file
+from rdf2mm.report.analysis import confusion, pca_2d, rank_histogram, split_accuracy
+from rdf2mm.report.html import display, fmt_metric, page, table
+from rdf2mm.runs import layout as L
+from rdf2mm.runs.read import RunFiles
 
 _esc = esc
 
 
-# --------------------------------------------------------------------------- reading
+def _json(folder: Path, name: str) -> Any:
+    return RunFiles(folder).json(name, default=None)
 
 
-def _read_json(path: Path) -> Any:
-    return read_json(path, default=None)
-
-
-def _read_curve(folder: Path) -> list[dict[str, float]]:
-    path = folder / "curve.csv"
-    if not path.exists():
-        return []
-    rows = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        for rec in csv.DictReader(fh):
-            row = {}
-            for k, v in rec.items():
-                try:
-                    row[k] = float(v)
-                except (TypeError, ValueError):
-                    row[k] = float("nan")
-            rows.append(row)
-    return rows
-
-
-def _read_predictions(folder: Path) -> list[dict[str, str]]:
-    tsv, parquet = folder / "predictions.tsv", folder / "predictions.parquet"
-    if tsv.exists():
-        with tsv.open(encoding="utf-8", newline="") as fh:
-            return list(csv.DictReader(fh, delimiter="\t"))
-    if parquet.exists():
-        import pyarrow.parquet as pq
-
-        return [{k: str(v) for k, v in row.items()} for row in pq.read_table(parquet).to_pylist()]
-    return []
-
-
-def _read_embeddings(folder: Path) -> tuple[np.ndarray, list[str]] | None:
-    emb, ents = folder / "embeddings.safetensors", folder / "entities.parquet"
-    if not (emb.exists() and ents.exists()):
+def _embeddings(run: RunFiles) -> tuple[np.ndarray, list[str]] | None:
+    """The kept model's entity embeddings and their entity terms; None when the run has none."""
+    if not (run.has(L.EMBEDDINGS) and run.has(L.ENTITIES)):
         return None
-    import pyarrow.parquet as pq
-    from safetensors.numpy import load_file
-
-    try:
-        matrix = load_file(str(emb))["entity"]
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{emb}: cannot load embeddings: {exc}") from None
-    terms = pq.read_table(ents, columns=["term"]).column("term").to_pylist()
-    return np.asarray(matrix, dtype=np.float64), terms
+    matrix = run.embeddings().get("entity")
+    if matrix is None:
+        raise InputError(f"{run.path(L.EMBEDDINGS)}: cannot load embeddings: no 'entity' tensor")
+    return np.asarray(matrix, dtype=np.float64), run.entities()
 
 
-# --------------------------------------------------------------------------- analysis
-
-
-def split_accuracy(predictions: list[dict[str, str]]) -> dict[str, float]:
-    """Accuracy of the kept model's predictions per labelled split."""
-    hits: dict[str, list[int]] = defaultdict(list)
-    for row in predictions:
-        if row.get("split") in ("train", "valid", "test") and row.get("true_class"):
-            hits[row["split"]].append(int(row["true_class"] == row["predicted_class"]))
-    return {s: sum(v) / len(v) for s in ("train", "valid", "test") if (v := hits.get(s))}
-
-
-def confusion(predictions: list[dict[str, str]], split: str = "test") -> tuple[list[str], np.ndarray]:
-    """Classes and the confusion matrix (rows: true class, columns: predicted) of ``split``."""
-    rows = [r for r in predictions if r.get("split") == split and r.get("true_class")]
-    classes = sorted({r["true_class"] for r in predictions if r.get("true_class")}
-                     | {r["predicted_class"] for r in rows})
-    index = {c: i for i, c in enumerate(classes)}
-    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for r in rows:
-        matrix[index[r["true_class"]], index[r["predicted_class"]]] += 1
-    return classes, matrix
-
-
-def pca_2d(x: np.ndarray) -> np.ndarray:
-    """Project rows of ``x`` onto their first two principal components (numpy SVD)."""
-    centred = x - x.mean(axis=0, keepdims=True)
-    if centred.shape[0] < 2:
-        return np.zeros((centred.shape[0], 2))
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    proj = centred @ vt[:2].T
-    if proj.shape[1] < 2:
-        proj = np.hstack([proj, np.zeros((proj.shape[0], 2 - proj.shape[1]))])
-    return proj
-
-
-# --------------------------------------------------------------------------- page
-
-
-def display(value: Any) -> str:
-    """A config or metric value for people: ``—`` for unset, yes/no, lists comma-separated."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return value_text(value)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(display(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {display(v)}" for k, v in value.items()) or "—"
-    return str(value)
-
-
-def _table(kind: str, rows: list[tuple[Any, ...]], header: tuple[str, ...] = ("setting", "value"),
-           raw: bool = False) -> str:
-    """A table; cells are escaped unless ``raw`` (then the caller built them as HTML)."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c if raw else _esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{kind}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _fmt_metric(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else display(value)
-
-
-RANK_BUCKETS = ((1, 1, "1"), (2, 3, "2-3"), (4, 10, "4-10"), (11, 100, "11-100"), (101, 1000, "101-1000"),
-                (1001, float("inf"), ">1000"))
-
-
-def rank_histogram(ranks: list[float]) -> dict[str, float]:
-    """Share of ranking queries per rank bucket (realistic ranks may be .5: they round up)."""
-    total = max(len(ranks), 1)
-    return {label: sum(1 for r in ranks if lo <= math.ceil(r) <= hi) / total for lo, hi, label in RANK_BUCKETS}
-
-
-def _read_ranks(folder: Path) -> list[float]:
-    path = folder / "ranks.tsv"
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    return [float(r[k]) for r in rows for k in ("head_rank", "tail_rank") if r.get(k) not in (None, "")]
-
-
-STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1.5em;color:#222}"
-         "h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}"
-         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 10px;"
-         "font-size:13px;text-align:left;vertical-align:top}th{background:#f3f3f3}"
-         "td.num{text-align:right;font-variant-numeric:tabular-nums}"
-         "table.inner td,table.inner th{border:none;padding:1px 10px 1px 0}"
-         "svg.chart{display:block;margin:.5em 0;background:#fcfcfc;height:auto}"
-         "p.note{color:#555;font-size:13px}.cols{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}.cols>div{flex:1 1 40%;min-width:320px}")
-
-
-def _page(title: str, subtitle: str, sections: list[str]) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + REPORT_MARK +
-            f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p>"
-            + "\n".join(sections) + "</body></html>\n")
+def _ranks(run: RunFiles) -> list[float]:
+    """Every filtered test rank of a link-prediction run, both directions."""
+    cols = run.table(L.RANKS) or {}
+    both = [c for c in (cols.get("head_rank"), cols.get("tail_rank")) if c is not None]
+    return [float(c[i]) for i in range(max(map(len, both), default=0)) for c in both
+            if i < len(c) and c[i] not in (None, "")]
 
 
 def _selection_table(selection: dict[str, Any]) -> str:
@@ -186,8 +55,8 @@ def _selection_table(selection: dict[str, Any]) -> str:
     if "skipped" in selection:
         return _esc(display(selection["skipped"]))
     columns = sorted({k for figures in selection.values() for k in figures})
-    rows = [(_esc(name), *(_esc(_fmt_metric(figures.get(c))) for c in columns)) for name, figures in selection.items()]
-    return _table("inner", rows, ("candidate", *(c.replace("_", " ") for c in columns)), raw=True)
+    rows = [(_esc(name), *(_esc(fmt_metric(figures.get(c))) for c in columns)) for name, figures in selection.items()]
+    return table("inner", rows, ("candidate", *(c.replace("_", " ") for c in columns)), raw=True)
 
 
 def _encoded(modalities: Any) -> set[str] | None:
@@ -219,15 +88,15 @@ def summary_section(literals: dict[str, Any], prefixes: Prefixes, modalities: An
             for m, (dts, n, ill) in sorted(per_mod.items(), key=lambda kv: -kv[1][1])]
     parts = ["<h2>Graph and modalities</h2>"]
     if mods:
-        parts.append(_table("modalities", mods, ("modality", "datatypes", "literals encoded", "ill-typed (skipped)")))
+        parts.append(table("modalities", mods, ("modality", "datatypes", "literals encoded", "ill-typed (skipped)")))
         reasons = [(prefixes.compact(dt), display(d.get("reasons"))) for dt, d in datatypes.items() if d.get("ill_typed")]
         if reasons:
-            parts.append(_table("ill-typed", reasons, ("datatype", "why literals were skipped")))
+            parts.append(table("ill-typed", reasons, ("datatype", "why literals were skipped")))
     for key, title in (("labels", "Labels"), ("splits", "Link-prediction triples")):
         report = literals.get(key)
         if report:
             rows = [(k.replace("_", " "), display(v)) for k, v in report.items()]
-            parts.append(f"<h3>{title}</h3>" + _table(key, rows, ("what", "count")))
+            parts.append(f"<h3>{title}</h3>" + table(key, rows, ("what", "count")))
     return "".join(parts)
 
 
@@ -270,16 +139,16 @@ def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
         rows.append(tuple(row))
     header = ("configuration", "literals", f"{metric} (mean ± std)",
               *((f"{secondary} (mean ± std)",) if secondary else ()), "p vs structure only")
-    sections.append("<h2>Results</h2>" + _table("ablation", rows, header))
+    sections.append("<h2>Results</h2>" + table("ablation", rows, header))
     # the cell with every modality encoded parsed every literal: its ill-typed counts are the graph's
     cells = sorted(summary["cells"], key=lambda c: c["config"] != "all")
     first = next((folder / f"{c['literals']}-{c['config']}" for c in cells), None)
-    if first is not None and (first / "literals.json").is_file():
-        config = _read_json(first / "config.json") or {}
-        sections.append(summary_section(_read_json(first / "literals.json") or {},
+    if first is not None and (first / L.LITERALS).is_file():
+        config = _json(first, L.CONFIG_JSON) or {}
+        sections.append(summary_section(_json(first, L.LITERALS) or {},
                                         run_prefixes(config.get("graph"), first), config.get("modalities"))
                         + f'<p class="note">From the run of {_esc(first.name)}.</p>')
-    return _page(f"rdf2mm ablation {folder.name}",
+    return page(f"rdf2mm ablation {folder.name}",
                  f"task: {summary['task']}; {seeds} seeds per configuration; test: {summary.get('test', '')}", sections)
 
 
@@ -293,17 +162,18 @@ def build_report(run_dir: str | Path) -> str:
     """The HTML page for a run directory, or for an ``rdf2mm ablate`` output folder
     (raises :class:`InputError` when it is neither)."""
     folder = Path(run_dir)
-    ablation = _read_json(folder / "ablation.json")
+    ablation = _json(folder, "ablation.json")  # an ablate folder's summary, not a run's file
     if ablation is not None:
         return build_ablation_report(folder, ablation)
-    metrics = _read_json(folder / "metrics.json")
+    run = RunFiles(folder)
+    metrics = run.metrics(default=None)
     if not folder.is_dir() or metrics is None:
-        raise InputError(f"{folder}: not a run directory (no metrics.json)")
-    config = _read_json(folder / "config.json") or {}
-    prov = _read_json(folder / "provenance.json") or {}
-    literals = _read_json(folder / "literals.json") or {}
-    curve = _read_curve(folder)
-    predictions = _read_predictions(folder)
+        raise InputError(f"{folder}: not a run directory (no {L.METRICS})")
+    config = run.config(default=None) or {}
+    prov = run.provenance(default=None) or {}
+    literals = run.literals(default=None) or {}
+    curve = run.curve()
+    predictions = run.rows(L.PREDICTIONS)
     task = metrics.get("task", config.get("task", "node-classification"))
     prefixes = run_prefixes(config.get("graph"), folder)
     name = prefixes.compact_term
@@ -318,10 +188,10 @@ def build_report(run_dir: str | Path) -> str:
         if k == "aggregation_selection" and isinstance(v, dict):
             metric_rows.append((_esc(k.replace("_", " ")), _selection_table(v)))
             continue
-        text = _fmt_metric(v) + (f" ± {std:.4f}" if isinstance(std, float) and seeds > 1 else "")
+        text = fmt_metric(v) + (f" ± {std:.4f}" if isinstance(std, float) and seeds > 1 else "")
         metric_rows.append((_esc(k.replace("_", " ")), _esc(text)))
     over = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed"
-    sections.append(f"<h2>Metrics ({over})</h2>" + _table("metrics", metric_rows, ("metric", "value"), raw=True))
+    sections.append(f"<h2>Metrics ({over})</h2>" + table("metrics", metric_rows, ("metric", "value"), raw=True))
     sections.append(summary_section(literals, prefixes, config.get("modalities", "all")))
 
     kept, kept_figures = _kept_seed_figures(metrics, config)
@@ -345,20 +215,20 @@ def build_report(run_dir: str | Path) -> str:
         sections.append(f"<h2>Predictions of {_esc(which)}</h2><p class=\"note\">The charts below show this one "
                         f"seed{'' if seeds == 1 else f' (the metrics table above averages {seeds} seeds)'}.</p>")
         if kept_figures:
-            rows = [(k.replace("_", " "), _fmt_metric(v)) for k, v in kept_figures.items()
+            rows = [(k.replace("_", " "), fmt_metric(v)) for k, v in kept_figures.items()
                     if k.split("_")[0] in ("train", "valid", "test", "best", "epochs") and not k.endswith("seconds")]
-            sections.append(_table("kept-seed", rows, ("figure", f"seed {kept}")))
+            sections.append(table("kept-seed", rows, ("figure", f"seed {kept}")))
         sections.append("<h3>Test confusion matrix</h3>" + confusion_chart(classes, matrix, name))
         sections.append('<div class="cols"><div><h3>Accuracy per split</h3>'
                         + bar_chart("split-accuracy", per_split, "accuracy") + "</div><div><h3>Test accuracy per class</h3>"
                         + bar_chart("class-accuracy", per_class, "accuracy", names=name) + "</div></div>")
 
-    ranks = _read_ranks(folder) if task == "link-prediction" else []
+    ranks = _ranks(run) if task == "link-prediction" else []
     if ranks:
         sections.append(f"<h2>Filtered test ranks ({len(ranks)} queries, both directions)</h2>"
                         + bar_chart("rank-histogram", rank_histogram(ranks), "share of queries"))
 
-    emb = _read_embeddings(folder)
+    emb = _embeddings(run)
     if emb is not None and predictions:
         matrix_e, terms = emb
         row_of = {t: i for i, t in enumerate(terms)}
@@ -371,20 +241,20 @@ def build_report(run_dir: str | Path) -> str:
 
     shown = {k: (prefixes.compact(v) if k == "target" and v else [prefixes.compact(t) for t in v] if k == "target_relations" else v)
              for k, v in config.items()}
-    sections.append("<h2>Config</h2>" + _table("config", [(k.replace("_", " "), display(v)) for k, v in shown.items()]))
+    sections.append("<h2>Config</h2>" + table("config", [(k.replace("_", " "), display(v)) for k, v in shown.items()]))
     versions = prov.get("versions", {})
     other = [(k.replace("_", " "), display(v)) for k, v in prov.items() if k != "versions"]
-    sections.append("<h2>Versions</h2>" + _table("versions", list(versions.items()), ("package", "version")))
+    sections.append("<h2>Versions</h2>" + table("versions", list(versions.items()), ("package", "version")))
     if other:
-        sections.append("<h2>Provenance</h2>" + _table("provenance", other, ("field", "value")))
+        sections.append("<h2>Provenance</h2>" + table("provenance", other, ("field", "value")))
 
-    return _page(f"rdf2mm run {folder.name}", f"task: {task}; seeds: {seeds}", sections)
+    return page(f"rdf2mm run {folder.name}", f"task: {task}; seeds: {seeds}", sections)
 
 
 def write_report(run_dir: str | Path, output: str | Path | None = None, force: bool = False) -> Path:
     """Write :func:`build_report`'s page atomically (default ``RUN_DIR/report.html``); returns
     the path. An existing file there is replaced only if it is an rdf2mm report, or ``force``."""
-    path = Path(output) if output else Path(run_dir) / "report.html"
+    path = Path(output) if output else Path(run_dir) / L.REPORT
     check_file_target(path, is_report_file, "a report page", force)
     page = build_report(run_dir)
     with atomic_open(path) as fh:
