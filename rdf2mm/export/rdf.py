@@ -10,7 +10,7 @@ import pyoxigraph as ox
 from rdf2mm import vocab as V
 from rdf2mm.errors import UsageError
 from rdf2mm.export.reading import RunData, run_iri
-from rdf2mm.io.write import VECTOR_FORMATS, double, integer, parse_term, skolem_iri, vector_literals
+from rdf2mm.io.write import VECTOR_FORMATS, double, integer, parse_term, rank_literal, skolem_iri, vector_literals
 
 _TYPE = ox.NamedNode(V.RDF + "type")
 _LABEL = ox.NamedNode(V.RDFS + "label")
@@ -247,7 +247,7 @@ class RunGraph:
             if score not in (None, ""):
                 yield node, _n(V.score), double(float(score))
             if rank not in (None, ""):
-                yield node, _n(V.rank), integer(int(rank))
+                yield node, _n(V.rank), rank_literal(rank)
 
     def _ranks(self) -> Iterator[tuple[Any, Any, Any]]:
         p = self.run.ranks
@@ -267,7 +267,7 @@ class RunGraph:
             yield node, _n(V.split), ox.Literal("test")
             for c, pred in cols:
                 if p[c][i] not in (None, ""):
-                    yield node, pred, integer(int(p[c][i]))
+                    yield node, pred, rank_literal(p[c][i])
 
 
 def _own_version() -> str:

@@ -60,6 +60,7 @@ _TENSOR_DT = ox.NamedNode(vocab.RDF_TENSOR)
 _BASE64_DT = ox.NamedNode(vocab.base64Float32)
 _XSD_DOUBLE = ox.NamedNode(vocab.XSD + "double")
 _XSD_INTEGER = ox.NamedNode(vocab.XSD + "integer")
+_XSD_DECIMAL = ox.NamedNode(vocab.XSD + "decimal")
 
 
 # ------------------------------------------------------------------ vectors
@@ -198,6 +199,15 @@ def double(x: float) -> ox.Literal:
 
 def integer(x: int) -> ox.Literal:
     return ox.Literal(str(int(x)), datatype=_XSD_INTEGER)
+
+
+def rank_literal(x: float | str) -> ox.Literal:
+    """A rank: ``xsd:integer`` when whole, else ``xsd:decimal`` (a realistic rank of a tie
+    falls halfway, e.g. 2.5)."""
+    value = float(x)
+    if value.is_integer():
+        return integer(int(value))
+    return ox.Literal(repr(value), datatype=_XSD_DECIMAL)
 
 
 # ------------------------------------------------------------------ files
