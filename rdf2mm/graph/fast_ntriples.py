@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyoxigraph as ox
 
 from rdf2mm.graph.knowledge_graph import RDF_LANGSTRING, KnowledgeGraph
+from rdf2mm.io.formats import compression_from_path, line_format
 
 __all__ = ["FastPathUnavailable", "line_format", "read_bytes", "map_bytes", "build_line_based"]
 
@@ -54,50 +55,20 @@ class FastPathUnavailable(Exception):
 
 
 # ------------------------------------------------------------------ formats
-_NT_NAMES = {"nt", "ntriples", "n-triples", "application/n-triples", "text/plain"}
-_NQ_NAMES = {"nq", "nquads", "n-quads", "application/n-quads"}
+# What a file name or --format value means is decided in rdf2mm.io.formats (line_format
+# is re-exported from there); this module only decompresses what it was told to read.
 _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
-    ".gz": gzip.decompress,
-    ".bz2": bz2.decompress,
-    ".xz": lzma.decompress,
+    "gzip": gzip.decompress,
+    "bz2": bz2.decompress,
+    "xz": lzma.decompress,
 }
-
-
-def line_format(path: str | Path, format: object = None) -> str | None:
-    """``"nt"`` / ``"nq"`` when ``path`` is read as N-Triples / N-Quads, else None.
-
-    ``format`` may be None (guess from the suffix, compression suffixes allowed), a
-    :class:`pyoxigraph.RdfFormat`, or a name / extension / media type.
-    """
-    if format is not None:
-        if isinstance(format, ox.RdfFormat):
-            if format == ox.RdfFormat.N_TRIPLES:
-                return "nt"
-            if format == ox.RdfFormat.N_QUADS:
-                return "nq"
-            return None
-        name = str(format).strip().lower().lstrip(".")
-        if name in _NT_NAMES:
-            return "nt"
-        if name in _NQ_NAMES:
-            return "nq"
-        return None
-    suffixes = [s.lower() for s in Path(str(path)).suffixes]
-    if suffixes and suffixes[-1] in _DECOMPRESS:
-        suffixes = suffixes[:-1]
-    if not suffixes:
-        return None
-    return {".nt": "nt", ".nq": "nq"}.get(suffixes[-1])
 
 
 def read_bytes(path: str | Path, compression: str | None = None) -> bytes:
     """The file's bytes, decompressed by ``compression`` ("gzip", "bz2", "xz") or suffix."""
     path = Path(path)
     data = path.read_bytes()
-    if compression is not None:
-        decompress = _DECOMPRESS[{"gzip": ".gz", "bz2": ".bz2", "xz": ".xz"}[compression]]
-    else:
-        decompress = _DECOMPRESS.get(path.suffix.lower())
+    decompress = _DECOMPRESS.get(compression or compression_from_path(path) or "")
     return decompress(data) if decompress else data
 
 
@@ -108,7 +79,7 @@ def map_bytes(path: str | Path, compression: str | None = None) -> bytes | mmap.
     per 100 MiB); the arrays built over it keep the mapping alive as long as needed.
     """
     path = Path(path)
-    if compression is not None or path.suffix.lower() in _DECOMPRESS:
+    if compression is not None or compression_from_path(path) is not None:
         return read_bytes(path, compression)
     try:
         with open(path, "rb") as fh:
