@@ -377,7 +377,7 @@ def write_predictions(folder: Path, kg: KnowledgeGraph, labels: Labels, result: 
     )
 
 
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+from rdf2mm.vocab import RDF_TYPE  # noqa: E402
 
 
 def unlabelled_candidates(kg: KnowledgeGraph, labels: Labels, labelled: set[int]) -> list[int]:

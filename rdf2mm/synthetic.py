@@ -60,6 +60,7 @@ import numpy as np
 
 from rdf2mm.errors import UsageError
 from rdf2mm.io.atomic import public_mode
+from rdf2mm.vocab import GEO, KGB, RDF, RDFS, XSD
 
 __all__ = [
     "EX",
@@ -74,11 +75,6 @@ __all__ = [
 ]
 
 EX = "http://example.org/rdf2mm/synth#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-GEO = "http://www.opengis.net/ont/geosparql#"
-KGB = "http://kgbench.info/dt#"
 
 TARGET_CLASS = EX + "Item"
 TARGET_PREDICATE = EX + "hasClass"

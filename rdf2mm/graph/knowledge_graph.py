@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+from rdf2mm.vocab import RDF_LANGSTRING, XSD_STRING
 
 
 @dataclass
