@@ -44,8 +44,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyoxigraph as ox
 
-from rdf2mm.graph.knowledge_graph import RDF_LANGSTRING, KnowledgeGraph
+from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.formats import compression_from_path, line_format
+from rdf2mm.vocab import RDF_LANGSTRING
 
 __all__ = ["FastPathUnavailable", "line_format", "read_bytes", "map_bytes", "build_line_based"]
 
