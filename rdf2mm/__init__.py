@@ -37,7 +37,7 @@ def read(sources: str | Path | Sequence[str | Path], *, format: str | None = Non
 
 def inspect(kg: KnowledgeGraph, validate: bool = True) -> dict[str, Any]:
     """Counts per modality and datatype, ill-typed literals, top predicates."""
-    from rdf2mm.inspection import inspect_graph
+    from rdf2mm.modalities.inspection import inspect_graph
 
     return inspect_graph(kg, validate=validate)
 
