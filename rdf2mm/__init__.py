@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from rdf2mm.graph.converters import register_converter
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +37,7 @@ def read(sources: str | Path | Sequence[str | Path], *, format: str | None = Non
 
 def inspect(kg: KnowledgeGraph, validate: bool = True) -> dict[str, Any]:
     """Counts per modality and datatype, ill-typed literals, top predicates."""
-    from rdf2mm.inspection import inspect_graph
+    from rdf2mm.modalities.inspection import inspect_graph
 
     return inspect_graph(kg, validate=validate)
 
@@ -73,6 +75,17 @@ def load_pyg(path: str | Path) -> Any:
     from rdf2mm.pyg import load_pyg as _load
 
     return _load(path)
+
+
+def _to_pyg(graph: KnowledgeGraph, **options: Any) -> Any:
+    from rdf2mm.pyg import to_pyg
+
+    return to_pyg(graph, **options)
+
+
+# KnowledgeGraph.to_pyg: the graph layer does not import rdf2mm.pyg (built on it); the
+# package, imported before any graph exists, plugs it in (rdf2mm.graph.converters).
+register_converter("pyg", _to_pyg)
 
 
 def __getattr__(name: str) -> Any:

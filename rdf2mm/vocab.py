@@ -1,5 +1,8 @@
 """IRIs of the rdf2mm vocabulary (``vocab/rdf2mm.ttl``) and of the vocabularies it reuses.
 
+The one home of IRI constants: every module that names an RDF, XSD, GeoSPARQL or rdf2mm
+IRI imports it from here (the XSD datatype table of the modalities builds on :data:`XSD`).
+
 Constants are plain strings so that importing this module costs nothing; wrap them in
 ``pyoxigraph.NamedNode`` where a term is needed. Every ``R2M_*`` name used by the
 writers is defined in the Turtle file (a test checks it).
@@ -9,8 +12,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["R2M", "MLS", "PROV", "RDF", "RDFS", "XSD", "RDF_TENSOR", "HYPERPARAMETER", "MEASURE",
-           "DEFAULT_BASE", "vocab_path", "vocab_text"]
+__all__ = ["R2M", "MLS", "PROV", "RDF", "RDFS", "XSD", "GEO", "KGB", "RDF_TYPE", "RDF_LANGSTRING", "XSD_STRING",
+           "RDF_TENSOR", "HYPERPARAMETER", "MEASURE", "DEFAULT_BASE", "vocab_path", "vocab_text"]
 
 R2M = "https://w3id.org/rdf2mm/vocab#"
 MLS = "http://www.w3.org/ns/mls#"
@@ -18,6 +21,12 @@ PROV = "http://www.w3.org/ns/prov#"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
+GEO = "http://www.opengis.net/ont/geosparql#"
+#: kgbench's datatypes (base64 images)
+KGB = "http://kgbench.info/dt#"
+RDF_TYPE = RDF + "type"
+RDF_LANGSTRING = RDF + "langString"
+XSD_STRING = XSD + "string"
 #: the rdf-tensor datatype: JSON ``{"type":"float32","shape":[d],"data":[...]}``
 RDF_TENSOR = "https://w3id.org/rdf-tensor/datatypes#NumericDataTensor"
 #: hyperparameters and evaluation measures are minted per name under these

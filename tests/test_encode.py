@@ -224,7 +224,7 @@ def test_existing_output_is_protected(nt_file, tmp_path):
 
 
 def test_failed_write_leaves_no_output(nt_file, tmp_path, monkeypatch):
-    import rdf2mm.encoding as mod
+    import rdf2mm.encoding.files as mod
 
     def boom(*a, **k):
         raise RuntimeError("disk full")

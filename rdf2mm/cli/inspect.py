@@ -32,7 +32,7 @@ def inspect_command(
     """
     with handle_errors():
         from rdf2mm.graph.ingest import read_graph
-        from rdf2mm.inspection import inspect_graph
+        from rdf2mm.modalities.inspection import inspect_graph
         from rdf2mm.modalities.registry import ModalityMap
 
         mmap = ModalityMap.from_toml(modality_map) if modality_map else ModalityMap()

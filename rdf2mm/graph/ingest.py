@@ -20,8 +20,9 @@ from typing import Any, Sequence
 from rdf2mm.errors import InputError
 from rdf2mm.graph.build import GraphBuilder
 from rdf2mm.graph.cache import cache_key, load_cached, store_cached
-from rdf2mm.graph.fast_ntriples import FastPathUnavailable, build_line_based, line_format, map_bytes
+from rdf2mm.graph.fast_ntriples import FastPathUnavailable, build_line_based, map_bytes
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.io.formats import line_format
 from rdf2mm.io.read import describe_sources, fingerprint, read_quads
 
 #: set to "0" to always use the generic builder (for debugging and comparisons)

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+from rdf2mm.graph.converters import convert
+from rdf2mm.vocab import RDF_LANGSTRING, XSD_STRING
 
 
 @dataclass
@@ -161,7 +161,9 @@ class KnowledgeGraph:
 
     # ------------------------------------------------------------ interop
     def to_pyg(self, *, hetero: bool = False, **options: Any) -> Any:
-        """A torch-geometric ``Data`` (or ``HeteroData``); see :func:`rdf2mm.pyg.to_pyg` for options."""
-        from rdf2mm.pyg import to_pyg
+        """A torch-geometric ``Data`` (or ``HeteroData``); see :func:`rdf2mm.pyg.to_pyg` for options.
 
-        return to_pyg(self, hetero=hetero, **options)
+        Provided by :mod:`rdf2mm.pyg` through :mod:`rdf2mm.graph.converters` (the graph
+        does not import the layers built on it).
+        """
+        return convert("pyg", self, hetero=hetero, **options)

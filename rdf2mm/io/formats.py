@@ -4,6 +4,10 @@ Canonical format names are the keys of :data:`FORMATS` (``"turtle"``, ``"ntriple
 ...); :func:`resolve_format` also accepts the usual aliases, extensions and media
 types. Compression is recognised from the last file extension only (``.gz``, ``.bz2``,
 ``.xz``), so ``data.nt.gz`` is gzip-compressed N-Triples.
+
+This module is the one place that says what a file name means: graphs, label files and
+split files are all resolved here (:func:`format_from_path`, :func:`table_from_path`,
+:func:`line_format`), so every input accepts the same formats and compressions.
 """
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ __all__ = [
     "rdf_format",
     "open_decompressed",
     "known_format_names",
+    "TABLE_DELIMITERS",
+    "table_from_path",
+    "line_format",
 ]
 
 #: canonical name -> pyoxigraph format
@@ -60,7 +67,7 @@ _ALIASES: dict[str, str] = {
 #: file extension (lower case, no dot) -> canonical format name
 _EXTENSIONS: dict[str, str] = {
     "ttl": "turtle", "turtle": "turtle",
-    "nt": "ntriples",
+    "nt": "ntriples", "ntriples": "ntriples",
     "nq": "nquads",
     "trig": "trig",
     "rdf": "rdfxml", "owl": "rdfxml", "xml": "rdfxml",
@@ -111,6 +118,35 @@ def format_from_path(path: str | Path) -> str | None:
     if compression_from_path(p):
         p = p.with_suffix("")
     return _EXTENSIONS.get(p.suffix.lower().lstrip("."))
+
+
+#: tabular (label) file extension -> column delimiter
+TABLE_DELIMITERS: dict[str, str] = {"tsv": "\t", "txt": "\t", "csv": ","}
+
+
+def table_from_path(path: str | Path) -> str | None:
+    """``"tsv"``, ``"txt"`` or ``"csv"`` for a tabular file (compression extension skipped), else None."""
+    p = Path(path)
+    if compression_from_path(p):
+        p = p.with_suffix("")
+    ext = p.suffix.lower().lstrip(".")
+    return ext if ext in TABLE_DELIMITERS else None
+
+
+def line_format(path: str | Path, format: str | ox.RdfFormat | None = None) -> str | None:
+    """``"nt"`` / ``"nq"`` when ``path`` is read as N-Triples / N-Quads, else None.
+
+    ``format`` (a name, extension, media type or :class:`pyoxigraph.RdfFormat`) wins over
+    the file name; an unknown ``format`` is simply not line-based.
+    """
+    if format is not None:
+        try:
+            canon: str | None = resolve_format(format)
+        except InputError:
+            return None
+    else:
+        canon = format_from_path(path)
+    return {"ntriples": "nt", "nquads": "nq"}.get(canon or "")
 
 
 def rdf_format(name: str) -> ox.RdfFormat:

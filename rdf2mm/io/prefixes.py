@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from rdf2mm.errors import UsageError
-from rdf2mm.vocab import MLS, PROV, R2M, RDF, RDFS, XSD
+from rdf2mm.vocab import GEO, KGB, MLS, PROV, R2M, RDF, RDFS, XSD
 
 #: vocabularies common enough to compact without a declaration (a graph's own win)
 COMMON_PREFIXES: dict[str, str] = {
@@ -29,8 +29,8 @@ COMMON_PREFIXES: dict[str, str] = {
     "dcterms": "http://purl.org/dc/terms/",
     "foaf": "http://xmlns.com/foaf/0.1/",
     "schema": "http://schema.org/",
-    "geo": "http://www.opengis.net/ont/geosparql#",
-    "kgb": "http://kgbench.info/dt#",
+    "geo": GEO,
+    "kgb": KGB,
     "prov": PROV,
     "mls": MLS,
     "r2m": R2M,

@@ -27,6 +27,7 @@ import pyoxigraph as ox
 
 from rdf2mm.errors import InputError, RemoteError
 from rdf2mm.io.http import Auth, HttpClient, public_url, snippet, strip_userinfo
+from rdf2mm.vocab import XSD_STRING
 
 __all__ = ["read_endpoint", "page_query", "escape_iri", "escape_literal", "public_url", "strip_userinfo"]
 
@@ -136,7 +137,6 @@ _ECHAR = {
     "\f": "\\f",
 }
 _LITERAL_SPECIAL = re.compile(r'[\\"\n\r\t\b\f\x00-\x1f\x7f]')
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def escape_iri(iri: str) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from rdf2mm.graph.knowledge_graph import RDF_LANGSTRING, KnowledgeGraph
+from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.modalities.base import ParsedLiterals
 from rdf2mm.modalities.registry import MODALITY_NAMES, ModalityMap, get_modality
+from rdf2mm.vocab import RDF_LANGSTRING
 
 
 @dataclass
@@ -70,13 +71,15 @@ def prepare_literals(
     modality_map: ModalityMap | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     literal_ids: np.ndarray | None = None,
+    on_stage: Callable[[str, str], None] | None = None,
 ) -> PreparedLiterals:
     """Parse the literals of ``modalities`` (all six by default).
 
     ``options`` maps a modality name to keyword options for its constructor (e.g.
     ``{"textual": {"encoder": "minilm"}}``). ``literal_ids`` restricts parsing to the
     literals a model will use (default: all). Ill-typed literals are counted per
-    datatype, never fatal.
+    datatype, never fatal. ``on_stage(modality, "start" | "end")`` brackets the work on
+    each modality that has literals to parse (for timings).
     """
     options = options or {}
     per_dt, lit_mod = infer_modalities(kg, modality_map)
@@ -100,6 +103,8 @@ def prepare_literals(
         ids = np.flatnonzero((lit_mod == code) & selected)
         if len(ids) == 0:
             continue
+        if on_stage:
+            on_stage(name, "start")
         lexical = [kg.literal_lexical[i] for i in ids]
         dts = [kg.datatypes[c] for c in kg.literal_datatype[ids]]
         if name == "textual":
@@ -113,6 +118,8 @@ def prepare_literals(
             per_dt = np.bincount(kg.literal_datatype[hit], weights=occurrences[hit], minlength=len(kg.datatypes))
             for code in np.flatnonzero(per_dt):
                 prepared.report[kg.datatypes[code]]["accepted_nonstandard"][reason] = int(per_dt[code])
+        if on_stage:
+            on_stage(name, "end")
     return prepared
 
 

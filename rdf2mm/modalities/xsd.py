@@ -4,9 +4,7 @@ Only names live here (no logic), so every module can import them cheaply.
 """
 from __future__ import annotations
 
-XSD = "http://www.w3.org/2001/XMLSchema#"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-GEO = "http://www.opengis.net/ont/geosparql#"
+from rdf2mm.vocab import GEO, KGB, RDF, XSD
 
 # ---------------------------------------------------------------- numeric
 XSD_DECIMAL = XSD + "decimal"
@@ -71,7 +69,7 @@ STRING_SUBTYPES = tuple(
 TEXTUAL_DATATYPES = (XSD_STRING, *STRING_SUBTYPES, RDF_LANGSTRING, XSD_ANYURI)
 
 # ---------------------------------------------------------------- visual
-KGBENCH_IMAGE = "http://kgbench.info/dt#base64Image"
+KGBENCH_IMAGE = KGB + "base64Image"
 XSD_BASE64 = XSD + "base64Binary"
 XSD_B64STRING = XSD + "b64string"  # not an XSD type; older MR-GCN data uses it for images
 VISUAL_DATATYPES = (KGBENCH_IMAGE, XSD_BASE64, XSD_B64STRING)

@@ -7,31 +7,26 @@ from __future__ import annotations
 
 import contextlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
+from rdf2mm.encoding.encoded import EncodedGraph, encode_graph
 from rdf2mm.errors import ResourceError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
-from rdf2mm.graph.message_graph import MessageGraph, build_message_graph
-from rdf2mm.modalities.preprocess import PreparedLiterals, prepare_literals
-from rdf2mm.modalities.registry import ModalityMap, get_modality, parse_modalities_option
+from rdf2mm.modalities.registry import ModalityMap, get_modality
 from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
 from rdf2mm.models.rgcn import Norm, RelationalAdjacency
 from rdf2mm.tasks.settings import ModelSettings
 
 
-@dataclass
-class PreparedInputs:
-    """Per-dataset inputs, independent of the seed."""
+@dataclass(repr=False)
+class PreparedInputs(EncodedGraph):
+    """An :class:`~rdf2mm.encoding.EncodedGraph` as training uses it: per-dataset,
+    independent of the seed, with the message-passing adjacency on a device."""
 
-    kg: KnowledgeGraph
-    mg: MessageGraph
-    prepared: PreparedLiterals
-    modalities: tuple[str, ...]
-    modality_options: dict[str, dict[str, Any]]
     #: how the R-GCN layers combine messages per relation: "mean" or "sum"
     aggregation: Norm = "mean"
 
@@ -93,20 +88,16 @@ def prepare_inputs(
     text_vocab: list[str] | None = None,
     aggregation: Norm = "mean",
 ) -> PreparedInputs:
-    """Build the message graph and parse the literals of the chosen modalities.
+    """Build the message graph and parse the literals of the chosen modalities
+    (:func:`rdf2mm.encoding.encode_graph`, as ``rdf2mm encode`` does).
 
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
     indexed exactly as it was in training. ``aggregation`` is how message passing over
     the graph combines a node's messages per relation (see :class:`RelationalAdjacency`).
     """
-    chosen = parse_modalities_option(modalities)
-    mg = build_message_graph(kg, literals=literals, inverse=inverse)  # type: ignore[arg-type]
-    options: dict[str, dict[str, Any]] = {"textual": {"encoder": text_encoder}}
-    if text_vocab is not None and text_encoder == "charcnn":
-        options["textual"]["vocab"] = text_vocab
-    used = np.unique(mg.node_literal) if mg.num_literal_nodes else np.zeros(0, np.int64)
-    prepared = prepare_literals(kg, chosen, modality_map, options, literal_ids=used)
-    return PreparedInputs(kg, mg, prepared, chosen, options, aggregation)
+    enc = encode_graph(kg, modalities=modalities, literals=literals, inverse=inverse, text_encoder=text_encoder,
+                       modality_map=modality_map, text_vocab=text_vocab)
+    return PreparedInputs(**{f.name: getattr(enc, f.name) for f in fields(EncodedGraph)}, aggregation=aggregation)
 
 
 def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, Any] | None = None) -> NodeFeatures:

@@ -1,8 +1,8 @@
 """Node-classification labels: from label files or from a target predicate in the graph.
 
-Label files are N-Triples (``<entity> <target> <class>``, the class an IRI or a literal,
-optionally gzipped) or TSV/CSV with two columns (entity, class; a header row is
-recognised and skipped). Labels naming entities absent from the graph are skipped and
+Label files are RDF (``<entity> <target> <class>``, the class an IRI or a literal; any
+format :mod:`rdf2mm.io.formats` knows, plain or .gz/.bz2/.xz) or TSV/CSV with two columns
+(entity, class; a header row is recognised and skipped; compressed alike). Labels naming entities absent from the graph are skipped and
 counted. The target predicates are returned so the caller can remove their triples
 (and thereby their inverses) from the graph before training: no label leakage.
 
@@ -14,8 +14,8 @@ validation or test split) are kept, with a warning in ``Labels.report["warnings"
 from __future__ import annotations
 
 import csv
-import gzip
 import io
+import lzma
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,8 @@ import pyoxigraph as ox
 
 from rdf2mm.errors import DataError, InputError, did_you_mean
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.io.formats import TABLE_DELIMITERS, compression_from_path, format_from_path, open_decompressed, table_from_path
+from rdf2mm.io.read import read_quads
 
 
 @dataclass
@@ -71,45 +73,53 @@ def _term_key(term: str) -> str:
 
 
 def read_label_file(path: str | Path) -> tuple[list[tuple[str, str]], set[str]]:
-    """(entity term, class term) pairs from a label file, and the predicates it uses."""
+    """(entity term, class term) pairs from a label file, and the predicates it uses.
+
+    RDF label files are read by :func:`rdf2mm.io.read.read_quads` (any RDF format and
+    compression it knows, errors with file and line); TSV/CSV tables may be compressed too.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: label file not found")
-    name = path.name.lower()
-    opener = gzip.open if name.endswith(".gz") else open
-    base = name[:-3] if name.endswith(".gz") else name
+    table = table_from_path(path)
+    if table is not None:
+        return _read_label_table(path, TABLE_DELIMITERS[table]), set()
+    if format_from_path(path) is None:
+        raise InputError(f"{path}: unknown label file type (use an RDF file such as .nt or .ttl, or .tsv or .csv; "
+                         "optionally .gz, .bz2 or .xz)")
     pairs: list[tuple[str, str]] = []
     predicates: set[str] = set()
-    try:
-        if base.endswith((".nt", ".ttl", ".nq")):
-            fmt = ox.RdfFormat.TURTLE if base.endswith(".ttl") else ox.RdfFormat.N_QUADS if base.endswith(".nq") else ox.RdfFormat.N_TRIPLES
-            with opener(path, "rb") as fh:
-                head = fh.read(3)
-                if head != b"\xef\xbb\xbf":  # a byte-order mark is not a term
-                    fh.seek(0)
-                for q in ox.parse(fh, format=fmt):
-                    pairs.append((str(q.subject), str(q.object)))
-                    predicates.add(q.predicate.value)
-        elif base.endswith((".tsv", ".csv", ".txt")):
-            # utf-8-sig: a byte-order mark would otherwise glue itself to the first entity
-            with opener(path, "rt", encoding="utf-8-sig") as fh:
-                text = fh.read()
-            delim = "," if base.endswith(".csv") else "\t"
-            rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if r and not r[0].startswith("#")]
-            for i, row in enumerate(rows):
-                if len(row) < 2:
-                    raise InputError(f"{path}:{i + 1}: expected two columns (entity, class), got {len(row)}")
-                ent, cls = row[0].strip(), row[1].strip()
-                if i == 0 and not ent.startswith(("<", "_:", "http:", "https:", "urn:")) and ":" not in ent:
-                    continue  # header row
-                pairs.append((_term_key(ent), cls))
-        else:
-            raise InputError(f"{path}: unknown label file type (use .nt, .ttl, .tsv or .csv, optionally .gz)")
-    except SyntaxError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read label file: {exc}") from None
+    for q in read_quads(path):
+        pairs.append((str(q.subject), str(q.object)))
+        predicates.add(q.predicate.value)
     return pairs, predicates
+
+
+def _read_label_table(path: Path, delim: str) -> list[tuple[str, str]]:
+    """(entity, class) pairs of a two-column table; comment rows skipped, a header row recognised."""
+    compression = compression_from_path(path)
+    try:
+        # utf-8-sig: a byte-order mark would otherwise glue itself to the first entity
+        with open_decompressed(path, compression) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except (OSError, EOFError, lzma.LZMAError, UnicodeDecodeError) as exc:
+        comp = f" ({compression}-compressed)" if compression else ""
+        raise InputError(f"{path}: cannot read label file{comp}: {exc}") from None
+    pairs: list[tuple[str, str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    first = True
+    for row in reader:
+        if not row or row[0].startswith("#"):
+            continue
+        if len(row) < 2:
+            raise InputError(f"{path}:{reader.line_num}: expected two columns (entity, class), got {len(row)}")
+        ent, cls = row[0].strip(), row[1].strip()
+        if first and not ent.startswith(("<", "_:", "http:", "https:", "urn:")) and ":" not in ent:
+            first = False
+            continue  # header row
+        first = False
+        pairs.append((_term_key(ent), cls))
+    return pairs
 
 
 def labels_from_files(

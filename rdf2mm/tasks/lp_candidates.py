@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.vocab import RDF_TYPE
 
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 Side = Literal["head", "tail"]
 
 

@@ -2,7 +2,7 @@
 
 Two sources of splits:
 
-- given files (``--train/--valid/--test``, N-Triples, N-Quads or Turtle, gzip allowed):
+- given files (``--train/--valid/--test``, any RDF format, plain or .gz/.bz2/.xz):
   the graph is read from GRAPH together with these files, so every term they name has
   an id; the message-passing graph is GRAPH ∪ train **minus every valid and test
   triple** (literal-valued ones included), so held-out triples never reach the model;
@@ -19,7 +19,6 @@ counted in the report).
 """
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ import pyoxigraph as ox
 
 from rdf2mm.errors import DataError, InputError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.io.formats import format_from_path
+from rdf2mm.io.read import read_quads
 
 
 @dataclass
@@ -97,17 +98,6 @@ def resolve_relations(kg: KnowledgeGraph, names: Sequence[str] | None) -> list[i
 
 
 # ----------------------------------------------------------------- read files
-def _format_of(name: str) -> ox.RdfFormat:
-    base = name[:-3] if name.endswith(".gz") else name
-    if base.endswith(".ttl"):
-        return ox.RdfFormat.TURTLE
-    if base.endswith(".nq"):
-        return ox.RdfFormat.N_QUADS
-    if base.endswith((".nt", ".ntriples")):
-        return ox.RdfFormat.N_TRIPLES
-    raise InputError(f"{name}: unknown triple file type (use .nt, .nq or .ttl, optionally .gz)")
-
-
 def read_triples(
     path: str | Path, kg: KnowledgeGraph, literal_index: dict[tuple[str, str, str], int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -118,39 +108,35 @@ def read_triples(
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: triple file not found")
-    fmt = _format_of(path.name.lower())
+    if format_from_path(path) is None:
+        raise InputError(f"{path}: unknown triple file type (use an RDF file such as .nt, .nq or .ttl; "
+                         "optionally .gz, .bz2 or .xz)")
     ents, rels = kg.entity_index(), kg.relation_index()
     lits = literal_index if literal_index is not None else literal_key_index(kg)
     e_rows: list[tuple[int, int, int]] = []
     l_rows: list[tuple[int, int, int]] = []
     counts: Counter = Counter()
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as fh:
-            for q in ox.parse(fh, format=fmt):
-                counts["read"] += 1
-                s = ents.get(str(q.subject))
-                p = rels.get(q.predicate.value)
-                o = q.object
-                if s is None or p is None:
-                    counts["unknown"] += 1
-                    continue
-                if isinstance(o, ox.Literal):
-                    lid = lits.get((o.value, o.datatype.value, o.language or ""))
-                    if lid is None:
-                        counts["unknown"] += 1
-                        continue
-                    l_rows.append((s, p, lid))
-                else:
-                    oid = ents.get(str(o))
-                    if oid is None:
-                        counts["unknown"] += 1
-                        continue
-                    e_rows.append((s, p, oid))
-    except SyntaxError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+    # read_quads: the same formats, compressions and file:line errors as the graph's reader
+    for q in read_quads(path):
+        counts["read"] += 1
+        s = ents.get(str(q.subject))
+        p = rels.get(q.predicate.value)
+        o = q.object
+        if s is None or p is None:
+            counts["unknown"] += 1
+            continue
+        if isinstance(o, ox.Literal):
+            lid = lits.get((o.value, o.datatype.value, o.language or ""))
+            if lid is None:
+                counts["unknown"] += 1
+                continue
+            l_rows.append((s, p, lid))
+        else:
+            oid = ents.get(str(o))
+            if oid is None:
+                counts["unknown"] += 1
+                continue
+            e_rows.append((s, p, oid))
     e = unique_rows(np.asarray(e_rows, dtype=np.int64))
     li = unique_rows(np.asarray(l_rows, dtype=np.int64))
     counts["entity_triples"] = len(e)

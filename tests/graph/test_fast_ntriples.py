@@ -15,19 +15,9 @@ from hypothesis import strategies as st
 
 from rdf2mm.errors import InputError
 from rdf2mm.graph.build import GraphBuilder
-from rdf2mm.graph.fast_ntriples import (
-    SAFE_BNODE,
-    SAFE_IRI,
-    FastPathUnavailable,
-    _match,
-    _safe_literals,
-    _SAFE_LITERAL_RE,
-    _views,
-    build_line_based,
-    line_format,
-    map_bytes,
-    read_bytes,
-)
+from rdf2mm.graph.fast_ntriples import FastPathUnavailable, build_line_based, line_format, map_bytes, read_bytes
+from rdf2mm.graph.ntriples_arrays import _SAFE_LITERAL_RE, SAFE_BNODE, SAFE_IRI, _match, _views
+from rdf2mm.graph.ntriples_terms import _safe_literals
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from tests.conftest import shared
 
