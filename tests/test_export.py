@@ -82,7 +82,7 @@ def make_fake_run(folder: Path, n: int = 40, d: int = 8, link_prediction: bool =
     if link_prediction:
         write_table(folder / "ranks", {
             "head": ["http://ex.org/e0", "_:b0"], "relation": ["http://ex.org/p"] * 2,
-            "tail": ["http://ex.org/e1", "http://ex.org/e2"], "head_rank": [1, 3], "tail_rank": [2, 1],
+            "tail": ["http://ex.org/e1", "http://ex.org/e2"], "head_rank": [1.0, 3.5], "tail_rank": [2.0, 1.0],
             "head_rank_raw": [1, 5], "tail_rank_raw": [4, 1]})
         write_table(folder / "link_predictions", {
             "head": ["http://ex.org/e0"] * 2, "relation": ["http://ex.org/q"] * 2,
@@ -195,6 +195,16 @@ def test_awkward_floats_and_blank_nodes_round_trip_through_every_rdf_format(fake
         assert set(got) == set(expected), name
         for iri, vec in expected.items():
             assert_bits_equal(got[iri], vec)
+
+
+def test_realistic_ranks_export_as_integers_or_decimals(fake_run, tmp_path):
+    # The trainers write realistic ranks as floats ("245.0"; a tie gives "3.5"): export once
+    # stopped at int("245.0").
+    export_run(fake_run, "nt", tmp_path / "out")
+    ranks = {(q.subject.value, q.predicate.value): q.object for q in ox.parse(path=str(tmp_path / "out" / "run.nt"))
+             if q.predicate.value in (V.headRank, V.tailRank)}
+    got = sorted((o.value, o.datatype.value.rsplit("#", 1)[1]) for o in ranks.values())
+    assert got == [("1", "integer"), ("1", "integer"), ("2", "integer"), ("3.5", "decimal")]
 
 
 def test_reexport_replaces_the_run_graph_and_keeps_iris_stable(fake_run, tmp_path):
