@@ -200,7 +200,8 @@ def test_awkward_floats_and_blank_nodes_round_trip_through_every_rdf_format(fake
 def test_realistic_ranks_export_as_integers_or_decimals(fake_run, tmp_path):
     # The trainers write realistic ranks as floats ("245.0"; a tie gives "3.5"): export once
     # stopped at int("245.0").
-    export_run(fake_run, "nt", tmp_path / "out")
+    export_run(fake_run, "nt,parquet", tmp_path / "out")
+    assert pq.read_table(tmp_path / "out" / "ranks.parquet").column("head_rank").to_pylist() == [1.0, 3.5]
     ranks = {(q.subject.value, q.predicate.value): q.object for q in ox.parse(path=str(tmp_path / "out" / "run.nt"))
              if q.predicate.value in (V.headRank, V.tailRank)}
     got = sorted((o.value, o.datatype.value.rsplit("#", 1)[1]) for o in ranks.values())

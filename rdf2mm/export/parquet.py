@@ -44,10 +44,10 @@ def write_parquet(rg: RunGraph, out: Path) -> dict[str, Path]:
             n = len(table["head"])
             cols: dict[str, Any] = {c: pa.array([rg.term(str(x)).value for x in table[c]], pa.string())
                                     for c in ("head", "relation", "tail")}
+            # Scores and realistic ranks (a tie ranks halfway, 2.5) are both real numbers.
             for c, v in table.items():
                 if c not in cols:
-                    cols[c] = pa.array([None if x in (None, "") else float(x) if c == "score" else int(x)
-                                        for x in v])
+                    cols[c] = pa.array([None if x in (None, "") else float(x) for x in v], pa.float64())
             cols["run"] = pa.array([run] * n, pa.string())
             files[name] = write_table_parquet(out / f"{name}.parquet", cols, meta)
     return files
