@@ -268,7 +268,7 @@ def test_predictions_are_nodes_not_facts_and_metadata_is_queryable(fake_run, tmp
         assert [r["rank"].value for r in lp] == ["1", "2"]
         assert lp[1]["t"].value == skolem_iri("b0", "f" * 64)
         assert s.query(f"""PREFIX r2m: <{V.R2M}> ASK {{ GRAPH <{g}> {{ ?x a r2m:RankedTriple ;
-            r2m:headRank 3 ; r2m:tailRankRaw 1 ; r2m:head <{skolem_iri('b0', 'f' * 64)}> }} }}""")
+            r2m:headRank 3.5 ; r2m:tailRankRaw 1 ; r2m:head <{skolem_iri('b0', 'f' * 64)}> }} }}""")
         assert len(list(s.query(f"SELECT ?r WHERE {{ GRAPH <{g}> {{ ?r <{V.relationEmbedding}> ?v }} }}"))) == 2
         meta = f"""PREFIX mls: <{V.MLS}> PREFIX prov: <{V.PROV}> PREFIX r2m: <{V.R2M}>
             ASK {{ GRAPH <{g}> {{ <{g}> a mls:Run ; prov:used ?data ; prov:startedAtTime ?t0 ;
