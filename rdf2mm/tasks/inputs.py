@@ -5,10 +5,8 @@ parsing); :func:`make_features` builds fresh trainable node features for each se
 """
 from __future__ import annotations
 
-import contextlib
-import random
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +19,8 @@ from rdf2mm.modalities.registry import ModalityMap, get_modality, parse_modaliti
 from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
 from rdf2mm.models.rgcn import Norm, RelationalAdjacency
 from rdf2mm.tasks.settings import ModelSettings
+# Their home is rdf2mm.training.seeding; imported from here by older callers.
+from rdf2mm.training.seeding import deterministic_mode, seed_everything  # noqa: F401
 
 
 @dataclass
@@ -53,34 +53,6 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ResourceError("--device cuda was asked for, but no CUDA device is available (use --device cpu or auto)")
     return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Fix Python, NumPy and torch RNGs (results are reproducible on CPU)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def deterministic_mode(enabled: bool) -> Iterator[None]:
-    """With ``enabled``, bit-exact CPU results whatever the thread count: torch's
-    deterministic algorithms and one intra-op thread, since the parallel reductions
-    split their sums by thread count (1 and 2 threads differ in the 4th digit of the
-    loss). Both settings are restored afterwards."""
-    if not enabled:
-        yield
-        return
-    threads, was = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    # warn_only: a CUDA op without a deterministic kernel warns instead of failing; the
-    # bit-exact promise is for CPU runs (see the README's Reproducibility).
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(was)
 
 
 def prepare_inputs(
