@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from rdf2mm.graph.sampling import Subgraph
 
 # torch flags its CSR support as beta on every conversion; the layer's tests pin the
 # numerics against dense and PyG references, so the warning only adds noise to user runs.
@@ -264,6 +267,17 @@ class RelationalAdjacency:
             f"RelationalAdjacency(num_nodes={self.num_nodes}, num_relations={self.num_relations}, "
             f"num_edges={self.num_edges}, norm={self.norm!r}, device={self.device})"
         )
+
+
+def subgraph_adjacency(sub: Subgraph, num_relations: int, device: torch.device | str) -> RelationalAdjacency:
+    """The sparse structure of a sampled subgraph, on ``device``, aggregating as its sampler
+    does (for the sum with the sampler's weights, which scale kept edges up to the full
+    in-degree)."""
+    weight = None if sub.edge_weight is None else torch.from_numpy(sub.edge_weight)
+    adj = RelationalAdjacency(torch.from_numpy(sub.edge_index), torch.from_numpy(sub.edge_type),
+                              sub.num_nodes, num_relations, norm=sub.aggregation,  # type: ignore[arg-type]
+                              edge_weight=weight)
+    return adj.to(device)
 
 
 def _glorot_(t: Tensor, fan_in: int, fan_out: int) -> None:
