@@ -46,15 +46,14 @@ def predict_nodes(
     kg = remove_targets(kg, meta["target_predicates"])
     mmap = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=mmap,
-                            text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"),
-                            aggregation=cfg.aggregation)
+                            text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"))
     model = build_model(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
     _load_weights(model, state, kg, run_dir, meta)
     dev = resolve_device(device)
     model.to(dev).eval()
     if trained_in_minibatches(run_dir):
         # A graph that needed mini-batches to train would not fit a full forward pass either.
-        logits, _ = whole_graph_outputs(model, inputs.mg, dev, inputs.aggregation)
+        logits, _ = whole_graph_outputs(model, inputs.mg, dev)
     else:
         with torch.no_grad():
             logits = model(inputs.adjacency(dev)).float()

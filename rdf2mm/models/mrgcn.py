@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rdf2mm.models.rgcn import RelationalAdjacency, RGCNLayer, subgraph_adjacency
+from rdf2mm.models.rgcn import Aggr, RelationalAdjacency, RGCNLayer, subgraph_adjacency
 
 if TYPE_CHECKING:
     from rdf2mm.graph.sampling import NeighbourSampler
@@ -130,7 +130,11 @@ class NodeFeatures(nn.Module):
 
 
 class MRGCN(nn.Module):
-    """Node features, then ``num_layers`` R-GCN layers; returns ``[num_nodes, out_dim]``."""
+    """Node features, then ``num_layers`` R-GCN layers; returns ``[num_nodes, out_dim]``.
+
+    ``aggr`` is how every layer combines a node's messages per relation, ``"mean"``
+    (R-GCN's) or ``"sum"`` (keeps how many neighbours there are), as PyG layers take it.
+    """
 
     def __init__(
         self,
@@ -144,10 +148,12 @@ class MRGCN(nn.Module):
         dropout: float = 0.0,
         self_loop: bool = True,
         entity_dropout: float = 0.0,
+        aggr: Aggr = "mean",
     ) -> None:
         super().__init__()
         self.features = features
         self.entity_dropout = entity_dropout
+        self.aggr: Aggr = aggr
         dims = [features.dim] + [hidden] * (num_layers - 1) + [out_dim]
         self.layers = nn.ModuleList(
             RGCNLayer(
@@ -157,6 +163,7 @@ class MRGCN(nn.Module):
                 num_bases=num_bases,
                 num_blocks=num_blocks if dims[i] % (num_blocks or 1) == 0 and dims[i + 1] % (num_blocks or 1) == 0 else None,
                 self_loop=self_loop,
+                aggr=aggr,
             )
             for i in range(num_layers)
         )

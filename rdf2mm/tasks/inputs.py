@@ -17,7 +17,7 @@ from rdf2mm.graph.message_graph import MessageGraph, build_message_graph
 from rdf2mm.modalities.preprocess import PreparedLiterals, prepare_literals
 from rdf2mm.modalities.registry import ModalityMap, get_modality, parse_modalities_option
 from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
-from rdf2mm.models.rgcn import Norm, RelationalAdjacency
+from rdf2mm.models.rgcn import RelationalAdjacency
 from rdf2mm.tasks.settings import ModelSettings
 # Their home is rdf2mm.training.seeding; imported from here by older callers.
 from rdf2mm.training.seeding import deterministic_mode, seed_everything  # noqa: F401
@@ -32,16 +32,14 @@ class PreparedInputs:
     prepared: PreparedLiterals
     modalities: tuple[str, ...]
     modality_options: dict[str, dict[str, Any]]
-    #: how the R-GCN layers combine messages per relation: "mean" or "sum"
-    aggregation: Norm = "mean"
 
     def adjacency(self, device: torch.device) -> RelationalAdjacency:
+        """The message graph's edges for the R-GCN layers (which aggregate as they are set to)."""
         adj = RelationalAdjacency(
             torch.as_tensor(self.mg.edge_index),
             torch.as_tensor(self.mg.edge_type),
             self.mg.num_nodes,
             self.mg.num_relations,
-            norm=self.aggregation,
         )
         return adj.to(device)
 
@@ -63,13 +61,12 @@ def prepare_inputs(
     text_encoder: str = "charcnn",
     modality_map: ModalityMap | None = None,
     text_vocab: list[str] | None = None,
-    aggregation: Norm = "mean",
 ) -> PreparedInputs:
     """Build the message graph and parse the literals of the chosen modalities.
 
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
-    indexed exactly as it was in training. ``aggregation`` is how message passing over
-    the graph combines a node's messages per relation (see :class:`RelationalAdjacency`).
+    indexed exactly as it was in training. (How messages are aggregated is the model's
+    setting: ``ModelSettings.aggregation``.)
     """
     chosen = parse_modalities_option(modalities)
     mg = build_message_graph(kg, literals=literals, inverse=inverse)  # type: ignore[arg-type]
@@ -78,7 +75,7 @@ def prepare_inputs(
         options["textual"]["vocab"] = text_vocab
     used = np.unique(mg.node_literal) if mg.num_literal_nodes else np.zeros(0, np.int64)
     prepared = prepare_literals(kg, chosen, modality_map, options, literal_ids=used)
-    return PreparedInputs(kg, mg, prepared, chosen, options, aggregation)
+    return PreparedInputs(kg, mg, prepared, chosen, options)
 
 
 def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, Any] | None = None) -> NodeFeatures:
@@ -153,7 +150,8 @@ def default_bases(num_relations: int) -> int | None:
 
 
 def build_encoder(inputs: PreparedInputs, s: ModelSettings, out_dim: int) -> MRGCN:
-    """Fresh node features and R-GCN layers; ``bases`` None picks the default, 0 disables it."""
+    """Fresh node features and R-GCN layers aggregating as ``s.aggregation``; ``bases`` None
+    picks the default, 0 disables it."""
     bases = default_bases(inputs.mg.num_relations) if s.bases is None else (s.bases or None)
     return MRGCN(
         make_features(inputs, s.embed_dim),
@@ -166,5 +164,6 @@ def build_encoder(inputs: PreparedInputs, s: ModelSettings, out_dim: int) -> MRG
         dropout=s.dropout,
         self_loop=s.self_loops,
         entity_dropout=s.entity_dropout,
+        aggr=s.aggregation,  # type: ignore[arg-type]
     )
 

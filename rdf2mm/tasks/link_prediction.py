@@ -118,7 +118,6 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     note("labels", splits.report)
     inputs = prepare_inputs(
         splits.graph, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
-        aggregation=cfg.aggregation,
     )
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
@@ -342,7 +341,7 @@ def predict_links(
     device = next(net.parameters()).device
     if trained_in_minibatches(run_dir):
         # Trained in mini-batches: a full forward pass may not fit; layer-wise is exact.
-        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device, data.inputs.aggregation)[0][: net.num_entities].to(device)
+        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device)[0][: net.num_entities].to(device)
     else:
         with torch.no_grad():
             emb = net(data.inputs.adjacency(device)).float()

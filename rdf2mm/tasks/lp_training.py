@@ -182,7 +182,7 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
         model = build_model(inputs, self.settings).to(device)
         mg = inputs.mg
         self.sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(self.batching.fanout),
-                                        inputs.aggregation) if self.mini and self.batching else None
+                                        self.settings.aggregation) if self.mini and self.batching else None
         self.adj = None if self.mini else inputs.adjacency(device)
         self.train = np.asarray(splits.train, dtype=np.int64)
         self.train_t = torch.as_tensor(self.train, device=device)

@@ -21,7 +21,7 @@ from torch import Tensor
 from rdf2mm.graph.message_graph import MessageGraph
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.mrgcn import INFERENCE_CHUNK, MRGCN
-from rdf2mm.models.rgcn import Norm, subgraph_adjacency
+from rdf2mm.models.rgcn import subgraph_adjacency
 from rdf2mm.tasks.distributed import Workers
 
 
@@ -122,8 +122,8 @@ def layerwise_inference(
                            all_reduce=workers.all_reduce, chunk=chunk)
 
 
-def whole_graph_outputs(model: MRGCN, mg: MessageGraph, device: torch.device,
-                        aggregation: Norm = "mean") -> tuple[Tensor, Tensor]:
-    """:func:`layerwise_inference` on a message graph (for a trained model outside training)."""
-    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None], aggregation)
+def whole_graph_outputs(model: MRGCN, mg: MessageGraph, device: torch.device) -> tuple[Tensor, Tensor]:
+    """:func:`layerwise_inference` on a message graph (for a trained model outside training;
+    every in-edge is kept, so the sampler's sum weights would all be 1 and are not made)."""
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None])
     return layerwise_inference(model, sampler, mg.num_relations, device)

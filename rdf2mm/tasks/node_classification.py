@@ -97,7 +97,7 @@ class NodeClassifierTraining(TrainingLoop[NCResult]):
         model = build_model(inputs, labels.num_classes, self.settings).to(device)  # type: ignore[arg-type]
         mg = inputs.mg
         self.sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(self.batching.fanout),
-                                        inputs.aggregation) if self.mini and self.batching else None
+                                        self.settings.aggregation) if self.mini and self.batching else None
         self.adj = None if self.mini else inputs.adjacency(device)
 
         def tensors(split: LabelSplit) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,6 +26,9 @@ class ModelSettings:
     clip: float = 1.0
     amp: bool = True
     self_loops: bool = True
+    #: how the R-GCN layers combine a node's messages per relation: "mean" or "sum"
+    #: (node classification's "auto" is resolved per candidate before a model is built)
+    aggregation: str = "mean"
 
     def check_loss(self, loss: float, seed: int, epoch: int) -> None:
         """Stop a seed whose training loss is no longer a number: its weights are garbage
