@@ -33,6 +33,7 @@ from rdf2mm.tasks.minibatch import Batching, choose_batching
 from rdf2mm.tasks.model_selection import select_on_validation
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
+from rdf2mm.training.events import as_note
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -255,9 +256,7 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
         note("seed", {"seed": seed, "aggregation": settings.aggregation})
         res = train_node_classifier(
             inputs, labels, settings, seed, device,
-            on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
-            batching=batching, workers=workers, eval_every=cfg.eval_every,
-            on_step=lambda epoch, step, steps: note("step", {"epoch": epoch, "step": step, "steps": steps}),
+            on_event=as_note(note), checkpoint=ckpt, batching=batching, workers=workers, eval_every=cfg.eval_every,
         )
         res.metrics.update(workers=workers.world)
         if ckpt:

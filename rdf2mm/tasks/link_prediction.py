@@ -46,6 +46,7 @@ from rdf2mm.tasks.lp_training import (  # noqa: F401 - re-exports
     rank_with_embeddings,
     train_link_predictor,
 )
+from rdf2mm.training.events import as_note
 from rdf2mm.training.loop import EpochCallback  # noqa: F401 - re-export
 
 if TYPE_CHECKING:
@@ -168,8 +169,7 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
         note("seed", {"seed": seed})
         res = train_link_predictor(
             data.inputs, data.splits, settings, seed, device, data.filter_index,
-            on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt, batching=batching, workers=workers,
-            on_step=lambda epoch, step, steps: note("step", {"epoch": epoch, "step": step, "steps": steps}),
+            on_event=as_note(note), checkpoint=ckpt, batching=batching, workers=workers,
         )
         if ckpt:
             train_only = {k: v for k, v in res.metrics.items() if not k.startswith(("valid_", "test_"))}

@@ -31,6 +31,7 @@ from rdf2mm.tasks.evaluation import TripleRanks, TrueIndex, rank_triples
 from rdf2mm.tasks.lp_splits import LinkSplits
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.training.events import EventCallback
 from rdf2mm.training.loop import EpochCallback, StepCallback, TrainingLoop
 
 if TYPE_CHECKING:
@@ -277,6 +278,7 @@ def train_link_predictor(
     batching: Batching | None = None,
     workers: Workers | None = None,
     on_step: StepCallback | None = None,
+    on_event: EventCallback | None = None,
 ) -> LPResult:
     """Train one model with one seed (``settings``: an ``LPSettings``); returns it with its
     best-validation weights.
@@ -290,10 +292,11 @@ def train_link_predictor(
 
     With ``checkpoint``, the state (model, optimiser, the CPU, CUDA and sampler RNGs, best
     weights, counters) is saved every ``checkpoint.every`` epochs and resumed from when present.
+    Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
     """
     return LinkPredictorTraining(
         inputs, splits, settings, seed, device, filter_index, batching,
-        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step,
+        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step, on_event=on_event,
     ).run()
 
 

@@ -21,6 +21,7 @@ from rdf2mm.tasks.inputs import PreparedInputs, build_encoder
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import ModelSettings
 from rdf2mm.tasks.labels import LabelSplit, Labels
+from rdf2mm.training.events import EventCallback
 from rdf2mm.training.loop import EpochCallback, StepCallback, TrainingLoop
 
 
@@ -202,6 +203,7 @@ def train_node_classifier(
     workers: Workers | None = None,
     eval_every: int = 1,
     on_step: StepCallback | None = None,
+    on_event: EventCallback | None = None,
 ) -> NCResult:
     """Train one model with one seed; returns it with its best-validation weights.
 
@@ -213,8 +215,9 @@ def train_node_classifier(
 
     With ``checkpoint``, the state is saved every ``checkpoint.every`` epochs and a saved
     state for this seed is resumed from, giving the same result as an uninterrupted run.
+    Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
     """
     return NodeClassifierTraining(
         inputs, labels, settings, seed, device, batching=batching, eval_every=eval_every,
-        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step,
+        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step, on_event=on_event,
     ).run()

@@ -13,7 +13,8 @@
   with a true best-weight restore (copied tensors);
 - checkpoint save and resume: model, optimiser, torch CPU RNG, CUDA RNG, best weights,
   counters, curve, plus the task's own RNG state (:meth:`TrainingLoop.rng_state`);
-- timing, and the ``on_epoch``/``on_step`` callbacks.
+- timing, and the progress reports: typed events (:mod:`rdf2mm.training.events`) to
+  ``on_event``, and the plain ``on_epoch``/``on_step`` callbacks.
 
 Timing means the same for every task: ``train_seconds`` is the time spent in the
 training part of the epochs (making the batches, the steps, the epoch's loss), without
@@ -39,6 +40,7 @@ from torch import Tensor, nn
 from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
 from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.training.events import EpochEnded, EventCallback, StepStarted
 from rdf2mm.training.seeding import seed_everything
 from rdf2mm.training.state import copy_weights, restore_global_rngs
 from rdf2mm.training.stopping import EarlyStopper
@@ -68,6 +70,7 @@ class TrainingLoop(ABC, Generic[R]):
         checkpoint: TrainingCheckpoint | None = None,
         on_epoch: EpochCallback | None = None,
         on_step: StepCallback | None = None,
+        on_event: EventCallback | None = None,
         eval_every: int = 1,
         has_validation: bool = True,
         mini: bool = False,
@@ -79,6 +82,7 @@ class TrainingLoop(ABC, Generic[R]):
         self.checkpoint = checkpoint
         self.on_epoch = on_epoch
         self.on_step = on_step
+        self.on_event = on_event
         self.eval_every = max(1, int(eval_every))
         self.has_validation = has_validation
         #: mini-batch training: steps are reported, and the model is DDP-wrapped
@@ -184,6 +188,8 @@ class TrainingLoop(ABC, Generic[R]):
             curve.append(record)
             if self.on_epoch:
                 self.on_epoch(epoch, record)
+            if self.on_event:
+                self.on_event(EpochEnded(self.seed, epoch, record))
             if key is not None:
                 if stopper.update(key, epoch):
                     best_state = copy_weights(self.model)
@@ -217,8 +223,11 @@ class TrainingLoop(ABC, Generic[R]):
         sums = torch.zeros(self.stats_size, device=self.device)  # summed on the device: no host sync per step
         steps = 0
         for step_no, batch in enumerate(batches, 1):
-            if self.on_step and self.mini:
-                self.on_step(epoch, step_no, len(batches))
+            if self.mini:
+                if self.on_step:
+                    self.on_step(epoch, step_no, len(batches))
+                if self.on_event:
+                    self.on_event(StepStarted(self.seed, epoch, step_no, len(batches)))
             if self.skip_batch(batch):
                 continue
             self.opt.zero_grad(set_to_none=True)

@@ -104,3 +104,21 @@ def test_resume_gives_the_same_result(tmp_path):
     resumed = Toy(scores, checkpoint=ck).run()
     assert torch.equal(resumed["weight"], straight["weight"])
     assert [r["train_loss"] for r in resumed["curve"]] == [r["train_loss"] for r in straight["curve"]]
+
+
+def test_progress_events_and_the_notes_they_become():
+    from rdf2mm.training.events import EpochEnded, StepStarted, as_note
+
+    events: list[Any] = []
+    notes: list[tuple[str, dict[str, Any]]] = []
+    settings = ModelSettings(epochs=2, patience=10, lr=0.1)
+    out = Toy(None, settings=settings, mini=True, on_event=lambda e: (events.append(e), as_note(
+        lambda stage, info: notes.append((stage, info)))(e))).run()
+    assert [type(e) for e in events] == [StepStarted, StepStarted, EpochEnded] * 2
+    assert events[2] == EpochEnded(0, 1, out["curve"][0])
+    assert notes[0] == ("step", {"epoch": 1, "step": 1, "steps": 2})
+    assert notes[2] == ("epoch", out["curve"][0])
+    # full batch reports epochs only
+    events.clear()
+    Toy(None, settings=settings, on_event=events.append).run()
+    assert [type(e) for e in events] == [EpochEnded, EpochEnded]
