@@ -32,6 +32,7 @@ from rdf2mm.tasks.run_common import Progress, input_identity, mean_std, plan_bat
 from rdf2mm.tasks.label_graph import remove_targets
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
+from rdf2mm.training.events import as_note
 
 
 def load_labels(kg: KnowledgeGraph, cfg: TrainConfig) -> Labels:
@@ -109,10 +110,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         note("warning", {"message": message})
     kg = remove_targets(kg, labels.target_predicates)
     candidates = candidate_aggregations(cfg, labels)
-    inputs = prepare_inputs(
-        kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
-        aggregation=candidates[0],  # type: ignore[arg-type]
-    )
+    inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map)
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
     settings = NCSettings.from_config(cfg)
@@ -134,10 +132,10 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         slot = ckpt.slot(f"aggregation-{agg}") if ckpt is not None and len(candidates) > 1 else ckpt
         if len(candidates) > 1:
             note("candidate", {"aggregation": agg, "of": list(candidates)})
-        runs[agg] = train_seeds(replace(inputs, aggregation=agg), labels, settings, seeds, device, slot,
+        runs[agg] = train_seeds(inputs, labels, replace(settings, aggregation=agg), seeds, device, slot,
                                 batching, workers, cfg, note, show_test=len(candidates) == 1)
     chosen, selection = select_on_validation({a: [r.metrics for r in rs] for a, rs in runs.items()})
-    results, inputs = runs[chosen], replace(inputs, aggregation=chosen)
+    results = runs[chosen]
     del runs  # the other candidate's models go
     if len(candidates) > 1:
         note("selected", {"aggregation": chosen, "selection": selection})
@@ -179,7 +177,7 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
     def done_note(res: NCResult, **extra: Any) -> None:
         shown = {k: v for k, v in res.metrics.items() if show_test or not k.startswith("test_")}
         note("candidate_seed_done" if not show_test else "seed_done",
-             {"seed": res.seed, "aggregation": inputs.aggregation, **extra, **shown})
+             {"seed": res.seed, "aggregation": settings.aggregation, **extra, **shown})
 
     results: list[NCResult] = []
     for seed in seeds:
@@ -193,12 +191,10 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
             done_note(res, resumed=True)
             results.append(res)
             continue
-        note("seed", {"seed": seed, "aggregation": inputs.aggregation})
+        note("seed", {"seed": seed, "aggregation": settings.aggregation})
         res = train_node_classifier(
             inputs, labels, settings, seed, device,
-            on_epoch=lambda epoch, rec: note("epoch", rec), checkpoint=ckpt,
-            batching=batching, workers=workers, eval_every=cfg.eval_every,
-            on_step=lambda epoch, step, steps: note("step", {"epoch": epoch, "step": step, "steps": steps}),
+            on_event=as_note(note), checkpoint=ckpt, batching=batching, workers=workers, eval_every=cfg.eval_every,
         )
         res.metrics.update(workers=workers.world)
         if ckpt:

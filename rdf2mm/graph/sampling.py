@@ -33,10 +33,9 @@ class Subgraph:
     edge_index: np.ndarray
     edge_type: np.ndarray
     num_targets: int
-    #: how the model combines messages over this subgraph: "mean" or "sum"
-    aggregation: str = "mean"
-    #: sum only: [M] in-degree / kept in-edges of each edge's destination (float32; 1 when
-    #: exact); None for the mean, which a uniform subset of in-edges already estimates
+    #: for a sampler weighing for the sum: [M] in-degree / kept in-edges of each edge's
+    #: destination (float32; 1 when exact); None for the mean, which a uniform subset of
+    #: in-edges already estimates
     edge_weight: np.ndarray | None = None
 
     @property
@@ -57,11 +56,12 @@ class NeighbourSampler:
     """Samples L-hop in-neighbourhoods (see the module docstring).
 
     ``fanouts[i]`` bounds the in-edges kept per node at hop ``i + 1`` (hop 1 is next to
-    the targets); ``None`` keeps them all.
+    the targets); ``None`` keeps them all. ``aggr`` is the aggregation of the model the
+    subgraphs feed: only the sum needs (and gets) edge weights.
     """
 
     def __init__(self, edge_index: np.ndarray, edge_type: np.ndarray, num_nodes: int,
-                 fanouts: list[int | None], aggregation: str = "mean") -> None:
+                 fanouts: list[int | None], aggr: str = "mean") -> None:
         src = np.asarray(edge_index[0], dtype=np.int64)
         dst = np.asarray(edge_index[1], dtype=np.int64)
         order = np.argsort(dst, kind="stable")
@@ -71,9 +71,9 @@ class NeighbourSampler:
         np.cumsum(np.bincount(dst, minlength=num_nodes), out=self.indptr[1:])
         self.num_nodes = int(num_nodes)
         self.fanouts = list(fanouts)
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation must be mean or sum, not {aggregation!r}")
-        self.aggregation = aggregation
+        if aggr not in AGGREGATIONS:
+            raise ValueError(f"aggr must be mean or sum, not {aggr!r}")
+        self.aggr = aggr
         if any(f is not None and f < 1 for f in self.fanouts):
             raise ValueError("fanouts must be positive (or None for every neighbour)")
         # Scratch: local id of each global node during one sample() call (-1: not in it).
@@ -127,13 +127,13 @@ class NeighbourSampler:
             dst = np.searchsorted(self.indptr, pos, side="right") - 1
             edge_index = np.stack([local[self.src[pos]], local[dst]])
             weight = None
-            if self.aggregation == "sum":
+            if self.aggr == "sum":
                 # Every expanded node's kept in-edges were picked at one hop, so counting the
                 # picked edges per destination gives what it kept.
                 kept = np.bincount(edge_index[1], minlength=len(all_nodes))[edge_index[1]]
                 degree = self.indptr[dst + 1] - self.indptr[dst]
                 weight = (degree / np.maximum(kept, 1)).astype(np.float32)
-            return Subgraph(all_nodes, edge_index, self.typ[pos], len(targets), self.aggregation, weight)
+            return Subgraph(all_nodes, edge_index, self.typ[pos], len(targets), weight)
         finally:
             # Reset only what this call touched: O(batch), not O(graph).
             touched = np.concatenate(nodes)

@@ -9,12 +9,21 @@ and scattered to their nodes (split literals repeat a value on many nodes).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rdf2mm.models.rgcn import RelationalAdjacency, RGCNLayer
+from rdf2mm.models.rgcn import Aggr, RelationalAdjacency, RGCNLayer, subgraph_adjacency
+
+if TYPE_CHECKING:
+    from rdf2mm.graph.sampling import NeighbourSampler
+
+#: destination nodes per chunk of layer-wise inference
+INFERENCE_CHUNK = 1 << 16
 
 
 @dataclass
@@ -121,7 +130,11 @@ class NodeFeatures(nn.Module):
 
 
 class MRGCN(nn.Module):
-    """Node features, then ``num_layers`` R-GCN layers; returns ``[num_nodes, out_dim]``."""
+    """Node features, then ``num_layers`` R-GCN layers; returns ``[num_nodes, out_dim]``.
+
+    ``aggr`` is how every layer combines a node's messages per relation, ``"mean"``
+    (R-GCN's) or ``"sum"`` (keeps how many neighbours there are), as PyG layers take it.
+    """
 
     def __init__(
         self,
@@ -135,10 +148,12 @@ class MRGCN(nn.Module):
         dropout: float = 0.0,
         self_loop: bool = True,
         entity_dropout: float = 0.0,
+        aggr: Aggr = "mean",
     ) -> None:
         super().__init__()
         self.features = features
         self.entity_dropout = entity_dropout
+        self.aggr: Aggr = aggr
         dims = [features.dim] + [hidden] * (num_layers - 1) + [out_dim]
         self.layers = nn.ModuleList(
             RGCNLayer(
@@ -148,6 +163,7 @@ class MRGCN(nn.Module):
                 num_bases=num_bases,
                 num_blocks=num_blocks if dims[i] % (num_blocks or 1) == 0 and dims[i + 1] % (num_blocks or 1) == 0 else None,
                 self_loop=self_loop,
+                aggr=aggr,
             )
             for i in range(num_layers)
         )
@@ -188,3 +204,52 @@ class MRGCN(nn.Module):
         for layer in self.layers[:-1]:
             h = torch.relu(layer(h, adj))
         return h
+
+    @torch.no_grad()
+    def layerwise(
+        self,
+        sampler: NeighbourSampler,
+        num_relations: int,
+        device: torch.device,
+        autocast: Callable[[], Any] = contextlib.nullcontext,
+        *,
+        rank: int = 0,
+        world: int = 1,
+        all_reduce: Callable[[Tensor], Tensor] | None = None,
+        chunk: int = INFERENCE_CHUNK,
+    ) -> tuple[Tensor, Tensor]:
+        """Exact outputs and embeddings (as :meth:`embed`) of every node of ``sampler``'s
+        graph, layer by layer over chunks of ``chunk`` destination nodes with all their
+        in-edges: memory bounded by the chunk, not the graph; on CPU, float32.
+
+        Shared among ``world`` processes, this one (``rank``) computes every ``world``-th
+        chunk and ``all_reduce`` sums the results (rows not computed are zero), so all
+        end with the full result.
+        """
+        reduce = all_reduce or (lambda t: t)
+        self.eval()
+        n = sampler.num_nodes
+        starts = list(range(0, n, chunk))[rank::world]
+        h = torch.zeros(n, self.features.dim)
+        with autocast():
+            for s in starts:
+                ids = torch.arange(s, min(s + chunk, n), device=device)
+                h[s : s + len(ids)] = self.features(ids).float().cpu()
+        reduce(h)
+        embeddings = h
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            out = torch.zeros(n, layer.out_dim)
+            for s in starts:
+                targets = np.arange(s, min(s + chunk, n), dtype=np.int64)
+                sub = sampler.sample(targets, fanouts=(None,))
+                adj = subgraph_adjacency(sub, num_relations, device)
+                with autocast():
+                    y = layer(h[torch.from_numpy(sub.nodes)].to(device), adj)[: len(targets)]
+                out[s : s + len(targets)] = y.float().cpu()
+            reduce(out)
+            if i < last:
+                out = torch.relu(out)
+                embeddings = out
+            h = out
+        return h, embeddings

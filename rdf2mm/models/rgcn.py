@@ -1,6 +1,7 @@
 """R-GCN message passing over a precomputed relational sparse structure.
 
-One layer computes ``h_i = x_i W_0 + b + sum_r sum_{j in N_r(i)} norm_{i,r} x_j W_r``.
+One layer computes ``h_i = x_i W_0 + b + sum_r sum_{j in N_r(i)} c_{i,r} x_j W_r``, with
+``c_{i,r}`` 1 for the sum aggregation and ``1/|N_r(i)|`` for the mean (the layer's ``aggr``).
 
 The obvious sparse formulation multiplies the horizontally stacked adjacency
 ``[N, R*N]`` by ``vstack_r(X W_r)``; it materialises an ``[R*N, d]`` dense matrix
@@ -12,7 +13,7 @@ the (node, relation) *pairs* that occur in the graph, of which there are at most
   ``W_r`` (one batched matmul over relation-homogeneous chunks of pairs), then one CSR
   spmm ``[N, P] @ [P, out]`` sums the messages into the destinations (duplicate edges
   and ``1/c_{i,r}`` are folded into the sparse values);
-* aggregate first: one CSR spmm ``[Q, N] @ [N, in]`` forms ``sum_j norm * x_j`` for every
+* aggregate first: one CSR spmm ``[Q, N] @ [N, in]`` forms ``sum_j c * x_j`` for every
   distinct (destination, relation) pair, the batched matmul applies ``W_r``, and a 0/1
   CSR spmm adds each pair into its destination node.
 
@@ -26,18 +27,22 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from rdf2mm.graph.sampling import Subgraph
 
 # torch flags its CSR support as beta on every conversion; the layer's tests pin the
 # numerics against dense and PyG references, so the warning only adds noise to user runs.
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
-Norm = Literal["mean", "sum"]
-NORMS = ("mean", "sum")
+#: how a layer combines a node's messages per relation (PyG's ``aggr``)
+Aggr = Literal["mean", "sum"]
+AGGRS = ("mean", "sum")
 Mode = Literal["transform", "aggregate"]
 
 
@@ -146,18 +151,20 @@ class _PairPlan:
 
 
 class RelationalAdjacency:
-    """The edges of a multi-relational graph, prepared once for :class:`RGCNLayer`.
+    """The edges of a multi-relational graph, prepared for :class:`RGCNLayer`.
 
     ``edge_index`` is ``[2, E]`` (row 0 source, row 1 destination; messages flow from
-    source to destination), ``edge_type`` is ``[E]`` in ``[0, num_relations)``. With
-    ``norm="mean"`` a message along relation ``r`` into node ``i`` is scaled by
-    ``1/c_{i,r}``, ``c_{i,r}`` being the number of ``r``-edges into ``i``; ``"sum"`` adds
-    the messages unscaled, so a node also learns *how many* neighbours it has (a mean
-    cannot tell a molecule of 10 carbon atoms from one of 40). ``edge_weight`` (``[E]``,
-    optional) multiplies each edge's message under ``"sum"``; a sampled subgraph uses it
-    to scale kept edges up to the full in-degree. The mean ignores it.
-    Self-loops are not added: the layer has its own root weight. Sparse products run in
-    float32, or in float64 for float64 inputs (exact values are kept for that).
+    source to destination), ``edge_type`` is ``[E]`` in ``[0, num_relations)``. How the
+    messages into a node are combined is the layer's setting (``aggr``), not the
+    graph's: the sparse plans for each aggregation are built the first time a layer asks
+    (:meth:`plans`) and kept. Under ``"mean"`` a message along relation ``r`` into node
+    ``i`` is scaled by ``1/c_{i,r}``, ``c_{i,r}`` being the number of ``r``-edges into
+    ``i``; ``"sum"`` adds the messages unscaled, so a node also learns *how many*
+    neighbours it has (a mean cannot tell a molecule of 10 carbon atoms from one of 40).
+    ``edge_weight`` (``[E]``, optional) multiplies each edge's message under ``"sum"``; a
+    sampled subgraph uses it to scale kept edges up to the full in-degree. The mean
+    ignores it. Self-loops are not added: the layer has its own root weight. Sparse
+    products run in float32, or in float64 for float64 inputs (exact values are kept for that).
     """
 
     def __init__(
@@ -166,7 +173,6 @@ class RelationalAdjacency:
         edge_type: Tensor,
         num_nodes: int,
         num_relations: int,
-        norm: Norm = "mean",
         edge_weight: Tensor | None = None,
     ) -> None:
         edge_index = torch.as_tensor(edge_index, dtype=torch.long)
@@ -175,8 +181,6 @@ class RelationalAdjacency:
             raise ValueError(f"edge_index must be [2, E], got {tuple(edge_index.shape)}")
         if edge_type.shape != (edge_index.size(1),):
             raise ValueError("edge_type must have one entry per edge")
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         if edge_weight is not None and edge_weight.shape != edge_type.shape:
             raise ValueError("edge_weight must have one entry per edge")
         n, r_count = int(num_nodes), int(num_relations)
@@ -188,21 +192,34 @@ class RelationalAdjacency:
         self.num_nodes = n
         self.num_relations = r_count
         self.num_edges = int(edge_type.numel())
-        self.norm: Norm = norm
-        src, dst = edge_index[0], edge_index[1]
+        # Kept where given (the CPU, as built): every aggregation's plans are made from
+        # these, then moved to the adjacency's device.
+        self._edges = (edge_index, edge_type, edge_weight)
+        self._device = edge_index.device
+        self._plans: dict[str, tuple[_PairPlan, _PairPlan]] = {}
 
-        # Aggregate-first pairs (destination, relation); their multiplicities are c_{i,r}.
-        dkey, dinv, dcount = torch.unique(edge_type * n + dst, return_inverse=True, return_counts=True)
-        if norm == "mean":
-            values = (1.0 / dcount.to(torch.float64))[dinv]
-        elif edge_weight is not None:
-            values = edge_weight.to(device=src.device, dtype=torch.float64)
-        else:
-            values = torch.ones(self.num_edges, dtype=torch.float64, device=src.device)
-        self.aggregate = self._plan(dkey, n, r_count, 0, dinv, src, values)
-        # Transform-first pairs (source, relation).
-        skey, sinv = torch.unique(edge_type * n + src, return_inverse=True)
-        self.transform = self._plan(skey, n, r_count, 1, dst, sinv, values)
+    def plans(self, aggr: Aggr) -> tuple[_PairPlan, _PairPlan]:
+        """The ``(aggregate, transform)`` plans of ``aggr`` on this adjacency's device."""
+        if aggr not in AGGRS:
+            raise ValueError(f"aggr must be one of {AGGRS}, got {aggr!r}")
+        if aggr not in self._plans:
+            edge_index, edge_type, edge_weight = self._edges
+            n, r_count = self.num_nodes, self.num_relations
+            src, dst = edge_index[0], edge_index[1]
+            # Aggregate-first pairs (destination, relation); their multiplicities are c_{i,r}.
+            dkey, dinv, dcount = torch.unique(edge_type * n + dst, return_inverse=True, return_counts=True)
+            if aggr == "mean":
+                values = (1.0 / dcount.to(torch.float64))[dinv]
+            elif edge_weight is not None:
+                values = edge_weight.to(device=src.device, dtype=torch.float64)
+            else:
+                values = torch.ones(self.num_edges, dtype=torch.float64, device=src.device)
+            aggregate = self._plan(dkey, n, r_count, 0, dinv, src, values)
+            # Transform-first pairs (source, relation).
+            skey, sinv = torch.unique(edge_type * n + src, return_inverse=True)
+            transform = self._plan(skey, n, r_count, 1, dst, sinv, values)
+            self._plans[aggr] = (aggregate.to(self._device), transform.to(self._device))
+        return self._plans[aggr]
 
     @staticmethod
     def _plan(
@@ -239,31 +256,42 @@ class RelationalAdjacency:
 
     @property
     def device(self) -> torch.device:
-        return self.transform.pair_node.device
+        return self._device
 
     def to(self, device: torch.device | str) -> RelationalAdjacency:
-        """A copy on ``device`` (``self`` when already there), like ``Tensor.to``."""
+        """A copy on ``device`` (``self`` when already there), like ``Tensor.to``; the
+        plans already built move with it, the edges stay where they were given."""
         device = torch.device(device)
         if device == self.device:
             return self
         out = object.__new__(RelationalAdjacency)
         out.__dict__.update(self.__dict__)
-        out.aggregate = self.aggregate.to(device)
-        out.transform = self.transform.to(device)
+        out._device = device
+        out._plans = {a: (agg.to(device), tr.to(device)) for a, (agg, tr) in self._plans.items()}
         return out
 
-    def choose_mode(self, in_dim: int, out_dim: int) -> Mode:
+    def choose_mode(self, in_dim: int, out_dim: int, aggr: Aggr = "mean") -> Mode:
         """The formulation with fewer multiply-adds for these dimensions."""
-        e, p, q = self.num_edges, self.transform.num_pairs, self.aggregate.num_pairs
-        transform = p * in_dim + p * in_dim * out_dim + e * out_dim
-        aggregate = e * in_dim + q * in_dim * out_dim + q * out_dim
-        return "transform" if transform <= aggregate else "aggregate"
+        aggregate, transform = self.plans(aggr)
+        e, p, q = self.num_edges, transform.num_pairs, aggregate.num_pairs
+        cost_transform = p * in_dim + p * in_dim * out_dim + e * out_dim
+        cost_aggregate = e * in_dim + q * in_dim * out_dim + q * out_dim
+        return "transform" if cost_transform <= cost_aggregate else "aggregate"
 
     def __repr__(self) -> str:
         return (
             f"RelationalAdjacency(num_nodes={self.num_nodes}, num_relations={self.num_relations}, "
-            f"num_edges={self.num_edges}, norm={self.norm!r}, device={self.device})"
+            f"num_edges={self.num_edges}, device={self.device})"
         )
+
+
+def subgraph_adjacency(sub: Subgraph, num_relations: int, device: torch.device | str) -> RelationalAdjacency:
+    """The sparse structure of a sampled subgraph, on ``device``, with the sampler's edge
+    weights when it made them (a sum's: they scale kept edges up to the full in-degree)."""
+    weight = None if sub.edge_weight is None else torch.from_numpy(sub.edge_weight)
+    adj = RelationalAdjacency(torch.from_numpy(sub.edge_index), torch.from_numpy(sub.edge_type),
+                              sub.num_nodes, num_relations, edge_weight=weight)
+    return adj.to(device)
 
 
 def _glorot_(t: Tensor, fan_in: int, fan_out: int) -> None:
@@ -277,7 +305,8 @@ class RGCNLayer(nn.Module):
     Parameters: ``weight`` ``[R, in, out]`` (full), or ``basis`` ``[B, in, out]`` and
     ``comp`` ``[R, B]`` (``W_r = sum_b comp[r, b] basis[b]``), or ``blocks``
     ``[R, nb, in/nb, out/nb]`` (``W_r`` block-diagonal); ``root`` ``[in, out]`` when
-    ``self_loop``; ``bias`` ``[out]``.
+    ``self_loop``; ``bias`` ``[out]``. ``aggr`` combines a node's messages per relation:
+    ``"mean"`` (R-GCN's) or ``"sum"`` (see :class:`RelationalAdjacency`).
     """
 
     def __init__(
@@ -290,8 +319,12 @@ class RGCNLayer(nn.Module):
         bias: bool = True,
         self_loop: bool = True,
         mode: Mode | None = None,
+        aggr: Aggr = "mean",
     ) -> None:
         super().__init__()
+        if aggr not in AGGRS:
+            raise ValueError(f"aggr must be one of {AGGRS}, got {aggr!r}")
+        self.aggr: Aggr = aggr
         if num_bases is not None and num_blocks is not None:
             raise ValueError("use either num_bases or num_blocks, not both")
         if num_blocks is not None and (in_dim % num_blocks or out_dim % num_blocks):
@@ -348,8 +381,9 @@ class RGCNLayer(nn.Module):
         # Sparse products run in float32 (float64 kept for exact checks) outside autocast;
         # the batched matmul follows autocast.
         sdt = torch.float64 if x.dtype == torch.float64 else torch.float32
-        mode = self.mode or adj.choose_mode(self.in_dim, self.out_dim)
-        plan = adj.transform if mode == "transform" else adj.aggregate
+        mode = self.mode or adj.choose_mode(self.in_dim, self.out_dim, self.aggr)
+        aggregate, transform = adj.plans(self.aggr)
+        plan = transform if mode == "transform" else aggregate
         out: Tensor | None = None
         if plan.num_pairs:
             mat, mat_t, sel_t = plan.matrices(sdt)
@@ -377,4 +411,4 @@ class RGCNLayer(nn.Module):
     def extra_repr(self) -> str:
         extra = f", num_bases={self.num_bases}" if self.num_bases is not None else ""
         extra += f", num_blocks={self.num_blocks}" if self.num_blocks is not None else ""
-        return f"{self.in_dim}, {self.out_dim}, num_relations={self.num_relations}{extra}"
+        return f"{self.in_dim}, {self.out_dim}, num_relations={self.num_relations}, aggr={self.aggr!r}{extra}"

@@ -48,7 +48,7 @@ def predictions_table(kg: KnowledgeGraph, labels: Labels, probabilities: torch.T
 
 
 def model_meta(cfg: TrainConfig, kg: KnowledgeGraph, inputs: PreparedInputs, labels: Labels,
-               seed: int) -> dict[str, Any]:
+               seed: int, aggregation: str) -> dict[str, Any]:
     """``model.json`` of a classifier: classes, graph shapes, encoders' fitted parameters."""
     return {
         "format": 1,
@@ -61,7 +61,7 @@ def model_meta(cfg: TrainConfig, kg: KnowledgeGraph, inputs: PreparedInputs, lab
         "modalities": list(inputs.modalities),
         "parsed_meta": {m: d.parsed.meta for m, d in inputs.prepared.data.items()},
         "seed": seed,
-        "aggregation": inputs.aggregation,  # the one trained with (config.json may say auto)
+        "aggregation": aggregation,  # the one trained with (config.json may say auto)
         "target_predicates": labels.target_predicates,
         "datatypes": kg.datatypes,
         "labelled_entities": [kg.entities[n] for name in SPLITS for n in labels.split(name).nodes.tolist()],
@@ -90,5 +90,6 @@ def write_nc_run(
         folder, cfg, results, kept, metrics, fingerprint=fingerprint, seeds=seeds, device=device, started=started,
         literals={"datatypes": inputs.prepared.report, "labels": labels.report},
         tables={L.PREDICTIONS: predictions_table(kg, labels, probabilities)},
-        model_meta=model_meta(cfg, kg, inputs, labels, kept.seed), entities=kg.entities,
+        model_meta=model_meta(cfg, kg, inputs, labels, kept.seed, getattr(kept.model, "aggr", cfg.aggregation)),
+        entities=kg.entities,
     )

@@ -5,10 +5,8 @@ parsing); :func:`make_features` builds fresh trainable node features for each se
 """
 from __future__ import annotations
 
-import contextlib
-import random
 from dataclasses import dataclass, fields
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,8 +16,10 @@ from rdf2mm.errors import ResourceError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.modalities.registry import ModalityMap, get_modality
 from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
-from rdf2mm.models.rgcn import Norm, RelationalAdjacency
+from rdf2mm.models.rgcn import RelationalAdjacency
 from rdf2mm.tasks.settings import ModelSettings
+# Their home is rdf2mm.training.seeding; imported from here by older callers.
+from rdf2mm.training.seeding import deterministic_mode, seed_everything  # noqa: F401
 
 
 @dataclass(repr=False)
@@ -27,16 +27,13 @@ class PreparedInputs(EncodedGraph):
     """An :class:`~rdf2mm.encoding.EncodedGraph` as training uses it: per-dataset,
     independent of the seed, with the message-passing adjacency on a device."""
 
-    #: how the R-GCN layers combine messages per relation: "mean" or "sum"
-    aggregation: Norm = "mean"
-
     def adjacency(self, device: torch.device) -> RelationalAdjacency:
+        """The message graph's edges for the R-GCN layers (which aggregate as they are set to)."""
         adj = RelationalAdjacency(
             torch.as_tensor(self.mg.edge_index),
             torch.as_tensor(self.mg.edge_type),
             self.mg.num_nodes,
             self.mg.num_relations,
-            norm=self.aggregation,
         )
         return adj.to(device)
 
@@ -50,34 +47,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def seed_everything(seed: int) -> None:
-    """Fix Python, NumPy and torch RNGs (results are reproducible on CPU)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def deterministic_mode(enabled: bool) -> Iterator[None]:
-    """With ``enabled``, bit-exact CPU results whatever the thread count: torch's
-    deterministic algorithms and one intra-op thread, since the parallel reductions
-    split their sums by thread count (1 and 2 threads differ in the 4th digit of the
-    loss). Both settings are restored afterwards."""
-    if not enabled:
-        yield
-        return
-    threads, was = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    # warn_only: a CUDA op without a deterministic kernel warns instead of failing; the
-    # bit-exact promise is for CPU runs (see the README's Reproducibility).
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(was)
-
-
 def prepare_inputs(
     kg: KnowledgeGraph,
     modalities: str = "all",
@@ -86,18 +55,17 @@ def prepare_inputs(
     text_encoder: str = "charcnn",
     modality_map: ModalityMap | None = None,
     text_vocab: list[str] | None = None,
-    aggregation: Norm = "mean",
 ) -> PreparedInputs:
     """Build the message graph and parse the literals of the chosen modalities
     (:func:`rdf2mm.encoding.encode_graph`, as ``rdf2mm encode`` does).
 
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
-    indexed exactly as it was in training. ``aggregation`` is how message passing over
-    the graph combines a node's messages per relation (see :class:`RelationalAdjacency`).
+    indexed exactly as it was in training. (How messages are aggregated is the model's
+    setting: ``ModelSettings.aggregation``.)
     """
     enc = encode_graph(kg, modalities=modalities, literals=literals, inverse=inverse, text_encoder=text_encoder,
                        modality_map=modality_map, text_vocab=text_vocab)
-    return PreparedInputs(**{f.name: getattr(enc, f.name) for f in fields(EncodedGraph)}, aggregation=aggregation)
+    return PreparedInputs(**{f.name: getattr(enc, f.name) for f in fields(EncodedGraph)})
 
 
 def make_features(inputs: PreparedInputs, dim: int, encoder_options: dict[str, Any] | None = None) -> NodeFeatures:
@@ -172,7 +140,8 @@ def default_bases(num_relations: int) -> int | None:
 
 
 def build_encoder(inputs: PreparedInputs, s: ModelSettings, out_dim: int) -> MRGCN:
-    """Fresh node features and R-GCN layers; ``bases`` None picks the default, 0 disables it."""
+    """Fresh node features and R-GCN layers aggregating as ``s.aggregation``; ``bases`` None
+    picks the default, 0 disables it."""
     bases = default_bases(inputs.mg.num_relations) if s.bases is None else (s.bases or None)
     return MRGCN(
         make_features(inputs, s.embed_dim),
@@ -185,5 +154,6 @@ def build_encoder(inputs: PreparedInputs, s: ModelSettings, out_dim: int) -> MRG
         dropout=s.dropout,
         self_loop=s.self_loops,
         entity_dropout=s.entity_dropout,
+        aggr=s.aggregation,  # type: ignore[arg-type]
     )
 

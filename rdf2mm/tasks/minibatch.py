@@ -4,7 +4,8 @@ Full-batch training runs the whole graph (every literal encoder on every literal
 step; its memory grows with the graph. Mini-batch training runs each step on the sampled
 neighbourhood of a batch of targets (:mod:`rdf2mm.graph.sampling`), with the literal
 encoders applied only to the literals that neighbourhood holds. Outputs for every node
-(evaluation, predictions, embeddings) come from :func:`layerwise_inference`, which is
+(evaluation, predictions, embeddings) come from the model's layer-wise inference
+(:meth:`MRGCN.layerwise`, shared among workers by :func:`layerwise_inference`), which is
 exact: layer by layer over chunks of destination nodes, each with all its in-edges.
 """
 from __future__ import annotations
@@ -18,13 +19,10 @@ import torch
 from torch import Tensor
 
 from rdf2mm.graph.message_graph import MessageGraph
-from rdf2mm.graph.sampling import NeighbourSampler, Subgraph
-from rdf2mm.models.mrgcn import MRGCN
-from rdf2mm.models.rgcn import Norm, RelationalAdjacency
+from rdf2mm.graph.sampling import NeighbourSampler
+from rdf2mm.models.mrgcn import INFERENCE_CHUNK, MRGCN
+from rdf2mm.models.rgcn import subgraph_adjacency
 from rdf2mm.tasks.distributed import Workers
-
-#: destination nodes per chunk of layer-wise inference
-INFERENCE_CHUNK = 1 << 16
 
 
 @dataclass
@@ -93,17 +91,6 @@ def epoch_batches(items: np.ndarray, batch_size: int, rng: np.random.Generator, 
         yield part
 
 
-def subgraph_adjacency(sub: Subgraph, num_relations: int, device: torch.device) -> RelationalAdjacency:
-    """The sparse structure of a sampled subgraph, on ``device``, aggregating as its sampler
-    does (for the sum with the sampler's weights, which scale kept edges up to the full
-    in-degree)."""
-    weight = None if sub.edge_weight is None else torch.from_numpy(sub.edge_weight)
-    adj = RelationalAdjacency(torch.from_numpy(sub.edge_index), torch.from_numpy(sub.edge_type),
-                              sub.num_nodes, num_relations, norm=sub.aggregation,  # type: ignore[arg-type]
-                              edge_weight=weight)
-    return adj.to(device)
-
-
 def forward_batch(model: torch.nn.Module, sampler: NeighbourSampler, targets: np.ndarray, num_relations: int,
                   device: torch.device, rng: np.random.Generator) -> Tensor:
     """Model outputs ``[len(targets), out]`` from the targets' sampled neighbourhood.
@@ -119,7 +106,6 @@ def forward_batch(model: torch.nn.Module, sampler: NeighbourSampler, targets: np
     return out[: sub.num_targets]
 
 
-@torch.no_grad()
 def layerwise_inference(
     model: MRGCN,
     sampler: NeighbourSampler,
@@ -129,43 +115,15 @@ def layerwise_inference(
     workers: Workers | None = None,
     chunk: int = INFERENCE_CHUNK,
 ) -> tuple[Tensor, Tensor]:
-    """Exact outputs and embeddings (the representation before the output layer, as
-    :meth:`MRGCN.embed`) of every node, in memory bounded by ``chunk``; on CPU, float32.
-
-    With several workers each computes every ``world``-th chunk and the results are
-    summed across workers (rows not computed are zero), so all end with the full result.
-    """
+    """:meth:`MRGCN.layerwise` shared among the ``workers`` (each computes its share of
+    the chunks; the results are summed across them)."""
     workers = workers or Workers()
-    model.eval()
-    n = sampler.num_nodes
-    starts = list(range(0, n, chunk))[workers.rank :: workers.world]
-    h = torch.zeros(n, model.features.dim)
-    with autocast():
-        for s in starts:
-            ids = torch.arange(s, min(s + chunk, n), device=device)
-            h[s : s + len(ids)] = model.features(ids).float().cpu()
-    workers.all_reduce(h)
-    embeddings = h
-    last = len(model.layers) - 1
-    for i, layer in enumerate(model.layers):
-        out = torch.zeros(n, layer.out_dim)
-        for s in starts:
-            targets = np.arange(s, min(s + chunk, n), dtype=np.int64)
-            sub = sampler.sample(targets, fanouts=(None,))
-            adj = subgraph_adjacency(sub, num_relations, device)
-            with autocast():
-                y = layer(h[torch.from_numpy(sub.nodes)].to(device), adj)[: len(targets)]
-            out[s : s + len(targets)] = y.float().cpu()
-        workers.all_reduce(out)
-        if i < last:
-            out = torch.relu(out)
-            embeddings = out
-        h = out
-    return h, embeddings
+    return model.layerwise(sampler, num_relations, device, autocast, rank=workers.rank, world=workers.world,
+                           all_reduce=workers.all_reduce, chunk=chunk)
 
 
-def whole_graph_outputs(model: MRGCN, mg: MessageGraph, device: torch.device,
-                        aggregation: Norm = "mean") -> tuple[Tensor, Tensor]:
-    """:func:`layerwise_inference` on a message graph (for a trained model outside training)."""
-    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None], aggregation)
+def whole_graph_outputs(model: MRGCN, mg: MessageGraph, device: torch.device) -> tuple[Tensor, Tensor]:
+    """:func:`layerwise_inference` on a message graph (for a trained model outside training;
+    every in-edge is kept, so the sampler's sum weights would all be 1 and are not made)."""
+    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, [None])
     return layerwise_inference(model, sampler, mg.num_relations, device)

@@ -6,29 +6,23 @@ weights are copied, not referenced, unlike the MR-GCN reference code).
 """
 from __future__ import annotations
 
-import contextlib
-import copy
-import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
+from rdf2mm.checkpoint import TrainingCheckpoint
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.mrgcn import MRGCN
 from rdf2mm.tasks.distributed import Workers
-from rdf2mm.tasks.inputs import PreparedInputs, build_encoder, seed_everything
+from rdf2mm.tasks.inputs import PreparedInputs, build_encoder
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import NCSettings
 from rdf2mm.tasks.labels import LabelSplit, Labels
-
-#: called after every epoch with (epoch, record) for progress display
-EpochCallback = Callable[[int, dict[str, float]], None]
-#: called after every mini-batch step with (epoch, step, steps): epochs of a big graph take minutes
-StepCallback = Callable[[int, int, int], None]
+from rdf2mm.training.events import EventCallback
+from rdf2mm.training.loop import EpochCallback, StepCallback, TrainingLoop
 
 
 @dataclass
@@ -76,6 +70,122 @@ def accuracy_and_f1(pred: np.ndarray, true: np.ndarray, num_classes: int) -> tup
     return acc, float(np.mean(f1s)) if f1s else float("nan")
 
 
+class NodeClassifierTraining(TrainingLoop[NCResult]):
+    """Node classification on the training loop: cross-entropy over the labelled training
+    nodes, validation accuracy (then loss) watched for early stopping."""
+
+    stats_size = 3  # summed loss, correct predictions, nodes
+    worst_key = (-1.0, float("-inf"))
+
+    def __init__(self, inputs: PreparedInputs, labels: Labels, settings: NCSettings, seed: int,
+                 device: torch.device, batching: Batching | None = None, eval_every: int = 1,
+                 **loop: Any) -> None:
+        mini = batching is not None and batching.mini
+        # Full batch evaluates every epoch (an epoch is one step; validation is cheap beside it).
+        super().__init__(settings, seed, device, eval_every=eval_every if mini else 1,
+                         has_validation=len(labels.valid) > 0, mini=mini, **loop)
+        self.inputs, self.labels, self.batching = inputs, labels, batching
+        self.outputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self.best_outputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    def build(self) -> MRGCN:
+        inputs, labels, device = self.inputs, self.labels, self.device
+        model = build_model(inputs, labels.num_classes, self.settings).to(device)  # type: ignore[arg-type]
+        mg = inputs.mg
+        self.sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(self.batching.fanout),
+                                        self.settings.aggregation) if self.mini and self.batching else None
+        self.adj = None if self.mini else inputs.adjacency(device)
+
+        def tensors(split: LabelSplit) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.as_tensor(split.nodes, device=device), torch.as_tensor(split.classes, device=device)
+
+        self.tr_nodes, self.tr_y = tensors(labels.train)
+        self.va_nodes, self.va_y = tensors(labels.valid)
+        # Where each training node sits in the label arrays: batches are positions into them.
+        self.train_pos = np.arange(len(labels.train), dtype=np.int64)
+        return model
+
+    def all_outputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits of every node (and, mini-batch, the embeddings), in eval mode."""
+        self.model.eval()
+        if self.sampler is not None:
+            out, emb = layerwise_inference(self.model, self.sampler, self.inputs.mg.num_relations, self.device,
+                                           self.autocast, self.workers)
+            return out.to(self.device), emb
+        with torch.no_grad(), self.autocast():
+            return self.model(self.adj).float(), None
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray | None]:
+        if not self.mini:
+            return [None]  # one full-batch step
+        assert self.batching is not None
+        # The sampling RNG depends only on (seed, epoch, worker): a resumed run draws
+        # the same neighbourhoods as an uninterrupted one.
+        self.rng = np.random.default_rng([self.seed, epoch, self.workers.rank])
+        order_rng = np.random.default_rng([self.seed, epoch])  # same shuffle on every worker
+        return list(epoch_batches(self.train_pos, self.batching.batch_size, order_rng, self.workers))
+
+    def skip_batch(self, batch: np.ndarray | None) -> bool:
+        return batch is not None and len(batch) == 0
+
+    def batch_loss(self, batch: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if batch is None:
+            nodes, y = self.tr_nodes, self.tr_y
+            with self.autocast():
+                logits = self.net(self.adj).float()[nodes]
+        else:
+            assert self.sampler is not None
+            idx = torch.as_tensor(batch, device=self.device)
+            y = self.tr_y[idx]
+            with self.autocast():
+                logits = forward_batch(self.net, self.sampler, self.labels.train.nodes[batch],
+                                       self.inputs.mg.num_relations, self.device, self.rng).float()
+        loss = F.cross_entropy(logits, y)
+        d = loss.detach()
+        correct = (logits.argmax(1) == y).sum()
+        return loss, torch.stack([d.float() * len(y), correct.float(), d.new_tensor(float(len(y)))])
+
+    def epoch_figures(self, sums: torch.Tensor, steps: int) -> dict[str, float]:
+        return {"train_loss": float(sums[0] / sums[2]), "train_accuracy": float(sums[1] / sums[2])}
+
+    def validate(self, epoch: int) -> tuple[tuple[float, float], dict[str, float]]:
+        self.outputs = self.all_outputs()
+        ev = self.outputs[0]
+        va_loss = float(F.cross_entropy(ev[self.va_nodes], self.va_y))
+        va_acc = float((ev[self.va_nodes].argmax(1) == self.va_y).float().mean())
+        return (va_acc, -va_loss), {"valid_loss": va_loss, "valid_accuracy": va_acc}
+
+    def train_key(self, record: dict[str, float]) -> tuple[float, float]:
+        return (record["train_accuracy"], -record["train_loss"])
+
+    def on_best(self, evaluated: bool) -> None:
+        # The outputs of exactly the weights kept as best: the final whole-graph pass (the
+        # costly part at scale) is not repeated.
+        self.best_outputs = self.outputs if evaluated and self.mini else None
+
+    def finish(self, metrics: dict[str, float], curve: list[dict[str, float]]) -> NCResult:
+        model, labels, mg = self.model, self.labels, self.inputs.mg
+        out, embeddings = self.best_outputs if self.best_outputs is not None else self.all_outputs()
+        probs = torch.softmax(out[: mg.num_entities], dim=1).cpu()
+        if embeddings is None:
+            embeddings = model.embed(self.adj)
+        embeddings = embeddings[: mg.num_entities].float().cpu()
+        for name in ("train", "valid", "test"):
+            split = labels.split(name)
+            if len(split) == 0:
+                continue
+            idx = torch.as_tensor(split.nodes)
+            pred = probs[idx].argmax(1).numpy()
+            acc, f1 = accuracy_and_f1(pred, split.classes, labels.num_classes)
+            metrics[f"{name}_accuracy"] = acc
+            metrics[f"{name}_macro_f1"] = f1
+            # Cross-entropy of the kept weights: what ties between candidates are broken on.
+            metrics[f"{name}_loss"] = float(F.cross_entropy(out[idx.to(out.device)].float(),
+                                                            torch.as_tensor(split.classes, device=out.device)))
+        return NCResult(seed=self.seed, model=model, metrics=metrics, curve=curve, probabilities=probs,
+                        embeddings=embeddings)
+
+
 def train_node_classifier(
     inputs: PreparedInputs,
     labels: Labels,
@@ -88,174 +198,21 @@ def train_node_classifier(
     workers: Workers | None = None,
     eval_every: int = 1,
     on_step: StepCallback | None = None,
+    on_event: EventCallback | None = None,
 ) -> NCResult:
     """Train one model with one seed; returns it with its best-validation weights.
 
     Full batch unless ``batching`` says mini (then each step runs on the sampled
     neighbourhood of a batch of training nodes, and evaluation is exact layer-wise
-    inference every ``eval_every`` epochs). With several ``workers`` (torchrun) each
-    trains on its share of the batches and gradients are averaged.
+    inference every ``eval_every`` epochs; full batch evaluates every epoch). With
+    several ``workers`` (torchrun) each trains on its share of the batches and gradients
+    are averaged. Timing and early stopping follow :mod:`rdf2mm.training.loop`.
 
     With ``checkpoint``, the state is saved every ``checkpoint.every`` epochs and a saved
     state for this seed is resumed from, giving the same result as an uninterrupted run.
+    Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
     """
-    seed_everything(seed)
-    workers = workers or Workers()
-    mini = batching is not None and batching.mini
-    model = build_model(inputs, labels.num_classes, settings).to(device)
-    mg = inputs.mg
-    sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(batching.fanout),
-                               inputs.aggregation) if mini else None
-    adj = None if mini else inputs.adjacency(device)
-    net = workers.wrap(model, device) if mini else model
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-
-    def tensors(split: LabelSplit) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.as_tensor(split.nodes, device=device), torch.as_tensor(split.classes, device=device)
-
-    tr_nodes, tr_y = tensors(labels.train)
-    va_nodes, va_y = tensors(labels.valid)
-    has_valid = len(labels.valid) > 0
-    use_amp = settings.amp and device.type == "cuda"
-    autocast = (
-        (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-    )
-
-    def all_outputs() -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits of every node (and, mini-batch, the embeddings), in eval mode."""
-        model.eval()
-        if sampler is not None:
-            out, emb = layerwise_inference(model, sampler, mg.num_relations, device, autocast, workers)
-            return out.to(device), emb
-        with torch.no_grad(), autocast():
-            return model(adj).float(), None
-
-    def step(nodes: torch.Tensor, y: torch.Tensor, batch: np.ndarray | None, rng: np.random.Generator | None
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        opt.zero_grad(set_to_none=True)
-        with autocast():
-            if batch is None:
-                logits = net(adj).float()[nodes]
-            else:
-                assert sampler is not None and rng is not None
-                logits = forward_batch(net, sampler, batch, mg.num_relations, device, rng).float()
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
-        if settings.clip and settings.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
-        opt.step()
-        return loss.detach(), (logits.argmax(1) == y).sum()
-
-    # Where each training node sits in the label arrays: batches are positions into them.
-    train_pos = np.arange(len(labels.train), dtype=np.int64)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_key: tuple[float, float] = (-1.0, float("-inf"))
-    best_epoch = 0
-    curve: list[dict[str, float]] = []
-    stale = 0
-    start = 1
-    saved = checkpoint.load_progress(seed, model, settings.epochs) if checkpoint else None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        restore_optimizer(opt, saved["opt_tensors"], saved["optimizer"])
-        best_state = saved["best"]
-        c = saved["counters"]
-        best_key, best_epoch, stale = tuple(c["best_key"]), c["best_epoch"], c["stale"]  # type: ignore[assignment]
-        curve = saved["curve"]
-        start = saved["epoch"] + 1
-        torch.set_rng_state(saved["rng_torch"])
-        if saved["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(saved["rng_cuda"])
-    t0 = time.perf_counter()
-    eval_seconds = 0.0
-    outputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
-    best_outputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
-    for epoch in range(start, settings.epochs + 1):
-        model.train()
-        if not mini:
-            loss, correct = step(tr_nodes, tr_y, None, None)
-            sums = torch.stack([loss.float() * len(tr_y), correct.float(), loss.new_tensor(float(len(tr_y)))])
-        else:
-            assert batching is not None
-            # The sampling RNG depends only on (seed, epoch, worker): a resumed run draws
-            # the same neighbourhoods as an uninterrupted one.
-            rng = np.random.default_rng([seed, epoch, workers.rank])
-            order_rng = np.random.default_rng([seed, epoch])  # same shuffle on every worker
-            sums = torch.zeros(3, device=device)  # summed on the device: no host sync per step
-            batches = list(epoch_batches(train_pos, batching.batch_size, order_rng, workers))
-            for step_no, pos in enumerate(batches, 1):
-                if on_step:
-                    on_step(epoch, step_no, len(batches))
-                if len(pos) == 0:
-                    continue
-                idx = torch.as_tensor(pos, device=device)
-                loss, correct = step(tr_nodes[idx], tr_y[idx], labels.train.nodes[pos], rng)
-                sums += torch.stack([loss.float() * len(pos), correct.float(), loss.new_tensor(float(len(pos)))])
-            workers.all_reduce(sums)
-        sums = sums.cpu()
-        record = {"epoch": epoch, "seed": seed, "train_loss": float(sums[0] / sums[2]),
-                  "train_accuracy": float(sums[1] / sums[2])}
-        settings.check_loss(record["train_loss"], seed, epoch)
-        evaluate_now = has_valid and (not mini or epoch % eval_every == 0 or epoch == settings.epochs)
-        if evaluate_now:
-            te = time.perf_counter()
-            outputs = all_outputs()
-            ev = outputs[0]
-            eval_seconds += time.perf_counter() - te
-            va_loss = float(F.cross_entropy(ev[va_nodes], va_y))
-            va_acc = float((ev[va_nodes].argmax(1) == va_y).float().mean())
-            record.update(valid_loss=va_loss, valid_accuracy=va_acc)
-            key: tuple[float, float] | None = (va_acc, -va_loss)
-        elif has_valid:
-            key = None
-        else:
-            key = (record["train_accuracy"], -record["train_loss"])
-        curve.append(record)
-        if on_epoch:
-            on_epoch(epoch, record)
-        if key is not None:
-            if key > best_key:
-                best_key, best_epoch, stale = key, epoch, 0
-                # The outputs of exactly the weights kept as best: the final whole-graph
-                # pass (the costly part at scale) is not repeated.
-                best_outputs = outputs if evaluate_now and mini else None
-                # A real copy: a state_dict holds references to the live tensors.
-                best_state = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
-            else:
-                stale += eval_every if mini else 1
-                if has_valid and stale >= settings.patience:
-                    break
-        if checkpoint and checkpoint.every and epoch % checkpoint.every == 0 and epoch < settings.epochs:
-            checkpoint.save_progress(
-                seed, epoch=epoch, model=model, opt=opt, best_state=best_state, curve=curve,
-                counters={"best_key": list(best_key), "best_epoch": best_epoch, "stale": stale},
-            )
-    # Validation included, as a user waiting on an epoch sees it (eval_seconds: its share).
-    train_seconds = time.perf_counter() - t0
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    out, embeddings = best_outputs if best_outputs is not None else all_outputs()
-    probs = torch.softmax(out[: mg.num_entities], dim=1).cpu()
-    if embeddings is None:
-        embeddings = model.embed(adj)
-    embeddings = embeddings[: mg.num_entities].float().cpu()
-    metrics: dict[str, float] = {
-        "best_epoch": best_epoch,
-        "epochs_run": len(curve),
-        "train_seconds": train_seconds,
-        "seconds_per_epoch": train_seconds / max(len(curve), 1),
-        "eval_seconds": eval_seconds,
-    }
-    for name in ("train", "valid", "test"):
-        split = labels.split(name)
-        if len(split) == 0:
-            continue
-        idx = torch.as_tensor(split.nodes)
-        pred = probs[idx].argmax(1).numpy()
-        acc, f1 = accuracy_and_f1(pred, split.classes, labels.num_classes)
-        metrics[f"{name}_accuracy"] = acc
-        metrics[f"{name}_macro_f1"] = f1
-        # Cross-entropy of the kept weights: what ties between candidates are broken on.
-        metrics[f"{name}_loss"] = float(F.cross_entropy(out[idx.to(out.device)].float(),
-                                                        torch.as_tensor(split.classes, device=out.device)))
-    return NCResult(seed=seed, model=model, metrics=metrics, curve=curve, probabilities=probs, embeddings=embeddings)
+    return NodeClassifierTraining(
+        inputs, labels, settings, seed, device, batching=batching, eval_every=eval_every,
+        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step, on_event=on_event,
+    ).run()

@@ -58,15 +58,14 @@ def predict_nodes(
     kg = remove_targets(kg, meta["target_predicates"])
     mmap = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=mmap,
-                            text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"),
-                            aggregation=cfg.aggregation)
+                            text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"))
     model = build_classifier(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
     _load_weights(model, state, kg, run_dir, meta)
     dev = resolve_device(device)
     model.to(dev).eval()
     if trained_in_minibatches(run_dir):
         # A graph that needed mini-batches to train would not fit a full forward pass either.
-        logits, _ = whole_graph_outputs(model, inputs.mg, dev, inputs.aggregation)
+        logits, _ = whole_graph_outputs(model, inputs.mg, dev)
     else:
         with torch.no_grad():
             logits = model(inputs.adjacency(dev)).float()
@@ -213,7 +212,7 @@ def predict_links(
     device = next(net.parameters()).device
     if trained_in_minibatches(run_dir):
         # Trained in mini-batches: a full forward pass may not fit; layer-wise is exact.
-        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device, data.inputs.aggregation)[0][: net.num_entities].to(device)
+        emb = whole_graph_outputs(net.encoder, data.inputs.mg, device)[0][: net.num_entities].to(device)
     else:
         with torch.no_grad():
             emb = net(data.inputs.adjacency(device)).float()

@@ -37,8 +37,10 @@ class ModelSettings:
     self_loops: bool = True
     #: labelled nodes per mini-batch step (node classification); positive triples per step (link prediction)
     batch_size: int = 512
-    #: node classification chooses mean or sum on validation, since whether a class depends on
-    #: how many neighbours a node has (sum) or on their mix (mean) varies by graph
+    #: how the R-GCN layers combine a node's messages per relation: "mean" or "sum"; node
+    #: classification's "auto" chooses on validation (resolved per candidate before a model is
+    #: built), since whether a class depends on how many neighbours a node has (sum) or on
+    #: their mix (mean) varies by graph
     aggregation: str = "auto"
     #: one node per distinct literal (merging equal literals raised accuracy, see bench/RESULTS.md)
     literals: str = "merged"

@@ -34,7 +34,7 @@ def dense_weights(layer: RGCNLayer) -> Tensor:
     return layer.weight
 
 
-def reference(x: Tensor, edge_index: Tensor, edge_type: Tensor, layer: RGCNLayer, norm: str = "mean",
+def reference(x: Tensor, edge_index: Tensor, edge_type: Tensor, layer: RGCNLayer, aggr: str = "mean",
               edge_weight: Tensor | None = None) -> Tensor:
     """Dense per-relation R-GCN: x W_0 + b + sum_r D_r^-1 A_r x W_r (A_r x W_r for sum,
     with ``edge_weight`` as the entries of A_r)."""
@@ -44,9 +44,9 @@ def reference(x: Tensor, edge_index: Tensor, edge_type: Tensor, layer: RGCNLayer
     for r in range(layer.num_relations):
         m = edge_type == r
         a = x.new_zeros(n, n)
-        ones = x.new_ones(int(m.sum())) if edge_weight is None or norm == "mean" else edge_weight[m].to(x.dtype)
+        ones = x.new_ones(int(m.sum())) if edge_weight is None or aggr == "mean" else edge_weight[m].to(x.dtype)
         a.index_put_((edge_index[1, m], edge_index[0, m]), ones, accumulate=True)
-        if norm == "mean":
+        if aggr == "mean":
             a = a / a.sum(1, keepdim=True).clamp(min=1)
         out = out + a @ x @ w[r]
     return out + layer.bias if layer.bias is not None else out
@@ -64,49 +64,63 @@ def params(layer: RGCNLayer) -> list[Tensor]:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("norm", ["mean", "sum"])
-def test_matches_dense_reference(variant: str, mode: str | None, norm: str) -> None:
+@pytest.mark.parametrize("aggr", ["mean", "sum"])
+def test_matches_dense_reference(variant: str, mode: str | None, aggr: str) -> None:
     n, r = 30, 4
     edge_index, edge_type = random_graph(n, 120, r, seed=1)
     # Duplicate edges count twice, in the degree and in the sum.
     edge_index = torch.cat([edge_index, edge_index[:, :10]], 1)
     edge_type = torch.cat([edge_type, edge_type[:10]])
-    adj = RelationalAdjacency(edge_index, edge_type, n, r, norm=norm)
+    adj = RelationalAdjacency(edge_index, edge_type, n, r)
     torch.manual_seed(0)
-    layer = RGCNLayer(6, 4, r, mode=mode, **VARIANTS[variant]).double()
+    layer = RGCNLayer(6, 4, r, mode=mode, aggr=aggr, **VARIANTS[variant]).double()
     with torch.no_grad():
         layer.bias.normal_()
     x = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
     out = layer(x, adj)
-    ref = reference(x, edge_index, edge_type, layer, norm)
+    ref = reference(x, edge_index, edge_type, layer, aggr)
     close(out, ref)
     for got, want in zip(grads(out, [x, *params(layer)]), grads(ref, [x, *params(layer)])):
         close(got, want)
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("norm", ["mean", "sum"])
-def test_edge_weights_scale_summed_messages_and_the_mean_ignores_them(mode: str | None, norm: str) -> None:
+@pytest.mark.parametrize("aggr", ["mean", "sum"])
+def test_edge_weights_scale_summed_messages_and_the_mean_ignores_them(mode: str | None, aggr: str) -> None:
     n, r = 25, 3
     edge_index, edge_type = random_graph(n, 90, r, seed=4)
     weight = torch.rand(90, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 3
-    adj = RelationalAdjacency(edge_index, edge_type, n, r, norm=norm, edge_weight=weight)
+    adj = RelationalAdjacency(edge_index, edge_type, n, r, edge_weight=weight)
     torch.manual_seed(0)
-    layer = RGCNLayer(5, 4, r, mode=mode, num_bases=2).double()
+    layer = RGCNLayer(5, 4, r, mode=mode, num_bases=2, aggr=aggr).double()
     x = torch.randn(n, 5, dtype=torch.float64, requires_grad=True)
     out = layer(x, adj)
-    ref = reference(x, edge_index, edge_type, layer, norm, weight)
+    ref = reference(x, edge_index, edge_type, layer, aggr, weight)
     close(out, ref)
     for got, want in zip(grads(out, [x, *params(layer)]), grads(ref, [x, *params(layer)])):
         close(got, want)
 
 
-def test_bad_norm_and_edge_weight_shape_are_refused() -> None:
+def test_bad_aggr_and_edge_weight_shape_are_refused() -> None:
     edge_index, edge_type = random_graph(5, 8, 2, seed=0)
-    with pytest.raises(ValueError, match="norm"):
-        RelationalAdjacency(edge_index, edge_type, 5, 2, norm="max")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="aggr"):
+        RGCNLayer(4, 4, 2, aggr="max")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="aggr"):
+        RelationalAdjacency(edge_index, edge_type, 5, 2).plans("max")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="edge_weight"):
-        RelationalAdjacency(edge_index, edge_type, 5, 2, norm="sum", edge_weight=torch.ones(3))
+        RelationalAdjacency(edge_index, edge_type, 5, 2, edge_weight=torch.ones(3))
+
+
+def test_one_adjacency_serves_both_aggregations() -> None:
+    """The aggregation is the layer's: one graph, two layers, each aggregating its own way."""
+    n, r = 20, 3
+    edge_index, edge_type = random_graph(n, 70, r, seed=6)
+    adj = RelationalAdjacency(edge_index, edge_type, n, r)
+    x = torch.randn(n, 5, dtype=torch.float64)
+    for aggr in ("mean", "sum"):
+        torch.manual_seed(0)
+        layer = RGCNLayer(5, 3, r, aggr=aggr).double()
+        close(layer(x, adj), reference(x, edge_index, edge_type, layer, aggr))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -176,7 +190,7 @@ def test_validation_errors() -> None:
     with pytest.raises(ValueError):
         RelationalAdjacency(ei, torch.tensor([0, 1]), 2, 3)
     with pytest.raises(ValueError):
-        RelationalAdjacency(ei, torch.tensor([0, 1]), 3, 3, norm="sym")  # type: ignore[arg-type]
+        RGCNLayer(4, 4, 3, aggr="sym")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         RGCNLayer(5, 4, 3, num_blocks=2)
     adj = RelationalAdjacency(ei, torch.tensor([0, 1]), 3, 3)

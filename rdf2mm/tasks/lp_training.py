@@ -1,0 +1,338 @@
+"""Link-prediction training on the training loop: losses, filtered ranking, the task.
+
+Training uses binary cross-entropy either on sampled corruptions (``negatives=k``: head
+or tail replaced uniformly, as in the MR-GCN paper) or on every entity at once
+(``negatives=0``, "1-N" scoring, both directions). Early stopping watches the validation
+filtered MRR; the test split is ranked once, with the best weights, under the protocol of
+:mod:`rdf2mm.tasks.evaluation`.
+
+``settings`` below are link prediction's (``LPSettings``: the encoder settings plus
+``decoder``, ``negatives``, ``batch_size``, ``eval_every``, ``eval_memory_mb``).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rdf2mm.checkpoint import TrainingCheckpoint
+from rdf2mm.errors import InputError
+from rdf2mm.graph.sampling import NeighbourSampler
+from rdf2mm.models.decoders import Decoder, make_decoder
+from rdf2mm.models.link_predictor import LinkPredictor
+from rdf2mm.tasks.distributed import Workers
+from rdf2mm.tasks.evaluation import TripleRanks, TrueIndex, rank_triples
+from rdf2mm.tasks.lp_splits import LinkSplits
+from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
+from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.training.events import EventCallback
+from rdf2mm.training.loop import EpochCallback, StepCallback, TrainingLoop
+
+if TYPE_CHECKING:
+    from rdf2mm.models.rgcn import RelationalAdjacency
+    from rdf2mm.tasks.inputs import PreparedInputs
+
+#: 1-N scoring holds a [batch, entities] matrix (plus gradients): cap its cells
+ONE_TO_N_CELLS = 2**24
+#: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
+MINI_BATCH_NEGATIVES = 16
+
+
+def build_model(inputs: PreparedInputs, s: ModelSettings) -> LinkPredictor:
+    """A fresh encoder (see :func:`~rdf2mm.tasks.inputs.build_encoder`) and ``s.decoder``."""
+    from rdf2mm.tasks.inputs import build_encoder  # noqa: PLC0415 - heavy modality imports
+
+    encoder = build_encoder(inputs, s, out_dim=s.hidden)
+    decoder = make_decoder(s.decoder, inputs.kg.num_relations, s.hidden)  # type: ignore[attr-defined]
+    return LinkPredictor(encoder, decoder, inputs.mg.num_entities)
+
+
+@dataclass
+class LPResult:
+    """One seed's trained model, metrics, curve and test ranks."""
+
+    seed: int
+    model: LinkPredictor
+    metrics: dict[str, float]
+    curve: list[dict[str, float]] = field(default_factory=list)
+    test_ranks: TripleRanks | None = None
+    valid_ranks: TripleRanks | None = None
+    #: entity embeddings the decoder scores, [E, d] (CPU, best weights)
+    embeddings: Tensor | None = None
+
+
+@dataclass
+class FilterIndex:
+    """Known true triples as (h, r) -> tails and (r, t) -> heads, built once per dataset."""
+
+    tails: TrueIndex
+    heads: TrueIndex
+
+    @classmethod
+    def build(cls, known: np.ndarray, num_relations: int) -> FilterIndex:
+        return cls(TrueIndex.build(known, "tail", num_relations), TrueIndex.build(known, "head", num_relations))
+
+
+def rank_with_embeddings(
+    emb: Tensor, decoder: Decoder, triples: np.ndarray, index: FilterIndex | None, memory_budget: int
+) -> TripleRanks:
+    """Rank ``triples`` both ways against every entity, given the entity embeddings."""
+    E = emb.shape[0]
+    dev = emb.device
+
+    def tails(h: Tensor, r: Tensor, s: int, e: int) -> Tensor:
+        return decoder.score_all_tails(emb[h], r, emb[s:e]).float()
+
+    def heads(t: Tensor, r: Tensor, s: int, e: int) -> Tensor:
+        return decoder.score_all_heads(emb[t], r, emb[s:e]).float()
+
+    return rank_triples(
+        triples, E, tails, heads,
+        index.tails if index else None, index.heads if index else None,
+        device=dev, memory_budget=memory_budget,
+    )
+
+
+def _corrupt(batch: Tensor, k: int, num_entities: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """The positives followed by ``k`` corruptions each (head or tail replaced uniformly),
+    and their 1/0 labels."""
+    B = batch.shape[0]
+    dev = batch.device
+    neg = batch.repeat_interleave(k, dim=0).clone()
+    corrupt_head = torch.rand(B * k, generator=gen, device="cpu").to(dev) < 0.5
+    repl = torch.randint(num_entities, (B * k,), generator=gen, device="cpu").to(dev)
+    neg[:, 0] = torch.where(corrupt_head, repl, neg[:, 0])
+    neg[:, 2] = torch.where(corrupt_head, neg[:, 2], repl)
+    labels = torch.cat([torch.ones(B, device=dev), torch.zeros(B * k, device=dev)])
+    return torch.cat([batch, neg]), labels
+
+
+def _bce_negative_sampling(
+    emb: Tensor, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator
+) -> Tensor:
+    """BCE on the positives and ``k`` corruptions each (head or tail, uniformly)."""
+    both, labels = _corrupt(batch, k, num_entities, gen)
+    logits = decoder.score(emb[both[:, 0]], both[:, 1], emb[both[:, 2]]).float()
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def _bce_negative_sampling_minibatch(
+    net: nn.Module, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator,
+    sampler: NeighbourSampler, num_relations: int, device: torch.device, rng: np.random.Generator,
+) -> Tensor:
+    """As :func:`_bce_negative_sampling`, with embeddings of only the entities the
+    positives and corruptions use, from their sampled neighbourhoods."""
+    # ``batch`` is on the CPU: sampling happens there, and nothing waits on the device.
+    both, labels = _corrupt(batch, k, num_entities, gen)
+    entities, local = np.unique(both[:, [0, 2]].numpy(), return_inverse=True)
+    emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
+    local_t = torch.as_tensor(local.reshape(-1, 2)).to(device, non_blocking=True)
+    rel = both[:, 1].to(device, non_blocking=True)
+    logits = decoder.score(emb[local_t[:, 0]], rel, emb[local_t[:, 1]]).float()
+    return F.binary_cross_entropy_with_logits(logits, labels.to(device, non_blocking=True))
+
+
+def _bce_one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, index: FilterIndex) -> Tensor:
+    """BCE of every entity as tail of (h, r, ?) and as head of (?, r, t): 1 for known answers."""
+    dev = emb.device
+    E = emb.shape[0]
+    h = torch.as_tensor(batch[:, 0], device=dev)
+    r = torch.as_tensor(batch[:, 1], device=dev)
+    t = torch.as_tensor(batch[:, 2], device=dev)
+    losses = []
+    for scores, (rows, answers) in (
+        (decoder.score_all_tails(emb[h], r, emb), index.tails.lookup(batch[:, 0], batch[:, 1])),
+        (decoder.score_all_heads(emb[t], r, emb), index.heads.lookup(batch[:, 2], batch[:, 1])),
+    ):
+        target = torch.zeros(len(batch), E, device=dev)
+        target[torch.as_tensor(rows, device=dev), torch.as_tensor(answers, device=dev)] = 1.0
+        losses.append(F.binary_cross_entropy_with_logits(scores.float(), target))
+    return (losses[0] + losses[1]) / 2
+
+
+class LinkPredictorTraining(TrainingLoop[LPResult]):
+    """Link prediction on the training loop: BCE on corruptions or 1-N, validation MRR
+    watched for early stopping. Its own RNG (corruptions and the epoch's shuffle) is a
+    ``torch.Generator`` seeded with the seed, checkpointed as ``sampler_rng``."""
+
+    def __init__(self, inputs: PreparedInputs, splits: LinkSplits, settings: ModelSettings, seed: int,
+                 device: torch.device, filter_index: FilterIndex | None = None,
+                 batching: Batching | None = None, **loop: Any) -> None:
+        mini = batching is not None and batching.mini
+        super().__init__(settings, seed, device, eval_every=settings.eval_every,  # type: ignore[attr-defined]
+                         has_validation=len(splits.valid) > 0, mini=mini, **loop)
+        self.inputs, self.splits, self.batching = inputs, splits, batching
+        self.filter_index = filter_index
+        self.negatives = settings.negatives or (MINI_BATCH_NEGATIVES if mini else 0)  # type: ignore[attr-defined]
+        self.budget = settings.eval_memory_mb * 2**20  # type: ignore[attr-defined]
+
+    def build(self) -> LinkPredictor:
+        inputs, splits, device = self.inputs, self.splits, self.device
+        self.gen = torch.Generator().manual_seed(self.seed)
+        kg = inputs.kg
+        self.E, R = kg.num_entities, kg.num_relations
+        if self.filter_index is None:
+            self.filter_index = FilterIndex.build(splits.known(), R)
+        self.train_index = FilterIndex.build(splits.train, R)
+        model = build_model(inputs, self.settings).to(device)
+        mg = inputs.mg
+        self.sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(self.batching.fanout),
+                                        self.settings.aggregation) if self.mini and self.batching else None
+        self.adj = None if self.mini else inputs.adjacency(device)
+        self.train = np.asarray(splits.train, dtype=np.int64)
+        self.train_t = torch.as_tensor(self.train, device=device)
+        batch_size = self.settings.batch_size  # type: ignore[attr-defined]
+        if self.negatives == 0:
+            batch_size = max(1, min(batch_size, ONE_TO_N_CELLS // max(self.E, 1)))
+        self.batch_size = batch_size
+        return model
+
+    def entity_embeddings(self) -> Tensor:
+        """Every entity's embedding, in eval mode."""
+        self.model.eval()
+        if self.sampler is not None:
+            out, _ = layerwise_inference(self.model.encoder, self.sampler, self.inputs.mg.num_relations,
+                                         self.device, self.autocast, self.workers)
+            return out[: self.E].to(self.device)
+        with torch.no_grad(), self.autocast():
+            return self.model(self.adj).float()
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        n, bs = len(self.train), self.batch_size
+        # Drawn every epoch, mini-batch too: the generator's stream (corruptions) depends on it.
+        perm = torch.randperm(n, generator=self.gen).numpy()
+        if not self.mini:
+            return [perm[s:s + bs] for s in range(0, n, bs)]
+        # Same shuffle on every worker, each its own share; neighbourhood sampling seeded
+        # by (seed, epoch, worker) so a resumed run draws the same ones.
+        self.rng = np.random.default_rng([self.seed, epoch, self.workers.rank])
+        return list(epoch_batches(np.arange(n), bs, np.random.default_rng([self.seed, epoch]), self.workers))
+
+    def batch_loss(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        model, E, k = self.model, self.E, self.negatives
+        if self.mini:
+            assert self.sampler is not None
+            with self.autocast():
+                loss = _bce_negative_sampling_minibatch(
+                    self.net, model.decoder, torch.as_tensor(self.train[idx]), k, E, self.gen,
+                    self.sampler, self.inputs.mg.num_relations, self.device, self.rng,
+                )
+        else:
+            with self.autocast():
+                emb = model(self.adj)
+            emb = emb.float()
+            if k == 0:
+                loss = _bce_one_to_n(emb, model.decoder, self.train[idx], self.train_index)
+            else:
+                loss = _bce_negative_sampling(
+                    emb, model.decoder, self.train_t[torch.as_tensor(idx, device=self.device)], k, E, self.gen
+                )
+        return loss, loss.detach().float().reshape(1)
+
+    def epoch_figures(self, sums: Tensor, steps: int) -> dict[str, float]:
+        return {"train_loss": float(sums[0]) / self.workers.world / max(steps, 1)}
+
+    def validate(self, epoch: int) -> tuple[float, dict[str, float]]:
+        emb = self.entity_embeddings()
+        with torch.no_grad(), self.autocast():
+            ranks = rank_with_embeddings(emb, self.model.decoder, self.splits.valid, self.filter_index, self.budget)
+        fields = {f"valid_{k}": v for k, v in ranks.metrics().items()}
+        return fields["valid_mrr"], fields
+
+    def train_key(self, record: dict[str, float]) -> float:
+        return -record["train_loss"]
+
+    def rng_state(self) -> dict[str, Tensor]:
+        return {"sampler_rng": self.gen.get_state()}
+
+    def restore_rng(self, extra: dict[str, Tensor]) -> None:
+        state = extra.get("sampler_rng")
+        if state is None or state.dtype != torch.uint8 or state.shape != self.gen.get_state().shape:
+            where = self.checkpoint.folder if self.checkpoint else "checkpoint"
+            raise InputError(f"{where}: damaged checkpoint: no valid sampler state for seed {self.seed}")
+        self.gen.set_state(state)
+
+    def finish(self, metrics: dict[str, float], curve: list[dict[str, float]]) -> LPResult:
+        if self.mini:
+            metrics["negatives"] = self.negatives
+        assert self.filter_index is not None
+        return rank_splits(self.model, self.adj, self.splits, self.filter_index, self.settings, self.seed,
+                           metrics, curve, self.device, embeddings=self.entity_embeddings() if self.mini else None)
+
+
+def train_link_predictor(
+    inputs: PreparedInputs,
+    splits: LinkSplits,
+    settings: ModelSettings,
+    seed: int,
+    device: torch.device,
+    filter_index: FilterIndex | None = None,
+    on_epoch: EpochCallback | None = None,
+    checkpoint: TrainingCheckpoint | None = None,
+    batching: Batching | None = None,
+    workers: Workers | None = None,
+    on_step: StepCallback | None = None,
+    on_event: EventCallback | None = None,
+) -> LPResult:
+    """Train one model with one seed (``settings``: an ``LPSettings``); returns it with its
+    best-validation weights.
+
+    Full batch (the encoder runs on the whole graph every step) unless ``batching`` says
+    mini: then each step embeds only the entities its triples and corruptions use, from
+    their sampled neighbourhoods (negative sampling: 1-N scoring needs every entity, so
+    ``negatives=0`` becomes :data:`MINI_BATCH_NEGATIVES`), and evaluation embeds every
+    entity by exact layer-wise inference. Several ``workers`` split the batches (DDP).
+    Timing and early stopping follow :mod:`rdf2mm.training.loop`.
+
+    With ``checkpoint``, the state (model, optimiser, the CPU, CUDA and sampler RNGs, best
+    weights, counters) is saved every ``checkpoint.every`` epochs and resumed from when present.
+    Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
+    """
+    return LinkPredictorTraining(
+        inputs, splits, settings, seed, device, filter_index, batching,
+        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step, on_event=on_event,
+    ).run()
+
+
+def rank_splits(
+    model: LinkPredictor, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
+    settings: ModelSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
+    device: torch.device, embeddings: Tensor | None = None,
+) -> LPResult:
+    """Rank valid and test triples with a trained model (or its precomputed entity
+    ``embeddings``); completes ``metrics`` with their figures (untimed)."""
+    model.eval()
+    use_amp = settings.amp and device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    budget = settings.eval_memory_mb * 2**20  # type: ignore[attr-defined]
+    with torch.no_grad(), autocast():
+        emb = model(adj).float() if embeddings is None else embeddings
+        valid_ranks = rank_with_embeddings(emb, model.decoder, splits.valid, filter_index, budget) \
+            if len(splits.valid) else None
+        test_ranks = rank_with_embeddings(emb, model.decoder, splits.test, filter_index, budget) \
+            if len(splits.test) else None
+    if valid_ranks is not None:
+        metrics.update(valid_ranks.metrics("valid_"))
+    if test_ranks is not None:
+        metrics.update(test_ranks.metrics("test_"))
+    return LPResult(seed, model, metrics, curve, test_ranks, valid_ranks, emb.detach().cpu())
+
+
+def evaluate_link_predictor(
+    model: LinkPredictor, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
+    settings: ModelSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
+    device: torch.device, embeddings: Tensor | None = None,
+) -> LPResult:
+    """:func:`rank_splits`, its time added to ``metrics["eval_seconds"]`` (a finished seed
+    read back from a checkpoint is evaluated again this way)."""
+    metrics.setdefault("eval_seconds", 0.0)
+    t = time.perf_counter()
+    result = rank_splits(model, adj, splits, filter_index, settings, seed, metrics, curve, device, embeddings)
+    metrics["eval_seconds"] = float(metrics.get("eval_seconds", 0.0)) + time.perf_counter() - t
+    return result

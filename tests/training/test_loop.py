@@ -1,0 +1,124 @@
+"""The training loop on a toy task: early stopping, best-weight restore, resume."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from rdf2mm.checkpoint import TrainingCheckpoint
+from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.training.loop import TrainingLoop
+from rdf2mm.training.stopping import EarlyStopper
+
+
+class Toy(TrainingLoop[dict[str, Any]]):
+    """Regress y = 2x with one weight; the validation figures are scripted per epoch."""
+
+    def __init__(self, scores: list[float] | None, **kw: Any) -> None:
+        settings = kw.pop("settings", ModelSettings(epochs=len(scores) if scores else 10, patience=3, lr=0.1))
+        super().__init__(settings, 0, torch.device("cpu"), has_validation=scores is not None, **kw)
+        self.scores = scores
+        self.weights_at: dict[int, Tensor] = {}
+
+    def build(self) -> nn.Module:
+        self.x = torch.linspace(-1, 1, 16).unsqueeze(1)
+        return nn.Linear(1, 1, bias=False)
+
+    def epoch_batches(self, epoch: int) -> list[Tensor]:
+        return [torch.randperm(16)[:8], torch.randperm(16)[8:]]  # draws from the seeded global RNG
+
+    def batch_loss(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.x[idx]
+        loss = ((self.net(x) - 2 * x) ** 2).mean()
+        return loss, loss.detach().reshape(1)
+
+    def epoch_figures(self, sums: Tensor, steps: int) -> dict[str, float]:
+        return {"train_loss": float(sums[0]) / steps}
+
+    def validate(self, epoch: int) -> tuple[float, dict[str, float]]:
+        assert self.scores is not None
+        self.weights_at[epoch] = self.model.weight.detach().clone()
+        return self.scores[epoch - 1], {"valid_score": self.scores[epoch - 1]}
+
+    def train_key(self, record: dict[str, float]) -> float:
+        return -record["train_loss"]
+
+    def finish(self, metrics: dict[str, float], curve: list[dict[str, float]]) -> dict[str, Any]:
+        return {"metrics": metrics, "curve": curve, "weight": self.model.weight.detach().clone()}
+
+
+def test_stopper_counts_epochs_and_stops_only_on_validation():
+    s = EarlyStopper(patience=4, every=2)
+    assert s.update(0.5, 2) and s.best_epoch == 2
+    assert not s.update(0.5, 4) and s.stale == 2 and not s.should_stop  # a tie is no improvement
+    assert not s.update(0.4, 6) and s.stale == 4 and s.should_stop
+    train_only = EarlyStopper(patience=1, on_validation=False)
+    train_only.update(1.0, 1)
+    train_only.update(0.0, 2)
+    assert train_only.stale == 1 and not train_only.should_stop
+    again = EarlyStopper(patience=4)
+    again.restore({"best_key": [1.0, -2.0], "best_epoch": 3, "stale": 1})
+    assert again.best_key == (1.0, -2.0) and again.counters()["best_key"] == [1.0, -2.0]
+
+
+def test_best_weights_are_a_copy_and_are_restored():
+    toy = Toy([0.1, 0.9, 0.2, 0.3, 0.4, 0.5, 0.6])  # best at epoch 2; stale 3 at epoch 5
+    out = toy.run()
+    assert out["metrics"]["best_epoch"] == 2
+    assert out["metrics"]["epochs_run"] == 5  # stopped early: patience 3
+    assert torch.equal(out["weight"], toy.weights_at[2])
+    assert not torch.equal(out["weight"], toy.weights_at[5])
+
+
+def test_eval_every_counts_stale_in_epochs():
+    toy = Toy([0.1, 0.9] + [0.1] * 8, eval_every=2)  # patience 3
+    out = toy.run()
+    evaluated = [r["epoch"] for r in out["curve"] if "valid_score" in r]
+    # best at 2; epoch 4 adds 2 stale epochs, epoch 6 two more: 4 >= 3 stops
+    assert evaluated == [2, 4, 6] and out["metrics"]["epochs_run"] == 6
+    assert out["metrics"]["best_epoch"] == 2
+
+
+def test_without_validation_training_never_stops_early():
+    settings = ModelSettings(epochs=12, patience=1, lr=5.0)  # a rate that makes the loss bounce
+    out = Toy(None, settings=settings).run()
+    assert out["metrics"]["epochs_run"] == 12
+
+
+def test_resume_gives_the_same_result(tmp_path):
+    scores = [0.1 * i for i in range(1, 9)]
+    straight = Toy(scores).run()
+    ck = TrainingCheckpoint(tmp_path / "ck", every=3)
+
+    class Stop(Exception):
+        pass
+
+    def stop(epoch: int, record: dict[str, float]) -> None:
+        if epoch == 5:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        Toy(scores, checkpoint=ck, on_epoch=stop).run()
+    resumed = Toy(scores, checkpoint=ck).run()
+    assert torch.equal(resumed["weight"], straight["weight"])
+    assert [r["train_loss"] for r in resumed["curve"]] == [r["train_loss"] for r in straight["curve"]]
+
+
+def test_progress_events_and_the_notes_they_become():
+    from rdf2mm.training.events import EpochEnded, StepStarted, as_note
+
+    events: list[Any] = []
+    notes: list[tuple[str, dict[str, Any]]] = []
+    settings = ModelSettings(epochs=2, patience=10, lr=0.1)
+    out = Toy(None, settings=settings, mini=True, on_event=lambda e: (events.append(e), as_note(
+        lambda stage, info: notes.append((stage, info)))(e))).run()
+    assert [type(e) for e in events] == [StepStarted, StepStarted, EpochEnded] * 2
+    assert events[2] == EpochEnded(0, 1, out["curve"][0])
+    assert notes[0] == ("step", {"epoch": 1, "step": 1, "steps": 2})
+    assert notes[2] == ("epoch", out["curve"][0])
+    # full batch reports epochs only
+    events.clear()
+    Toy(None, settings=settings, on_event=events.append).run()
+    assert [type(e) for e in events] == [EpochEnded, EpochEnded]
