@@ -26,14 +26,8 @@ def save_embeddings(folder: Path, entity: torch.Tensor, relation: torch.Tensor |
 
 
 def load_embeddings(folder: Path) -> dict[str, torch.Tensor]:
-    """Embeddings written by :func:`save_embeddings` (no pickle)."""
-    path = Path(folder) / L.EMBEDDINGS
-    try:
-        return load_file(str(path))
-    except FileNotFoundError:
-        raise InputError(f"{folder}: no {L.EMBEDDINGS} in this run directory") from None
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot load embeddings: {exc}") from None
+    """Embeddings written by :func:`save_embeddings` (no pickle), as tensors."""
+    return {name: torch.from_numpy(array) for name, array in RunFiles(Path(folder)).embeddings().items()}
 
 
 def save_model(folder: Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:

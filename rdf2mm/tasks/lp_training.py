@@ -14,25 +14,22 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rdf2mm.checkpoint import TrainingCheckpoint
 from rdf2mm.errors import InputError
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.decoders import Decoder, make_decoder
 from rdf2mm.models.link_predictor import LinkPredictor
-from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.evaluation import TripleRanks, TrueIndex, rank_triples
 from rdf2mm.tasks.lp_splits import LinkSplits
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
-from rdf2mm.tasks.settings import ModelSettings
-from rdf2mm.training.events import EventCallback
-from rdf2mm.training.loop import EpochCallback, StepCallback, TrainingLoop
+from rdf2mm.tasks.settings import LPSettings
+from rdf2mm.training.loop import LoopOptions, TrainingLoop
 
 if TYPE_CHECKING:
     from rdf2mm.models.rgcn import RelationalAdjacency
@@ -44,12 +41,12 @@ ONE_TO_N_CELLS = 2**24
 MINI_BATCH_NEGATIVES = 16
 
 
-def build_model(inputs: PreparedInputs, s: ModelSettings) -> LinkPredictor:
+def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor:
     """A fresh encoder (see :func:`~rdf2mm.tasks.inputs.build_encoder`) and ``s.decoder``."""
     from rdf2mm.tasks.inputs import build_encoder  # noqa: PLC0415 - heavy modality imports
 
     encoder = build_encoder(inputs, s, out_dim=s.hidden)
-    decoder = make_decoder(s.decoder, inputs.kg.num_relations, s.hidden)  # type: ignore[attr-defined]
+    decoder = make_decoder(s.decoder, inputs.kg.num_relations, s.hidden)
     return LinkPredictor(encoder, decoder, inputs.mg.num_entities)
 
 
@@ -161,16 +158,16 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
     watched for early stopping. Its own RNG (corruptions and the epoch's shuffle) is a
     ``torch.Generator`` seeded with the seed, checkpointed as ``sampler_rng``."""
 
-    def __init__(self, inputs: PreparedInputs, splits: LinkSplits, settings: ModelSettings, seed: int,
+    def __init__(self, inputs: PreparedInputs, splits: LinkSplits, settings: LPSettings, seed: int,
                  device: torch.device, filter_index: FilterIndex | None = None,
                  batching: Batching | None = None, **loop: Any) -> None:
         mini = batching is not None and batching.mini
-        super().__init__(settings, seed, device, eval_every=settings.eval_every,  # type: ignore[attr-defined]
+        super().__init__(settings, seed, device, eval_every=settings.eval_every,
                          has_validation=len(splits.valid) > 0, mini=mini, **loop)
         self.inputs, self.splits, self.batching = inputs, splits, batching
         self.filter_index = filter_index
-        self.negatives = settings.negatives or (MINI_BATCH_NEGATIVES if mini else 0)  # type: ignore[attr-defined]
-        self.budget = settings.eval_memory_mb * 2**20  # type: ignore[attr-defined]
+        self.negatives = settings.negatives or (MINI_BATCH_NEGATIVES if mini else 0)
+        self.budget = settings.eval_memory_mb * 2**20
 
     def build(self) -> LinkPredictor:
         inputs, splits, device = self.inputs, self.splits, self.device
@@ -187,7 +184,7 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
         self.adj = None if self.mini else inputs.adjacency(device)
         self.train = np.asarray(splits.train, dtype=np.int64)
         self.train_t = torch.as_tensor(self.train, device=device)
-        batch_size = self.settings.batch_size  # type: ignore[attr-defined]
+        batch_size = self.settings.batch_size
         if self.negatives == 0:
             batch_size = max(1, min(batch_size, ONE_TO_N_CELLS // max(self.E, 1)))
         self.batch_size = batch_size
@@ -267,18 +264,8 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
 
 
 def train_link_predictor(
-    inputs: PreparedInputs,
-    splits: LinkSplits,
-    settings: ModelSettings,
-    seed: int,
-    device: torch.device,
-    filter_index: FilterIndex | None = None,
-    on_epoch: EpochCallback | None = None,
-    checkpoint: TrainingCheckpoint | None = None,
-    batching: Batching | None = None,
-    workers: Workers | None = None,
-    on_step: StepCallback | None = None,
-    on_event: EventCallback | None = None,
+    inputs: PreparedInputs, splits: LinkSplits, settings: LPSettings, seed: int, device: torch.device,
+    filter_index: FilterIndex | None = None, batching: Batching | None = None, **loop: Unpack[LoopOptions],
 ) -> LPResult:
     """Train one model with one seed (``settings``: an ``LPSettings``); returns it with its
     best-validation weights.
@@ -294,15 +281,12 @@ def train_link_predictor(
     weights, counters) is saved every ``checkpoint.every`` epochs and resumed from when present.
     Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
     """
-    return LinkPredictorTraining(
-        inputs, splits, settings, seed, device, filter_index, batching,
-        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step, on_event=on_event,
-    ).run()
+    return LinkPredictorTraining(inputs, splits, settings, seed, device, filter_index, batching, **loop).run()
 
 
 def rank_splits(
     model: LinkPredictor, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
-    settings: ModelSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
+    settings: LPSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
     device: torch.device, embeddings: Tensor | None = None,
 ) -> LPResult:
     """Rank valid and test triples with a trained model (or its precomputed entity
@@ -310,7 +294,7 @@ def rank_splits(
     model.eval()
     use_amp = settings.amp and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-    budget = settings.eval_memory_mb * 2**20  # type: ignore[attr-defined]
+    budget = settings.eval_memory_mb * 2**20
     with torch.no_grad(), autocast():
         emb = model(adj).float() if embeddings is None else embeddings
         valid_ranks = rank_with_embeddings(emb, model.decoder, splits.valid, filter_index, budget) \
@@ -326,7 +310,7 @@ def rank_splits(
 
 def evaluate_link_predictor(
     model: LinkPredictor, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
-    settings: ModelSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
+    settings: LPSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
     device: torch.device, embeddings: Tensor | None = None,
 ) -> LPResult:
     """:func:`rank_splits`, its time added to ``metrics["eval_seconds"]`` (a finished seed

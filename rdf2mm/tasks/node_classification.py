@@ -7,22 +7,19 @@ weights are copied, not referenced, unlike the MR-GCN reference code).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rdf2mm.checkpoint import TrainingCheckpoint
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.mrgcn import MRGCN
-from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.inputs import PreparedInputs, build_encoder
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import NCSettings
 from rdf2mm.tasks.labels import LabelSplit, Labels
-from rdf2mm.training.events import EventCallback
-from rdf2mm.training.loop import EpochCallback, StepCallback, TrainingLoop
+from rdf2mm.training.loop import LoopOptions, TrainingLoop
 
 
 @dataclass
@@ -187,18 +184,8 @@ class NodeClassifierTraining(TrainingLoop[NCResult]):
 
 
 def train_node_classifier(
-    inputs: PreparedInputs,
-    labels: Labels,
-    settings: NCSettings,
-    seed: int,
-    device: torch.device,
-    on_epoch: EpochCallback | None = None,
-    checkpoint: TrainingCheckpoint | None = None,
-    batching: Batching | None = None,
-    workers: Workers | None = None,
-    eval_every: int = 1,
-    on_step: StepCallback | None = None,
-    on_event: EventCallback | None = None,
+    inputs: PreparedInputs, labels: Labels, settings: NCSettings, seed: int, device: torch.device,
+    batching: Batching | None = None, eval_every: int = 1, **loop: Unpack[LoopOptions],
 ) -> NCResult:
     """Train one model with one seed; returns it with its best-validation weights.
 
@@ -212,7 +199,4 @@ def train_node_classifier(
     state for this seed is resumed from, giving the same result as an uninterrupted run.
     Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
     """
-    return NodeClassifierTraining(
-        inputs, labels, settings, seed, device, batching=batching, eval_every=eval_every,
-        workers=workers, checkpoint=checkpoint, on_epoch=on_epoch, on_step=on_step, on_event=on_event,
-    ).run()
+    return NodeClassifierTraining(inputs, labels, settings, seed, device, batching, eval_every, **loop).run()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ContextManager, Generic, Sequence, TypeVar
+from typing import Any, Callable, ContextManager, Generic, Sequence, TypedDict, TypeVar, Unpack
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +53,18 @@ StepCallback = Callable[[int, int, int], None]
 R = TypeVar("R")
 
 
+class LoopOptions(TypedDict, total=False):
+    """What a caller may hand any task's training loop, beside its data and settings."""
+
+    #: torchrun workers (default: one process)
+    workers: Workers | None
+    #: saved every ``checkpoint.every`` epochs and resumed from when present
+    checkpoint: TrainingCheckpoint | None
+    on_epoch: EpochCallback | None
+    on_step: StepCallback | None
+    on_event: EventCallback | None
+
+
 class TrainingLoop(ABC, Generic[R]):
     """Trains one model with one seed; :meth:`run` returns the task's result (see the
     module docstring for what the loop does and what a task fills in)."""
@@ -66,23 +78,19 @@ class TrainingLoop(ABC, Generic[R]):
         seed: int,
         device: torch.device,
         *,
-        workers: Workers | None = None,
-        checkpoint: TrainingCheckpoint | None = None,
-        on_epoch: EpochCallback | None = None,
-        on_step: StepCallback | None = None,
-        on_event: EventCallback | None = None,
         eval_every: int = 1,
         has_validation: bool = True,
         mini: bool = False,
+        **options: Unpack[LoopOptions],
     ) -> None:
         self.settings = settings
         self.seed = seed
         self.device = device
-        self.workers = workers or Workers()
-        self.checkpoint = checkpoint
-        self.on_epoch = on_epoch
-        self.on_step = on_step
-        self.on_event = on_event
+        self.workers = options.get("workers") or Workers()
+        self.checkpoint = options.get("checkpoint")
+        self.on_epoch = options.get("on_epoch")
+        self.on_step = options.get("on_step")
+        self.on_event = options.get("on_event")
         self.eval_every = max(1, int(eval_every))
         self.has_validation = has_validation
         #: mini-batch training: steps are reported, and the model is DDP-wrapped
