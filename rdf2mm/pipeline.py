@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
+from rdf2mm.runs.checkpoint import TrainingCheckpoint, checkpoint_folder
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import DivergedError, InputError, UsageError
 from rdf2mm.graph.ingest import read_graph

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from rdf2mm.checkpoint import checkpoint_folder
+from rdf2mm.runs.checkpoint import checkpoint_folder
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import InputError, UsageError
 from rdf2mm.pipeline import resume, train

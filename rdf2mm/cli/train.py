@@ -95,7 +95,7 @@ def train_command(
         from rdf2mm.pipeline import train as run_train
 
         if resume:
-            from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
+            from rdf2mm.runs.checkpoint import TrainingCheckpoint, checkpoint_folder
 
             saved = TrainingCheckpoint(checkpoint_folder(resume)).saved_config()
             result = _tracked(tracking, saved, lambda _cfg, note: run_resume(resume, note, force=force))

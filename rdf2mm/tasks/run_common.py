@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from rdf2mm.checkpoint import TrainingCheckpoint, checkpoint_folder
+from rdf2mm.runs.checkpoint import TrainingCheckpoint, checkpoint_folder
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
 from rdf2mm.tasks.distributed import Workers

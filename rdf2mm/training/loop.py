@@ -37,7 +37,7 @@ from typing import Any, Callable, ContextManager, Generic, Sequence, TypedDict, 
 import torch
 from torch import Tensor, nn
 
-from rdf2mm.checkpoint import TrainingCheckpoint, restore_optimizer
+from rdf2mm.runs.checkpoint import TrainingCheckpoint, restore_optimizer
 from rdf2mm.tasks.distributed import Workers
 from rdf2mm.tasks.settings import ModelSettings
 from rdf2mm.training.events import EpochEnded, EventCallback, StepStarted

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rdf2mm.checkpoint import checkpoint_folder
+from rdf2mm.runs.checkpoint import checkpoint_folder
 from rdf2mm.cli import app
 from tests.cli.bad_input.make_corpus import labelled_graph
 
@@ -138,9 +138,9 @@ def test_full_or_read_only_disk_is_a_clear_error_and_leaves_nothing(graph, tmp_p
 
 
 def test_full_disk_during_a_checkpoint_leaves_only_complete_checkpoints(graph, tmp_path, monkeypatch):
-    import rdf2mm.checkpoint
+    import rdf2mm.runs.checkpoint
 
-    monkeypatch.setattr(rdf2mm.checkpoint, "save_file", _fail_with(errno.ENOSPC))
+    monkeypatch.setattr(rdf2mm.runs.checkpoint, "save_file", _fail_with(errno.ENOSPC))
     out = tmp_path / "run"
     one_error_line(train(graph, out, "--checkpoint-every", "1"), 6)
     assert not out.exists() and not leftovers(tmp_path)

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from rdf2mm.checkpoint import checkpoint_folder
+from rdf2mm.runs.checkpoint import checkpoint_folder
 from rdf2mm.cli import app
 from rdf2mm.config import TrainConfig
 from rdf2mm.pipeline import train

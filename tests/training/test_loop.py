@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from rdf2mm.checkpoint import TrainingCheckpoint
+from rdf2mm.runs.checkpoint import TrainingCheckpoint
 from rdf2mm.tasks.settings import ModelSettings
 from rdf2mm.training.loop import TrainingLoop
 from rdf2mm.training.stopping import EarlyStopper
