@@ -14,10 +14,10 @@ MUSEUM = Path(__file__).resolve().parents[1] / "examples" / "museum.ttl"
 
 def test_training_inputs_are_the_encoded_graph(tmp_path):
     kg = rdf2mm.read(MUSEUM, cache=False)
-    inputs = prepare_inputs(kg, "all", "split", True, "charcnn", aggregation="sum")
+    inputs = prepare_inputs(kg, "all", "split", True, "charcnn")
     enc = encode_graph(kg, modalities="all", literals="split", inverse=True)
     assert isinstance(inputs, PreparedInputs) and isinstance(inputs, EncodedGraph)
-    assert inputs.aggregation == "sum"
+    assert not hasattr(inputs, "aggregation")  # a model setting, not the data's
     assert inputs.modalities == enc.modalities  # asked for, canonical order
     assert set(inputs.encoded_modalities) <= set(inputs.modalities)
     assert inputs.modality_options == enc.modality_options == {"textual": {"encoder": "charcnn"}}

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import DataError, InputError, UsageError
 from rdf2mm.io.atomic import atomic_dir, write_json
+from rdf2mm.runs import layout as L
 
 
 def checkpoint_folder(run_dir: str | Path) -> Path:
@@ -144,10 +145,10 @@ class TrainingCheckpoint:
     # ------------------------------------------------------------------ config
     def save_config(self, settings: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_json(self.folder / "config.json", settings)
+        write_json(self.folder / L.CONFIG_JSON, settings)
 
     def load_config(self) -> dict[str, Any]:
-        path = self.folder / "config.json"
+        path = self.folder / L.CONFIG_JSON
         if not path.is_file():
             raise InputError(f"{self.folder}: no checkpoint to resume from (the run finished, or never started)")
         return _read_json_object(path, "config")
@@ -155,7 +156,7 @@ class TrainingCheckpoint:
     def saved_config(self) -> TrainConfig:
         """The interrupted run's settings, type- and range-checked (a damaged file is an
         InputError: the user did not type these)."""
-        path = self.folder / "config.json"
+        path = self.folder / L.CONFIG_JSON
         try:
             cfg = TrainConfig.from_dict(self.load_config(), source=str(path))
             TrainConfig.from_dict(cfg.to_dict()).resolve().validate()
