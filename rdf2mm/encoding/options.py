@@ -8,16 +8,18 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from rdf2mm.config import LITERAL_MODES
 from rdf2mm.errors import UsageError
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
-from rdf2mm.graph.message_graph import LITERAL_MODES, MessageGraph
+from rdf2mm.graph.message_graph import MessageGraph
 from rdf2mm.modalities.preprocess import PreparedLiterals
 from rdf2mm.modalities.registry import MODALITY_NAMES, parse_modalities_option
+from rdf2mm.models.registry import TEXT_ENCODERS as _TEXT_ENCODERS, choices_text
 
 FORMAT_NAME = "rdf2mm-encoded"
 FORMAT_VERSION = 1
 OUTPUTS = ("files", "pyg")
-TEXT_ENCODERS = ("charcnn", "minilm")
+TEXT_ENCODERS = _TEXT_ENCODERS.names()
 #: node type names, indexed by ``node_type``: entities, one per modality, then literal
 #: nodes no encoder covers (unknown datatype, ill-typed, or modality not selected)
 NODE_TYPES: tuple[str, ...] = ("entity", *MODALITY_NAMES, "literal")
@@ -41,9 +43,8 @@ class EncodeOptions:
 
     def validate(self) -> None:
         if self.literals not in LITERAL_MODES:
-            raise UsageError(f"--literals must be split, merged or none, not {self.literals!r}")
-        if self.text_encoder not in TEXT_ENCODERS:
-            raise UsageError(f"--text-encoder must be charcnn or minilm, not {self.text_encoder!r}")
+            raise UsageError(f"--literals must be {choices_text(LITERAL_MODES)}, not {self.literals!r}")
+        _TEXT_ENCODERS.check(self.text_encoder)
         parse_modalities_option(self.modalities)
 
 

@@ -16,10 +16,10 @@ from typing import Literal as TypingLiteral
 
 import numpy as np
 
+from rdf2mm.config import LITERAL_MODES
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 
 LiteralMode = TypingLiteral["split", "merged", "none"]
-LITERAL_MODES = ("split", "merged", "none")
 
 
 @dataclass

@@ -32,6 +32,7 @@ from typing import Any
 
 from rdf2mm.config import TrainConfig, read_toml
 from rdf2mm.errors import UsageError
+from rdf2mm.models.registry import DECODERS
 
 KINDS = ("float", "int", "categorical")
 
@@ -108,7 +109,7 @@ DEFAULT_SPACES: dict[str, tuple[Param, ...]] = {
         Param("hidden", "int", 32, 128, step=32),
         Param("dropout", "float", 0.0, 0.5),
         Param("weight_decay", "categorical", choices=(0.0, 1e-5, 1e-4)),
-        Param("decoder", "categorical", choices=("distmult", "complex", "tucker")),
+        Param("decoder", "categorical", choices=DECODERS.names()),
         Param("negatives", "categorical", choices=(0, 1, 10, 50)),
         Param("aggregation", "categorical", choices=("mean", "sum")),
     ),
