@@ -24,7 +24,7 @@ from rdf2mm.modalities.registry import ModalityMap
 from rdf2mm.runs.node_classification import write_nc_run
 from rdf2mm.runs.result import RunResult
 from rdf2mm.tasks.distributed import Workers, from_environment, local_device
-from rdf2mm.tasks.inputs import PreparedInputs, deterministic_mode, prepare_inputs, resolve_device
+from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
 from rdf2mm.tasks.memory import check_fits, estimate_minibatch_memory
 from rdf2mm.tasks.minibatch import Batching
 from rdf2mm.tasks.model_selection import select_on_validation
@@ -33,6 +33,7 @@ from rdf2mm.tasks.label_graph import remove_targets
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
 from rdf2mm.training.events import as_note
+from rdf2mm.training.seeding import deterministic_mode
 
 
 def load_labels(kg: KnowledgeGraph, cfg: TrainConfig) -> Labels:

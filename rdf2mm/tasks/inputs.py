@@ -18,8 +18,6 @@ from rdf2mm.modalities.registry import ModalityMap, get_modality
 from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
 from rdf2mm.models.rgcn import RelationalAdjacency
 from rdf2mm.tasks.settings import ModelSettings
-# Their home is rdf2mm.training.seeding; imported from here by older callers.
-from rdf2mm.training.seeding import deterministic_mode, seed_everything  # noqa: F401
 
 
 @dataclass(repr=False)

@@ -40,7 +40,6 @@ from rdf2mm.tasks.lp_training import (  # noqa: F401 - re-exports
     train_link_predictor,
 )
 from rdf2mm.training.events import as_note
-from rdf2mm.training.loop import EpochCallback  # noqa: F401 - re-export
 
 if TYPE_CHECKING:
     from rdf2mm.tasks.inputs import PreparedInputs

@@ -11,7 +11,6 @@ filtered MRR; the test split is ranked once, with the best weights, under the pr
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Unpack
@@ -29,7 +28,7 @@ from rdf2mm.tasks.evaluation import TripleRanks, TrueIndex, rank_triples
 from rdf2mm.tasks.lp_splits import LinkSplits
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
 from rdf2mm.tasks.settings import LPSettings
-from rdf2mm.training.loop import LoopOptions, TrainingLoop
+from rdf2mm.training.loop import LoopOptions, TrainingLoop, amp_autocast
 
 if TYPE_CHECKING:
     from rdf2mm.models.rgcn import RelationalAdjacency
@@ -279,7 +278,7 @@ def train_link_predictor(
 
     With ``checkpoint``, the state (model, optimiser, the CPU, CUDA and sampler RNGs, best
     weights, counters) is saved every ``checkpoint.every`` epochs and resumed from when present.
-    Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
+    Progress goes to ``on_event`` as typed events.
     """
     return LinkPredictorTraining(inputs, splits, settings, seed, device, filter_index, batching, **loop).run()
 
@@ -292,8 +291,7 @@ def rank_splits(
     """Rank valid and test triples with a trained model (or its precomputed entity
     ``embeddings``); completes ``metrics`` with their figures (untimed)."""
     model.eval()
-    use_amp = settings.amp and device.type == "cuda"
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    autocast = amp_autocast(settings, device)
     budget = settings.eval_memory_mb * 2**20
     with torch.no_grad(), autocast():
         emb = model(adj).float() if embeddings is None else embeddings

@@ -197,6 +197,6 @@ def train_node_classifier(
 
     With ``checkpoint``, the state is saved every ``checkpoint.every`` epochs and a saved
     state for this seed is resumed from, giving the same result as an uninterrupted run.
-    Progress goes to ``on_event`` as typed events (and to ``on_epoch``/``on_step``).
+    Progress goes to ``on_event`` as typed events.
     """
     return NodeClassifierTraining(inputs, labels, settings, seed, device, batching, eval_every, **loop).run()

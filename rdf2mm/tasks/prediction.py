@@ -31,12 +31,13 @@ from rdf2mm.runs.read import RunFiles, load_run_config, trained_in_minibatches
 from rdf2mm.runs.weights import check_weights_fit_config, load_model_state
 from rdf2mm.tasks.inputs import prepare_inputs, resolve_device
 from rdf2mm.tasks.label_graph import has_types, remove_targets, unlabelled_candidates
-from rdf2mm.tasks.link_prediction import LinkPredictor, LPData, LPSettings, load_lp_data
-from rdf2mm.tasks.link_prediction import build_model as build_link_predictor
+from rdf2mm.models.link_predictor import LinkPredictor
+from rdf2mm.tasks.link_prediction import LPData, load_lp_data
 from rdf2mm.tasks.lp_candidates import CandidateSet, relation_candidates
+from rdf2mm.tasks.lp_training import build_model as build_link_predictor
 from rdf2mm.tasks.minibatch import whole_graph_outputs
-from rdf2mm.tasks.node_classification import NCSettings
 from rdf2mm.tasks.node_classification import build_model as build_classifier
+from rdf2mm.tasks.settings import LPSettings, NCSettings
 
 
 # ------------------------------------------------------------------ node classification

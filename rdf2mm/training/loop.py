@@ -14,7 +14,7 @@
 - checkpoint save and resume: model, optimiser, torch CPU RNG, CUDA RNG, best weights,
   counters, curve, plus the task's own RNG state (:meth:`TrainingLoop.rng_state`);
 - timing, and the progress reports: typed events (:mod:`rdf2mm.training.events`) to
-  ``on_event``, and the plain ``on_epoch``/``on_step`` callbacks.
+  ``on_event``.
 
 Timing means the same for every task: ``train_seconds`` is the time spent in the
 training part of the epochs (making the batches, the steps, the epoch's loss), without
@@ -46,11 +46,17 @@ from rdf2mm.training.state import copy_weights, restore_global_rngs
 from rdf2mm.training.stopping import EarlyStopper
 
 #: called after every epoch with (epoch, record) for progress display
-EpochCallback = Callable[[int, dict[str, float]], None]
 #: called before every mini-batch step with (epoch, step, steps): epochs of a big graph take minutes
-StepCallback = Callable[[int, int, int], None]
 
 R = TypeVar("R")
+
+
+def amp_autocast(settings: ModelSettings, device: torch.device) -> Callable[[], ContextManager[Any]]:
+    """The context that forward passes run in: bfloat16 autocast on CUDA when
+    ``settings.amp``, else nothing."""
+    if settings.amp and device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
 
 
 class LoopOptions(TypedDict, total=False):
@@ -60,8 +66,6 @@ class LoopOptions(TypedDict, total=False):
     workers: Workers | None
     #: saved every ``checkpoint.every`` epochs and resumed from when present
     checkpoint: TrainingCheckpoint | None
-    on_epoch: EpochCallback | None
-    on_step: StepCallback | None
     on_event: EventCallback | None
 
 
@@ -88,17 +92,12 @@ class TrainingLoop(ABC, Generic[R]):
         self.device = device
         self.workers = options.get("workers") or Workers()
         self.checkpoint = options.get("checkpoint")
-        self.on_epoch = options.get("on_epoch")
-        self.on_step = options.get("on_step")
         self.on_event = options.get("on_event")
         self.eval_every = max(1, int(eval_every))
         self.has_validation = has_validation
         #: mini-batch training: steps are reported, and the model is DDP-wrapped
         self.mini = mini
-        use_amp = settings.amp and device.type == "cuda"
-        self.autocast: Callable[[], ContextManager[Any]] = (
-            (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-        )
+        self.autocast = amp_autocast(settings, device)
         self.train_seconds = 0.0
         self.eval_seconds = 0.0
 
@@ -114,7 +113,7 @@ class TrainingLoop(ABC, Generic[R]):
         place to draw the epoch's shuffle and set up its sampling RNGs."""
 
     def skip_batch(self, batch: Any) -> bool:
-        """True for a batch that gets no step (still reported to ``on_step``)."""
+        """True for a batch that gets no step (still reported as a :class:`StepStarted`)."""
         return False
 
     @abstractmethod
@@ -194,8 +193,6 @@ class TrainingLoop(ABC, Generic[R]):
             elif not self.has_validation:
                 key = self.train_key(record)
             curve.append(record)
-            if self.on_epoch:
-                self.on_epoch(epoch, record)
             if self.on_event:
                 self.on_event(EpochEnded(self.seed, epoch, record))
             if key is not None:
@@ -231,11 +228,8 @@ class TrainingLoop(ABC, Generic[R]):
         sums = torch.zeros(self.stats_size, device=self.device)  # summed on the device: no host sync per step
         steps = 0
         for step_no, batch in enumerate(batches, 1):
-            if self.mini:
-                if self.on_step:
-                    self.on_step(epoch, step_no, len(batches))
-                if self.on_event:
-                    self.on_event(StepStarted(self.seed, epoch, step_no, len(batches)))
+            if self.mini and self.on_event:
+                self.on_event(StepStarted(self.seed, epoch, step_no, len(batches)))
             if self.skip_batch(batch):
                 continue
             self.opt.zero_grad(set_to_none=True)

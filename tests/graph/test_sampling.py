@@ -7,7 +7,8 @@ import torch
 
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.sampling import NeighbourSampler
-from rdf2mm.tasks.inputs import build_encoder, prepare_inputs, seed_everything
+from rdf2mm.tasks.inputs import build_encoder, prepare_inputs
+from rdf2mm.training.seeding import seed_everything
 from rdf2mm.tasks.minibatch import forward_batch
 from rdf2mm.tasks.settings import ModelSettings
 from rdf2mm.synthetic import generate

@@ -10,7 +10,8 @@ from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.pipeline import train
 from rdf2mm.tasks.distributed import Workers
-from rdf2mm.tasks.inputs import build_encoder, prepare_inputs, seed_everything
+from rdf2mm.tasks.inputs import build_encoder, prepare_inputs
+from rdf2mm.training.seeding import seed_everything
 from rdf2mm.tasks.minibatch import choose_batching, epoch_batches, fanouts, layerwise_inference
 from rdf2mm.tasks.settings import ModelSettings
 

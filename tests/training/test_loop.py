@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from rdf2mm.runs.checkpoint import TrainingCheckpoint
 from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.training.events import EpochEnded
 from rdf2mm.training.loop import TrainingLoop
 from rdf2mm.training.stopping import EarlyStopper
 
@@ -95,12 +96,12 @@ def test_resume_gives_the_same_result(tmp_path):
     class Stop(Exception):
         pass
 
-    def stop(epoch: int, record: dict[str, float]) -> None:
-        if epoch == 5:
+    def stop(event: Any) -> None:
+        if isinstance(event, EpochEnded) and event.epoch == 5:
             raise Stop()
 
     with pytest.raises(Stop):
-        Toy(scores, checkpoint=ck, on_epoch=stop).run()
+        Toy(scores, checkpoint=ck, on_event=stop).run()
     resumed = Toy(scores, checkpoint=ck).run()
     assert torch.equal(resumed["weight"], straight["weight"])
     assert [r["train_loss"] for r in resumed["curve"]] == [r["train_loss"] for r in straight["curve"]]
