@@ -102,8 +102,9 @@ class TrainConfig:
     target_relations: list[str] = field(default_factory=list)
     #: triple scorer (see rdf2mm.models.registry.DECODERS): distmult (the paper's), complex or tucker
     decoder: str = LPSettings.decoder
-    #: corrupted triples per positive (head or tail, uniformly); 0 scores every entity (1-N)
-    negatives: int = LPSettings.negatives
+    #: corrupted triples per positive (head or tail, uniformly); 0 scores every entity (1-N);
+    #: unset: 1-N on graphs where it pays off, else sampled (rdf2mm.tasks.lp_training.resolve_negatives)
+    negatives: int | None = LPSettings.negatives
     #: positive triples (link prediction) or labelled nodes (node classification, mini-batch)
     #: per optimisation step
     batch_size: int | None = None
@@ -186,7 +187,7 @@ class TrainConfig:
         if not (math.isfinite(self.clip) and self.clip >= 0):
             raise UsageError(f"clip must be a non-negative finite number (0: no clipping), not {self.clip!r}")
         DECODERS.check(self.decoder)
-        if self.negatives < 0 or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
+        if (self.negatives is not None and self.negatives < 0) or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
             raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
         if self.batching not in BATCHING_MODES:
             raise UsageError(f"--batching must be {choices_text(BATCHING_MODES)}, not {self.batching!r}")

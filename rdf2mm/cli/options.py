@@ -18,7 +18,7 @@ import typer
 
 from rdf2mm.config import DEVICES, PREDICTION_FORMATS, TASKS, TrainConfig
 from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS, choices_text
-from rdf2mm.tasks.settings import LPSettings, ModelSettings, NCSettings
+from rdf2mm.tasks.settings import AUTO_NEGATIVES, MINI_BATCH_NEGATIVES, ONE_TO_N_MAX_CELLS, LPSettings, ModelSettings, NCSettings
 
 #: a TrainConfig of defaults, for the help texts
 DEFAULTS = TrainConfig()
@@ -91,7 +91,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "store": _spec("--store", help="Also load the run's vectors and predictions into this embedded pyoxigraph store folder."),
     "target_relations": _spec("--target-relations", help="Link prediction: comma-separated predicate IRIs or prefixed names to predict (default: every entity-entity relation)."),
     "decoder": _spec("--decoder", help=f"Link prediction: {DECODERS.choices(LPSettings.decoder)}."),
-    "negatives": _spec("--negatives", help="Link prediction: corrupted triples per positive; 0 (default) scores every entity (1-N)."),
+    "negatives": _spec("--negatives", help=f"Link prediction: corrupted triples per positive; 0 scores every entity (1-N). Default: 1-N while it costs at most {ONE_TO_N_MAX_CELLS:.0e} scores per epoch (2 x training triples x entities), else {AUTO_NEGATIVES} ({MINI_BATCH_NEGATIVES} with --batching mini)."),
     "batch_size": _spec("--batch-size", help=f"Positive triples (link prediction, default {LPSettings.batch_size}) or labelled nodes (node classification, mini-batch, default {NCSettings.batch_size}) per step."),
     "batching": _spec("--batching", help="full (whole graph each step), mini (sampled neighbourhoods) or auto (default: mini when full batch would not fit in memory, or under torchrun)."),
     "fanout": _spec("--fanout", help=f"Mini-batch: in-edges sampled per node at each hop, e.g. 20 or 25,10 (default: {show(DEFAULTS.fanout)}; 0: all, exact)."),

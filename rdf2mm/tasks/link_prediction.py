@@ -29,9 +29,8 @@ from rdf2mm.tasks.lp_splits import LinkSplits, auto_split, splits_from_files
 from rdf2mm.tasks.settings import LPSettings
 # The model and its training live in their own modules; re-exported here for callers.
 from rdf2mm.models.link_predictor import LinkPredictor  # noqa: F401 - re-export
+from rdf2mm.tasks.settings import MINI_BATCH_NEGATIVES, ONE_TO_N_MAX_CELLS  # noqa: F401 - re-exports
 from rdf2mm.tasks.lp_training import (  # noqa: F401 - re-exports
-    MINI_BATCH_NEGATIVES,
-    ONE_TO_N_CELLS,
     FilterIndex,
     LPResult,
     build_model,

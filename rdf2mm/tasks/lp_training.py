@@ -17,28 +17,22 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from rdf2mm.errors import InputError
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.decoders import Decoder, make_decoder
 from rdf2mm.models.link_predictor import LinkPredictor
 from rdf2mm.tasks.evaluation import TripleRanks, TrueIndex, rank_triples
+from rdf2mm.tasks.lp_losses import Corruptor, bce_negative_sampling, bce_negative_sampling_minibatch, bce_one_to_n
 from rdf2mm.tasks.lp_splits import LinkSplits
-from rdf2mm.tasks.minibatch import Batching, epoch_batches, forward_batch, layerwise_inference
-from rdf2mm.tasks.settings import LPSettings
+from rdf2mm.tasks.minibatch import Batching, epoch_batches, layerwise_inference
+from rdf2mm.tasks.settings import LPSettings, resolve_negatives
 from rdf2mm.training.loop import LoopOptions, TrainingLoop, amp_autocast
 
 if TYPE_CHECKING:
     from rdf2mm.models.rgcn import RelationalAdjacency
     from rdf2mm.tasks.inputs import PreparedInputs
-
-#: 1-N scoring holds a [batch, entities] matrix (plus gradients): cap its cells
-ONE_TO_N_CELLS = 2**24
-#: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
-MINI_BATCH_NEGATIVES = 16
-
 
 def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor:
     """A fresh encoder (see :func:`~rdf2mm.tasks.inputs.build_encoder`) and ``s.decoder``."""
@@ -95,63 +89,6 @@ def rank_with_embeddings(
     )
 
 
-def _corrupt(batch: Tensor, k: int, num_entities: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """The positives followed by ``k`` corruptions each (head or tail replaced uniformly),
-    and their 1/0 labels."""
-    B = batch.shape[0]
-    dev = batch.device
-    neg = batch.repeat_interleave(k, dim=0).clone()
-    corrupt_head = torch.rand(B * k, generator=gen, device="cpu").to(dev) < 0.5
-    repl = torch.randint(num_entities, (B * k,), generator=gen, device="cpu").to(dev)
-    neg[:, 0] = torch.where(corrupt_head, repl, neg[:, 0])
-    neg[:, 2] = torch.where(corrupt_head, neg[:, 2], repl)
-    labels = torch.cat([torch.ones(B, device=dev), torch.zeros(B * k, device=dev)])
-    return torch.cat([batch, neg]), labels
-
-
-def _bce_negative_sampling(
-    emb: Tensor, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator
-) -> Tensor:
-    """BCE on the positives and ``k`` corruptions each (head or tail, uniformly)."""
-    both, labels = _corrupt(batch, k, num_entities, gen)
-    logits = decoder.score(emb[both[:, 0]], both[:, 1], emb[both[:, 2]]).float()
-    return F.binary_cross_entropy_with_logits(logits, labels)
-
-
-def _bce_negative_sampling_minibatch(
-    net: nn.Module, decoder: Decoder, batch: Tensor, k: int, num_entities: int, gen: torch.Generator,
-    sampler: NeighbourSampler, num_relations: int, device: torch.device, rng: np.random.Generator,
-) -> Tensor:
-    """As :func:`_bce_negative_sampling`, with embeddings of only the entities the
-    positives and corruptions use, from their sampled neighbourhoods."""
-    # ``batch`` is on the CPU: sampling happens there, and nothing waits on the device.
-    both, labels = _corrupt(batch, k, num_entities, gen)
-    entities, local = np.unique(both[:, [0, 2]].numpy(), return_inverse=True)
-    emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
-    local_t = torch.as_tensor(local.reshape(-1, 2)).to(device, non_blocking=True)
-    rel = both[:, 1].to(device, non_blocking=True)
-    logits = decoder.score(emb[local_t[:, 0]], rel, emb[local_t[:, 1]]).float()
-    return F.binary_cross_entropy_with_logits(logits, labels.to(device, non_blocking=True))
-
-
-def _bce_one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, index: FilterIndex) -> Tensor:
-    """BCE of every entity as tail of (h, r, ?) and as head of (?, r, t): 1 for known answers."""
-    dev = emb.device
-    E = emb.shape[0]
-    h = torch.as_tensor(batch[:, 0], device=dev)
-    r = torch.as_tensor(batch[:, 1], device=dev)
-    t = torch.as_tensor(batch[:, 2], device=dev)
-    losses = []
-    for scores, (rows, answers) in (
-        (decoder.score_all_tails(emb[h], r, emb), index.tails.lookup(batch[:, 0], batch[:, 1])),
-        (decoder.score_all_heads(emb[t], r, emb), index.heads.lookup(batch[:, 2], batch[:, 1])),
-    ):
-        target = torch.zeros(len(batch), E, device=dev)
-        target[torch.as_tensor(rows, device=dev), torch.as_tensor(answers, device=dev)] = 1.0
-        losses.append(F.binary_cross_entropy_with_logits(scores.float(), target))
-    return (losses[0] + losses[1]) / 2
-
-
 class LinkPredictorTraining(TrainingLoop[LPResult]):
     """Link prediction on the training loop: BCE on corruptions or 1-N, validation MRR
     watched for early stopping. Its own RNG (corruptions and the epoch's shuffle) is a
@@ -165,7 +102,8 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
                          has_validation=len(splits.valid) > 0, mini=mini, **loop)
         self.inputs, self.splits, self.batching = inputs, splits, batching
         self.filter_index = filter_index
-        self.negatives = settings.negatives or (MINI_BATCH_NEGATIVES if mini else 0)
+        self.negatives, self.negatives_reason = resolve_negatives(
+            settings.negatives, len(splits.train), inputs.kg.num_entities, mini)
         self.budget = settings.eval_memory_mb * 2**20
 
     def build(self) -> LinkPredictor:
@@ -183,10 +121,8 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
         self.adj = None if self.mini else inputs.adjacency(device)
         self.train = np.asarray(splits.train, dtype=np.int64)
         self.train_t = torch.as_tensor(self.train, device=device)
-        batch_size = self.settings.batch_size
-        if self.negatives == 0:
-            batch_size = max(1, min(batch_size, ONE_TO_N_CELLS // max(self.E, 1)))
-        self.batch_size = batch_size
+        self.batch_size = self.settings.batch_size
+        self.corrupt = Corruptor(self.negatives, self.E, self.gen)
         return model
 
     def entity_embeddings(self) -> Tensor:
@@ -211,12 +147,12 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
         return list(epoch_batches(np.arange(n), bs, np.random.default_rng([self.seed, epoch]), self.workers))
 
     def batch_loss(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
-        model, E, k = self.model, self.E, self.negatives
+        model, k = self.model, self.negatives
         if self.mini:
             assert self.sampler is not None
             with self.autocast():
-                loss = _bce_negative_sampling_minibatch(
-                    self.net, model.decoder, torch.as_tensor(self.train[idx]), k, E, self.gen,
+                loss = bce_negative_sampling_minibatch(
+                    self.net, model.decoder, torch.as_tensor(self.train[idx]), self.corrupt,
                     self.sampler, self.inputs.mg.num_relations, self.device, self.rng,
                 )
         else:
@@ -224,10 +160,10 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
                 emb = model(self.adj)
             emb = emb.float()
             if k == 0:
-                loss = _bce_one_to_n(emb, model.decoder, self.train[idx], self.train_index)
+                loss = bce_one_to_n(emb, model.decoder, self.train[idx], self.train_index)
             else:
-                loss = _bce_negative_sampling(
-                    emb, model.decoder, self.train_t[torch.as_tensor(idx, device=self.device)], k, E, self.gen
+                loss = bce_negative_sampling(
+                    emb, model.decoder, self.train_t[torch.as_tensor(idx, device=self.device)], self.corrupt
                 )
         return loss, loss.detach().float().reshape(1)
 
@@ -255,8 +191,7 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
         self.gen.set_state(state)
 
     def finish(self, metrics: dict[str, float], curve: list[dict[str, float]]) -> LPResult:
-        if self.mini:
-            metrics["negatives"] = self.negatives
+        metrics["negatives"] = self.negatives
         assert self.filter_index is not None
         return rank_splits(self.model, self.adj, self.splits, self.filter_index, self.settings, self.seed,
                            metrics, curve, self.device, embeddings=self.entity_embeddings() if self.mini else None)

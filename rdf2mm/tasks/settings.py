@@ -81,10 +81,35 @@ class LPSettings(ModelSettings):
     aggregation: str = "mean"
     literals: str = "split"
     decoder: str = "distmult"
-    #: corrupted triples per positive; 0 scores every entity (1-N)
-    negatives: int = 0
+    #: corrupted triples per positive; 0 scores every entity (1-N); None: 1-N where it pays
+    #: off, else sampled (``tasks.lp_training.resolve_negatives``)
+    negatives: int | None = None
     eval_every: int = 1
     eval_memory_mb: int = 512
+
+
+#: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
+MINI_BATCH_NEGATIVES = 16
+#: above this many scores per epoch (2 x training triples x entities) 1-N stops paying off
+#: and the default is sampled negatives (measured in bench/RESULTS.md, "Link prediction at scale")
+ONE_TO_N_MAX_CELLS = 2 * 10**9
+#: corruptions per positive where the default is sampled negatives
+AUTO_NEGATIVES = 16
+
+
+def resolve_negatives(asked: int | None, num_train: int, num_entities: int, mini: bool) -> tuple[int, str]:
+    """The corruptions per positive a run uses (0: 1-N) and why: what was asked, or
+    (``None``) 1-N while its scores per epoch stay under :data:`ONE_TO_N_MAX_CELLS`."""
+    if asked:
+        return asked, "asked"
+    if mini:
+        return MINI_BATCH_NEGATIVES, "mini-batches embed only the entities a step uses; 1-N needs every entity"
+    cells = 2 * num_train * num_entities
+    if asked == 0:
+        return 0, "asked"
+    if cells <= ONE_TO_N_MAX_CELLS:
+        return 0, f"1-N: {cells:.2g} scores per epoch (up to {ONE_TO_N_MAX_CELLS:.0e})"
+    return AUTO_NEGATIVES, f"{cells:.2g} scores per epoch for 1-N (over {ONE_TO_N_MAX_CELLS:.0e}): sampled negatives"
 
 
 #: each task's settings, and so its defaults

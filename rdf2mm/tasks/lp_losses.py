@@ -1,0 +1,151 @@
+"""Link-prediction training losses: binary cross-entropy on sampled corruptions or on every entity.
+
+- Sampled negatives (``k`` per positive): head or tail replaced uniformly, as in the MR-GCN
+  paper; cost per step ``batch x (k + 1)`` scores.
+- 1-N: every entity as the tail of ``(h, r, ?)`` and as the head of ``(?, r, t)``, target 1
+  for the known answers. For the decoders whose scores are a query vector times the
+  candidate matrix (DistMult, ComplEx, TuckER) it runs as one fused function over
+  blocks of entities: the ``[batch, entities]`` score matrix, its target and its gradient
+  are never held whole, so memory is set by :data:`ONE_TO_N_BLOCK_CELLS`, not by batch x
+  entities, and nothing of that size is allocated per step. The loss is the mean BCE
+  over all batch x entities cells, the same figure the plain form computes.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rdf2mm.models.decoders import Decoder
+from rdf2mm.tasks.minibatch import forward_batch
+
+if TYPE_CHECKING:
+    from rdf2mm.graph.sampling import NeighbourSampler
+    from rdf2mm.tasks.lp_training import FilterIndex
+
+#: cells of one block of the fused 1-N loss (scores of a block of entities for the whole batch)
+ONE_TO_N_BLOCK_CELLS = 2**22
+
+
+class Corruptor:
+    """Draws ``k`` corruptions per positive (head or tail replaced uniformly) from one generator.
+
+    The random draws happen on the CPU generator (so a seed gives the same stream on any
+    device); the 1/0 label vector of a batch size is built once and reused.
+    """
+
+    def __init__(self, k: int, num_entities: int, gen: torch.Generator) -> None:
+        self.k, self.num_entities, self.gen = k, num_entities, gen
+        self._labels: dict[tuple[int, torch.device], Tensor] = {}
+
+    def labels(self, batch: int, device: torch.device) -> Tensor:
+        key = (batch, device)
+        if key not in self._labels:
+            self._labels[key] = torch.cat([torch.ones(batch, device=device),
+                                           torch.zeros(batch * self.k, device=device)])
+        return self._labels[key]
+
+    def __call__(self, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """The positives followed by ``k`` corruptions each, and their 1/0 labels."""
+        B, k, dev = batch.shape[0], self.k, batch.device
+        neg = batch.repeat_interleave(k, dim=0)
+        corrupt_head = torch.rand(B * k, generator=self.gen, device="cpu").to(dev) < 0.5
+        repl = torch.randint(self.num_entities, (B * k,), generator=self.gen, device="cpu").to(dev)
+        neg[:, 0] = torch.where(corrupt_head, repl, neg[:, 0])
+        neg[:, 2] = torch.where(corrupt_head, neg[:, 2], repl)
+        return torch.cat([batch, neg]), self.labels(B, dev)
+
+
+def bce_negative_sampling(emb: Tensor, decoder: Decoder, batch: Tensor, corrupt: Corruptor) -> Tensor:
+    """BCE on the positives and their corruptions, given every entity's embedding."""
+    both, labels = corrupt(batch)
+    logits = decoder.score(emb[both[:, 0]], both[:, 1], emb[both[:, 2]]).float()
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def bce_negative_sampling_minibatch(
+    net: nn.Module, decoder: Decoder, batch: Tensor, corrupt: Corruptor, sampler: NeighbourSampler,
+    num_relations: int, device: torch.device, rng: np.random.Generator,
+) -> Tensor:
+    """As :func:`bce_negative_sampling`, with embeddings of only the entities the
+    positives and corruptions use, from their sampled neighbourhoods."""
+    # ``batch`` is on the CPU: sampling happens there, and nothing waits on the device.
+    both, labels = corrupt(batch)
+    entities, local = np.unique(both[:, [0, 2]].numpy(), return_inverse=True)
+    emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
+    local_t = torch.as_tensor(local.reshape(-1, 2)).to(device, non_blocking=True)
+    rel = both[:, 1].to(device, non_blocking=True)
+    logits = decoder.score(emb[local_t[:, 0]], rel, emb[local_t[:, 1]]).float()
+    return F.binary_cross_entropy_with_logits(logits, labels.to(device, non_blocking=True))
+
+
+class _BlockedOneToN(torch.autograd.Function):
+    """Mean over ``[B, E]`` of ``BCE(q @ C.T, Y)`` where ``Y`` is 1 at ``(rows, cols)``.
+
+    BCE with logits is ``softplus(s) - y * s``, so the loss is the blocked sum of
+    ``softplus(q @ C_block.T)`` minus the scores of the known answers; its gradient with
+    respect to the scores is ``sigmoid(s) - y``, recomputed block by block in backward
+    (one extra matrix product instead of keeping ``B x E`` floats).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, q: Tensor, cand: Tensor, rows: Tensor, cols: Tensor, block: int) -> Tensor:
+        total = q.new_zeros(())
+        for s in range(0, cand.shape[0], block):
+            total += F.softplus(q @ cand[s:s + block].t()).sum()
+        positives = (q[rows] * cand[cols]).sum()
+        ctx.save_for_backward(q, cand, rows, cols)
+        ctx.block = block
+        return (total - positives) / (q.shape[0] * cand.shape[0])
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        q, cand, rows, cols = ctx.saved_tensors
+        scale = grad / (q.shape[0] * cand.shape[0])
+        grad_q = torch.zeros_like(q)
+        grad_c = torch.empty_like(cand)
+        for s in range(0, cand.shape[0], ctx.block):
+            c = cand[s:s + ctx.block]
+            p = (q @ c.t()).sigmoid_().mul_(scale)
+            grad_q.addmm_(p, c)
+            torch.mm(p.t(), q, out=grad_c[s:s + ctx.block])
+        grad_q.index_add_(0, rows, cand[cols] * -scale)
+        grad_c.index_add_(0, cols, q[rows] * -scale)
+        return grad_q, grad_c, None, None, None
+
+
+def _dot_product_scores(decoder: Decoder) -> bool:
+    """Whether the decoder's 1-N scores are its query vector times the candidates (the blocked form applies)."""
+    cls = type(decoder)
+    return cls.score_all_tails is Decoder.score_all_tails and cls.score_all_heads is Decoder.score_all_heads
+
+
+def bce_one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, index: FilterIndex,
+                 block_cells: int = ONE_TO_N_BLOCK_CELLS) -> Tensor:
+    """BCE of every entity as tail of (h, r, ?) and as head of (?, r, t): 1 for the known
+    answers of ``index`` (the training triples); the mean of both directions."""
+    dev = emb.device
+    E, B = emb.shape[0], len(batch)
+    h, r, t = (torch.as_tensor(batch[:, i], device=dev) for i in range(3))
+    directions = (
+        (emb[h], "tail", index.tails.lookup(batch[:, 0], batch[:, 1])),
+        (emb[t], "head", index.heads.lookup(batch[:, 2], batch[:, 1])),
+    )
+    block = max(1, block_cells // max(B, 1))
+    losses = []
+    for given, side, (rows, answers) in directions:
+        rows_t = torch.as_tensor(rows, device=dev)
+        cols_t = torch.as_tensor(answers, device=dev)
+        if _dot_product_scores(decoder):
+            q = decoder.tail_query(given, r) if side == "tail" else decoder.head_query(given, r)
+            losses.append(_BlockedOneToN.apply(q.to(emb.dtype), emb, rows_t, cols_t, block))
+            continue
+        # A decoder with its own scoring: the plain form (memory batch x entities).
+        scores = (decoder.score_all_tails if side == "tail" else decoder.score_all_heads)(given, r, emb).float()
+        target = torch.zeros(B, E, device=dev)
+        target[rows_t, cols_t] = 1.0
+        losses.append(F.binary_cross_entropy_with_logits(scores, target))
+    return (losses[0] + losses[1]) / 2
