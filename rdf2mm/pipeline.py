@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from rdf2mm.tasks.distributed import Workers, from_environment, local_device
 from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
 from rdf2mm.tasks.memory import check_fits, estimate_minibatch_memory
 from rdf2mm.tasks.minibatch import Batching
-from rdf2mm.tasks.model_selection import select_on_validation
+from rdf2mm.tasks.model_selection import clear_winner, select_on_validation
 from rdf2mm.tasks.run_common import Progress, input_identity, mean_std, plan_batching, workers_checkpoint
 from rdf2mm.tasks.label_graph import remove_targets
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
@@ -127,26 +127,26 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     ckpt = workers_checkpoint(cfg, workers, resume, len(labels.train), "training nodes",
                               {**input_identity(cfg, fingerprint, inputs, len(labels.train)),
                                "classes": list(labels.class_names)})
-    runs: dict[str, list[NCResult]] = {}
-    for agg in candidates:
+
+    def train_candidate(agg: str, some: list[int], racing: bool) -> list[NCResult]:
         # Each candidate resumes from its own checkpoint slot; one candidate uses the run's.
         slot = ckpt.slot(f"aggregation-{agg}") if ckpt is not None and len(candidates) > 1 else ckpt
-        if len(candidates) > 1:
-            note("candidate", {"aggregation": agg, "of": list(candidates)})
-        runs[agg] = train_seeds(inputs, labels, replace(settings, aggregation=agg), seeds, device, slot,
-                                batching, workers, cfg, note, show_test=len(candidates) == 1)
-    chosen, selection = select_on_validation({a: [r.metrics for r in rs] for a, rs in runs.items()})
-    results = runs[chosen]
-    del runs  # the other candidate's models go
-    if len(candidates) > 1:
-        note("selected", {"aggregation": chosen, "selection": selection})
-        for r in results:
-            note("seed_done", {"seed": r.seed, **r.metrics})
+        return train_seeds(inputs, labels, replace(settings, aggregation=agg), some, device, slot,
+                           batching, workers, cfg, note, show_test=not racing)
+
+    if len(candidates) == 1:
+        chosen, results = candidates[0], train_candidate(candidates[0], seeds, racing=False)
+    else:
+        chosen, results, selection, compared = race_candidates(candidates, seeds, train_candidate,
+                                                               len(labels.valid), note)
     metrics = {**summarise(results, cfg), **batching.report(), "workers": workers.world,
                "aggregation": chosen}
     if cfg.aggregation == "auto":
-        metrics["aggregation_selection"] = selection if len(candidates) > 1 else {
-            "skipped": "no validation labels to choose on; used the sum"}
+        if len(candidates) > 1:
+            metrics["aggregation_selection"] = selection
+            metrics["aggregation_seeds_compared"] = compared
+        else:
+            metrics["aggregation_selection"] = {"skipped": "no validation labels to choose on; used the sum"}
     run_dir = None
     if cfg.out and workers.is_main:
         run_dir = write_nc_run(Path(cfg.out), cfg, kg, inputs, labels, results, max(results, key=kept_rank),
@@ -155,6 +155,36 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         ckpt.remove()
     workers.barrier()
     return RunResult(metrics=metrics, run_dir=run_dir, per_seed=[r.metrics for r in results])
+
+
+def race_candidates(
+    candidates: tuple[str, ...], seeds: list[int], train_candidate: Callable[[str, list[int], bool], list[NCResult]],
+    num_valid: int, note: Progress,
+) -> tuple[str, list[NCResult], dict[str, dict[str, float]], int]:
+    """Train every candidate seed by seed until one leads clearly on validation
+    (:func:`~rdf2mm.tasks.model_selection.clear_winner`), then the remaining seeds with the
+    chosen one only. Returns the choice, its results for every seed, each candidate's
+    validation summary over the seeds compared, and how many seeds were compared."""
+    runs: dict[str, list[NCResult]] = {a: [] for a in candidates}
+    compared = 0
+    for seed in seeds:
+        for agg in candidates:
+            note("candidate", {"aggregation": agg, "of": list(candidates), "seed": seed})
+            runs[agg] += train_candidate(agg, [seed], True)
+            release_all_but_best(runs[agg])
+        compared += 1
+        if clear_winner({a: [r.metrics for r in rs] for a, rs in runs.items()}, num_valid) is not None:
+            break
+    chosen, summary = select_on_validation({a: [r.metrics for r in rs] for a, rs in runs.items()})
+    results = runs[chosen]
+    del runs  # the other candidates' models go
+    note("selected", {"aggregation": chosen, "selection": summary, "seeds_compared": compared})
+    for r in results:
+        note("seed_done", {"seed": r.seed, **r.metrics})
+    if seeds[compared:]:
+        results += train_candidate(chosen, seeds[compared:], False)
+    release_all_but_best(results)
+    return chosen, results, summary, compared
 
 
 def candidate_aggregations(cfg: TrainConfig, labels: Labels) -> tuple[str, ...]:
@@ -204,13 +234,18 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
                            extra={"probabilities": res.probabilities, "embeddings": res.embeddings})
         results.append(res)
         done_note(res)
-        # Only the best seed's model is written: free the others' graph-sized tensors now,
-        # so that several seeds (and candidates) never hold more than one each.
+        release_all_but_best(results)
+    return results
+
+
+def release_all_but_best(results: list[NCResult]) -> None:
+    """Only the best seed's model is written: free the others' graph-sized tensors now,
+    so that several seeds (and candidates) never hold more than one each."""
+    if results:
         best = max(results, key=kept_rank)
         for r in results:
             if r is not best:
                 r.release()
-    return results
 
 
 def summarise(results: list[NCResult], cfg: TrainConfig) -> dict[str, Any]:

@@ -44,29 +44,32 @@ def test_ctrl_c_then_resume_gives_the_same_metrics(data, tmp_path):
     candidate = {"now": None}
 
     def stop_midway(stage, info):
-        if stage == "candidate":
+        if stage == "seed":
             candidate["now"] = info["aggregation"]
-        if stage == "epoch" and candidate["now"] == "mean" and info["seed"] == 1 and info["epoch"] == 11:
-            raise Interrupt()  # Ctrl-C in the second candidate's second seed, between checkpoints
+        if stage == "epoch" and info["seed"] == 1 and info["epoch"] == 11:
+            raise Interrupt()  # Ctrl-C in the second seed, between checkpoints
 
     with pytest.raises(KeyboardInterrupt):
         train(cfg(data, out), stop_midway)
     assert not out.exists()  # nothing half-written
-    # --aggregation auto (the default) keeps each candidate's seeds in a slot of its own.
+    # --aggregation auto (the default) keeps each candidate's seeds in a slot of its own:
+    # both compared on the first seed; the second seed was training when interrupted.
     folder = checkpoint_folder(out)
     assert (folder / "aggregation-sum" / "seed-0" / "done").is_dir()
-    assert (folder / "aggregation-sum" / "seed-1" / "done").is_dir()
     assert (folder / "aggregation-mean" / "seed-0" / "done").is_dir()
-    assert (folder / "aggregation-mean" / "seed-1" / "progress").is_dir()
+    assert (folder / f"aggregation-{candidate['now']}" / "seed-1" / "progress").is_dir()
 
     def count(stage, info):
         if stage == "epoch":
             seen["n"] += 1
 
     resumed = resume(out, count)
-    assert seen["n"] == 24 - 9  # finished seeds reused, the last one continued from its epoch-9 checkpoint
+    # finished seeds reused, the interrupted one continued from its epoch-9 checkpoint (and,
+    # when the first seed left the choice open, the other candidate's second seed trained)
+    compared = straight.metrics["aggregation_seeds_compared"]
+    assert seen["n"] == (24 - 9 if compared == 1 else 24 - 9 + 24)
     for k in ("train_accuracy", "valid_accuracy", "test_accuracy", "test_macro_f1", "aggregation",
-              "aggregation_selection"):
+              "aggregation_selection", "aggregation_seeds_compared"):
         assert resumed.metrics[k] == straight.metrics[k], k
     a = json.loads((tmp_path / "straight" / "metrics.json").read_text())["per_seed"]
     b = json.loads((out / "metrics.json").read_text())["per_seed"]

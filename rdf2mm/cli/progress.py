@@ -92,7 +92,10 @@ def sentence(stage: str, data: dict[str, Any]) -> str | None:
     if stage == "candidate_seed_done":
         return f"seed {data['seed']} ({data['aggregation']}): {validation_text(data)}"
     if stage == "selected":
-        return f"aggregation: {data['aggregation']}, chosen on mean validation figures ({format_selection(data['selection'])})"
+        over = data.get("seeds_compared")
+        seeds = f" of the first {over} seed{'s' if over != 1 else ''}" if over else ""
+        return (f"aggregation: {data['aggregation']}, chosen on mean validation figures{seeds} "
+                f"({format_selection(data['selection'])})")
     if stage == "seed_done":
         test = data.get("test_accuracy", data.get("test_mrr"))
         name = "accuracy" if "test_accuracy" in data else "filtered MRR"

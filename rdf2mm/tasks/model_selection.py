@@ -1,10 +1,12 @@
 """Choosing between trained candidates on the validation split (never on test).
 
-A candidate is one setting (say, ``aggregation = "sum"``) trained with every seed of the
-run. The chosen one has the best mean validation accuracy over the seeds; mean
-validation cross-entropy breaks ties, as it does for early stopping. Averaging over the
-seeds before comparing makes the choice one decision for the whole run, not a per-seed
-pick that would favour whichever candidate got a lucky seed.
+A candidate is one setting (say, ``aggregation = "sum"``). The candidates are trained
+seed by seed on the run's first seeds until one leads clearly (:func:`clear_winner`),
+and the run's other seeds train only the chosen one. The chosen one has the best mean
+validation accuracy over the seeds compared; mean validation cross-entropy breaks ties,
+as it does for early stopping. Averaging over the seeds before comparing makes the
+choice one decision for the whole run, not a per-seed pick that would favour whichever
+candidate got a lucky seed.
 """
 from __future__ import annotations
 
@@ -40,3 +42,37 @@ def select_on_validation(candidates: Mapping[str, Sequence[Mapping[str, Any]]]) 
         if key(name) > key(best):
             best = name
     return best, summary
+
+
+#: a candidate leads clearly when its mean validation accuracy is ahead by this many
+#: validation nodes (one node is the smallest step accuracy can take: below two, the
+#: lead is within what one seed's luck moves)
+CLEAR_ACCURACY_NODES = 2
+#: with accuracies level, a candidate leads clearly when its mean validation loss is at
+#: most this share of every other's
+CLEAR_LOSS_RATIO = 0.6
+
+
+def clear_winner(candidates: Mapping[str, Sequence[Mapping[str, Any]]], num_valid: int) -> str | None:
+    """The candidate of :func:`select_on_validation`, when its lead on the seeds compared
+    so far is clear (see :data:`CLEAR_ACCURACY_NODES`, :data:`CLEAR_LOSS_RATIO`); ``None``
+    when more seeds must be compared.
+
+    This is what lets ``auto`` compare the candidates on the first seeds only and train
+    the rest once: a graph where one aggregation is plainly better decides after one
+    seed; a close call goes on comparing, up to every seed (the full comparison).
+    """
+    best, summary = select_on_validation(candidates)
+    if num_valid < 1 or len(summary) < 2:
+        return best
+    lead = summary[best]
+    others = [s for name, s in summary.items() if name != best]
+    margins = [lead["valid_accuracy"] - s["valid_accuracy"] for s in others]
+    if any(math.isnan(m) for m in margins):
+        return None
+    if min(margins) * num_valid >= CLEAR_ACCURACY_NODES - 1e-9:
+        return best
+    level = all(abs(m) * num_valid < 0.5 for m in margins)
+    if level and all(lead["valid_loss"] <= CLEAR_LOSS_RATIO * s["valid_loss"] for s in others):
+        return best
+    return None

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from rdf2mm.tasks.model_selection import select_on_validation, validation_summary
+from rdf2mm.tasks.model_selection import clear_winner, select_on_validation, validation_summary
 
 
 def seeds(*pairs: tuple[float, float]) -> list[dict[str, float]]:
@@ -40,3 +40,63 @@ def test_missing_figures_lose_and_no_candidates_is_an_error():
     assert select_on_validation({"blind": [{}], "seen": seeds((0.1, 9.0))})[0] == "seen"
     with pytest.raises(ValueError):
         select_on_validation({})
+
+
+def test_a_lead_of_two_validation_nodes_is_clear_after_one_seed():
+    # 100 validation nodes: 0.02 is two nodes
+    assert clear_winner({"sum": seeds((0.74, 0.5)), "mean": seeds((0.72, 0.4))}, 100) == "sum"
+    assert clear_winner({"sum": seeds((0.72, 0.5)), "mean": seeds((0.74, 0.6))}, 100) == "mean"
+
+
+def test_a_lead_of_one_node_needs_more_seeds():
+    assert clear_winner({"sum": seeds((0.73, 0.5)), "mean": seeds((0.72, 0.5))}, 100) is None
+    # ... and more seeds can make it clear: two seeds, two nodes ahead on average
+    assert clear_winner({"sum": seeds((0.73, 0.5), (0.75, 0.5)), "mean": seeds((0.72, 0.5), (0.72, 0.5))}, 100) == "sum"
+
+
+def test_level_accuracy_is_decided_by_a_much_lower_loss_only():
+    assert clear_winner({"sum": seeds((1.0, 0.02)), "mean": seeds((1.0, 0.008))}, 28) == "mean"
+    assert clear_winner({"sum": seeds((1.0, 0.010)), "mean": seeds((1.0, 0.008))}, 28) is None
+
+
+def test_race_trains_the_other_seeds_once_when_the_lead_is_clear():
+    from rdf2mm.pipeline import race_candidates
+
+    class Result:
+        def __init__(self, seed, agg):
+            self.seed, self.metrics = seed, {"valid_accuracy": {"sum": 0.9, "mean": 0.5}[agg], "valid_loss": 0.1,
+                                             "test_accuracy": 0.5}
+
+        def release(self):
+            pass
+
+    calls = []
+
+    def train(agg, some, racing):
+        calls.append((agg, tuple(some), racing))
+        return [Result(s, agg) for s in some]
+
+    chosen, results, summary, compared = race_candidates(("sum", "mean"), [0, 1, 2], train, 10, lambda *_: None)
+    assert chosen == "sum" and compared == 1 and [r.seed for r in results] == [0, 1, 2]
+    assert calls == [("sum", (0,), True), ("mean", (0,), True), ("sum", (1, 2), False)]
+
+
+def test_race_compares_every_seed_on_a_close_call():
+    from rdf2mm.pipeline import race_candidates
+
+    class Result:
+        def __init__(self, seed):
+            self.seed, self.metrics = seed, {"valid_accuracy": 0.5, "valid_loss": 0.1}
+
+        def release(self):
+            pass
+
+    calls = []
+
+    def train(agg, some, racing):
+        calls.append((agg, tuple(some)))
+        return [Result(s) for s in some]
+
+    chosen, results, _summary, compared = race_candidates(("sum", "mean"), [0, 1], train, 10, lambda *_: None)
+    assert chosen == "sum" and compared == 2  # an exact tie keeps the first
+    assert calls == [("sum", (0,)), ("mean", (0,)), ("sum", (1,)), ("mean", (1,))]

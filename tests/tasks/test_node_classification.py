@@ -124,7 +124,8 @@ def test_sum_aggregation_learns_a_count_that_the_mean_cannot(tmp_path):
 
 def test_auto_aggregation_keeps_the_one_that_wins_on_validation(tmp_path):
     """The default, auto, trains with sum and with mean and keeps the better on validation:
-    on a graph whose classes are counts that is the sum, and predict rebuilds it."""
+    on a graph whose classes are counts that is the sum, and predict rebuilds it. The sum
+    leads clearly after the first seed, so the second seed trains the sum only."""
     torch.set_num_threads(1)
     config = _count_graph(tmp_path)
     run = tmp_path / "run"
@@ -135,11 +136,14 @@ def test_auto_aggregation_keeps_the_one_that_wins_on_validation(tmp_path):
     assert result.metrics["aggregation"] == "sum"
     assert sel["sum"]["valid_accuracy"] > sel["mean"]["valid_accuracy"]
     assert result.metrics["test_accuracy"] >= 0.85
+    assert result.metrics["aggregation_seeds_compared"] == 1
     # The figures are the kept candidate's, and its seeds were scored on the same splits.
-    assert result.metrics["valid_accuracy"] == pytest.approx(sel["sum"]["valid_accuracy"])
+    assert result.per_seed[0]["valid_accuracy"] == pytest.approx(sel["sum"]["valid_accuracy"])
     # While the candidates are compared, progress shows validation only, never test.
     compared = [d for s, d in seen if s == "candidate_seed_done"]
-    assert len(compared) == 4 and not any(k.startswith("test_") for d in compared for k in d)
+    assert len(compared) == 2 and not any(k.startswith("test_") for d in compared for k in d)
+    trained = [(d["seed"], d["aggregation"]) for s, d in seen if s == "seed"]
+    assert trained == [(0, "sum"), (0, "mean"), (1, "sum")]
     assert json.loads((run / "config.json").read_text())["aggregation"] == "auto"
     assert json.loads((run / "model.json").read_text())["aggregation"] == "sum"
     # predict must rebuild the kept model with the aggregation it was trained with.
