@@ -60,6 +60,15 @@ class Modality(ABC):
         input: ill-typed literals are marked invalid and counted in ``errors``.
         """
 
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: the ``valid``, ``errors`` and ``lenient`` that :meth:`parse` would give.
+
+        ``data`` may be empty (``[n, 0]``) and ``meta`` partial: this is for reports
+        (``rdf2mm inspect``), not for encoding. Modalities whose arrays are costly to build
+        (images, geometries, text) override it; by default it parses.
+        """
+        return self.parse(lexical, datatypes, groups)
+
     @abstractmethod
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """Build the encoder: a module mapping ``torch.as_tensor(parsed.data[idx])`` to ``[len(idx), out_dim]``."""

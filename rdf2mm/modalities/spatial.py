@@ -88,8 +88,28 @@ class SpatialModality(Modality):
     # ------------------------------------------------------------------ parse
     def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Parse WKT and build the vertex sequences; ill-typed literals are zero rows."""
+        data = np.zeros((len(lexical), self.max_points, CHANNELS), dtype=np.float32)
+        valid, errors = self._parse_into(lexical, data)
+        data[~valid] = 0
+        g_mean, g_std = _global_stats(data, valid)
+        meta = {
+            "max_points": self.max_points,
+            "channels": CHANNELS,
+            "seq_channels": SEQ_CHANNELS,
+            "global_mean": g_mean,
+            "global_std": g_std,
+        }
+        return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
+
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: the same geometry and finiteness checks as :meth:`parse`, no vertex sequences."""
+        valid, errors = self._parse_into(lexical, None)
+        meta = {"max_points": self.max_points, "channels": CHANNELS, "seq_channels": SEQ_CHANNELS}
+        return ParsedLiterals(data=np.zeros((len(lexical), 0), dtype=np.float32), valid=valid, errors=errors, meta=meta)
+
+    def _parse_into(self, lexical: Sequence[str], data: np.ndarray | None) -> tuple[np.ndarray, Counter]:
+        """Validity and reasons of every literal; the vertex sequences go into ``data`` unless it is None."""
         n = len(lexical)
-        data = np.zeros((n, self.max_points, CHANNELS), dtype=np.float32)
         valid = np.zeros(n, dtype=bool)
         errors: Counter = Counter()
         reasons: list[str | None] = [None] * n
@@ -124,16 +144,7 @@ class SpatialModality(Modality):
         for i, reason in enumerate(reasons):
             if reason is not None and not valid[i]:
                 errors[reason] += 1
-        data[~valid] = 0
-        g_mean, g_std = _global_stats(data, valid)
-        meta = {
-            "max_points": self.max_points,
-            "channels": CHANNELS,
-            "seq_channels": SEQ_CHANNELS,
-            "global_mean": g_mean,
-            "global_std": g_std,
-        }
-        return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
+        return valid, errors
 
     def _precheck(self, lex: Any) -> tuple[str | None, str]:
         """Strip a CRS IRI / SRID prefix and refuse enormous literals before GEOS sees them."""
@@ -164,7 +175,7 @@ class SpatialModality(Modality):
             return None, "too large"
         return text, ""
 
-    def _encode_safely(self, geoms: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _encode_safely(self, geoms: np.ndarray, data: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
         """:meth:`_encode`, retried one geometry at a time if the batch fails (parse never raises)."""
         try:
             return self._encode(geoms, data, rows)
@@ -174,11 +185,12 @@ class SpatialModality(Modality):
                 try:
                     good[j] = self._encode(geoms[j : j + 1], data, rows[j : j + 1])[0]
                 except Exception:  # noqa: BLE001
-                    data[rows[j]] = 0
+                    if data is not None:
+                        data[rows[j]] = 0
             return good
 
-    def _encode(self, geoms: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Fill ``data[rows]``; return which geometries gave finite features."""
+    def _encode(self, geoms: np.ndarray, data: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        """Fill ``data[rows]`` (unless ``data`` is None); return which geometries gave finite features."""
         seq = vertex_table(geoms)
         n_geom = len(geoms)
         gi, xy = seq["geom"], seq["xy"]
@@ -207,6 +219,8 @@ class SpatialModality(Modality):
         bad_vertex = ~np.isfinite(norm).all(axis=1)
         if bad_vertex.any():
             finite[np.unique(gi[bad_vertex])] = False
+        if data is None:  # only checking: validity is known, no sequences to build
+            return finite & (cnt > 0)
 
         # position of each vertex in its sequence, resampling the long ones
         starts = np.searchsorted(gi, np.arange(n_geom))  # gi is sorted

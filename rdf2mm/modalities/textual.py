@@ -88,22 +88,19 @@ class TextualModality(Modality):
     # ------------------------------------------------------------------ parse
     def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Index characters (charcnn) or look up / compute sentence features (minilm)."""
-        texts: list[str] = []
-        valid = np.ones(len(lexical), dtype=bool)
-        errors: Counter = Counter()
-        for i, s in enumerate(lexical):
-            if isinstance(s, str):
-                texts.append(s)
-            else:
-                texts.append("")
-                valid[i] = False
-                errors["not a string"] += 1
+        texts, valid, errors = _texts(lexical)
         if self.encoder == "charcnn":
             data, meta = self._parse_chars(texts, valid)
         else:
             data, meta = self._parse_minilm(texts, valid)
         data[~valid] = 0
         return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
+
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: every ``str`` is valid text (no vocabulary, no features)."""
+        _, valid, errors = _texts(lexical)
+        return ParsedLiterals(data=np.zeros((len(lexical), 0), dtype=np.int16), valid=valid, errors=errors,
+                              meta={"encoder": self.encoder})
 
     def _parse_chars(self, texts: list[str], valid: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         L = self.max_length
@@ -150,6 +147,21 @@ class TextualModality(Modality):
         if kind == "charcnn":
             return CharCNN(vocab_size=int(parsed.meta["vocab_size"]), out_dim=out_dim, **options)
         return FeatureMLP(in_dim=int(parsed.meta.get("dim", MINILM_DIM)), out_dim=out_dim, **options)
+
+
+def _texts(lexical: Sequence[Any]) -> tuple[list[str], np.ndarray, Counter]:
+    """The strings (``""`` for non-strings), which were strings, and the count of those that were not."""
+    texts: list[str] = []
+    valid = np.ones(len(lexical), dtype=bool)
+    errors: Counter = Counter()
+    for i, s in enumerate(lexical):
+        if isinstance(s, str):
+            texts.append(s)
+        else:
+            texts.append("")
+            valid[i] = False
+            errors["not a string"] += 1
+    return texts, valid, errors
 
 
 # ------------------------------------------------------------------ minilm + cache

@@ -97,6 +97,25 @@ class VisualModality(Modality):
         errors = Counter(r for r, ok in zip(reasons, valid) if not ok)
         return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
 
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: decode every image (so truncated ones are found) but build no pixel array.
+
+        One thread: the checks are mostly Python (pillow's header parsing), where a pool
+        of threads only adds hand-over costs.
+        """
+        n = len(lexical)
+        valid = np.zeros(n, dtype=bool)
+        errors: Counter = Counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # as in parse
+            for i in range(n):
+                reason = image_reason(lexical[i], self.size, self.max_pixels, self.max_bytes)
+                if reason:
+                    errors[reason] += 1
+                else:
+                    valid[i] = True
+        return ParsedLiterals(data=np.zeros((n, 0), dtype=np.uint8), valid=valid, errors=errors, meta={"size": self.size})
+
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """A MobileNet-style CNN trained from scratch (options: ``width``, ``dropout``)."""
         from rdf2mm.modalities.encoders.visual import MobileNetEncoder
@@ -139,6 +158,24 @@ def decode_base64(text: str, max_bytes: int) -> tuple[bytes | None, str]:
 
 def decode_image(text: str, size: int, max_pixels: int, max_bytes: int) -> tuple[np.ndarray | None, str]:
     """One literal to a uint8 ``[size, size, 3]`` RGB array, or ``(None, reason)``; never raises."""
+    return _decode(text, size, max_pixels, max_bytes, pixels=True)
+
+
+def image_reason(text: str, size: int, max_pixels: int, max_bytes: int) -> str:
+    """Why :func:`decode_image` would refuse the literal (``""``: it would not); never raises.
+
+    Decodes as :func:`decode_image` does (the same draft scale, the same mode
+    conversions) but skips what cannot fail once the pixels are loaded: EXIF
+    orientation, resizing and the copy into an array.
+    """
+    return _decode(text, size, max_pixels, max_bytes, pixels=False)[1]
+
+
+#: what a successful :func:`image_reason` decode returns in place of the pixels
+_CHECKED = np.zeros((0, 0, 3), dtype=np.uint8)
+
+
+def _decode(text: str, size: int, max_pixels: int, max_bytes: int, pixels: bool) -> tuple[np.ndarray | None, str]:
     raw, reason = decode_base64(text, max_bytes)
     if raw is None:
         return None, reason
@@ -158,9 +195,12 @@ def decode_image(text: str, size: int, max_pixels: int, max_bytes: int) -> tuple
             # decode at 1/2, 1/4 or 1/8 scale directly, as long as the result is >= size
             img.draft("RGB", (size, size))
         img.load()
-        img = _orient(img)
+        if pixels:
+            img = _orient(img)  # never raises (bad EXIF keeps the pixels): skipped when only checking
         if img.mode not in ("RGB", "L"):
             img = img.convert("RGBA" if img.mode in ("P", "PA", "LA") else img.mode).convert("RGB")
+        if not pixels:
+            return _CHECKED, ""
         if img.size != (size, size):
             img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
         if img.mode != "RGB":
