@@ -1,9 +1,12 @@
 """The contract every modality implements.
 
 A modality turns the lexical forms of its literals into arrays (``parse``), reports
-which ones are ill-typed and why, and builds the torch encoder that maps those arrays
-to vectors (``make_encoder``). Adding a modality means adding one module that defines
-a :class:`Modality` subclass and registering it in :mod:`rdf2mm.modalities.registry`.
+which ones are ill-typed and why (``check`` does only that, for ``rdf2mm inspect``),
+and builds the torch encoder that maps those arrays to vectors (``make_encoder``).
+Adding a modality means adding one module that defines a :class:`Modality` subclass
+(torch-free: ``rdf2mm inspect`` imports it), its encoder in
+:mod:`rdf2mm.modalities.encoders`, imported inside ``make_encoder``, and registering it
+in :mod:`rdf2mm.modalities.registry`.
 """
 from __future__ import annotations
 
