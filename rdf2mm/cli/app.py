@@ -22,6 +22,7 @@ from typer.core import TyperGroup
 # Typer 0.29 carries its own click; its classes are reached through the Typer objects.
 Parameter = Any
 
+from rdf2mm.cli.coercion import light_coercion
 from rdf2mm.errors import ExitCode, Rdf2mmError
 
 #: options of the rdf2mm group that may also be written after the command
@@ -45,12 +46,14 @@ class _Group(TyperGroup):
         moved = [i for i in range(command + 1, cut) if args[i] in GLOBAL_FLAGS]
         if moved:
             args = [args[i] for i in moved] + [a for i, a in enumerate(args) if i not in moved]
+        light_coercion(self, ctx)  # no Pydantic for flags that were not given
         return super().parse_args(ctx, args)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             _readable_help(command, ctx)
+            light_coercion(command, ctx)
         return command
 
     def format_help(self, ctx: Any, formatter: Any) -> None:

@@ -1,10 +1,14 @@
 """Literal modalities: datatype -> modality inference, parsers and encoders.
 
 One module per modality (``numeric``, ``boolean``, ``temporal``, ``textual``, ``visual``,
-``spatial``), each defining a :class:`~rdf2mm.modalities.base.Modality`; the table of
-which datatype goes where is in :mod:`rdf2mm.modalities.registry` and the IRIs in
-:mod:`rdf2mm.modalities.xsd`. The registry names below are re-exported lazily, so that
-importing e.g. ``rdf2mm.modalities.xsd`` does not import torch.
+``spatial``), each defining a :class:`~rdf2mm.modalities.base.Modality` (parsing and
+validation, no torch); the torch encoders they build are in
+:mod:`rdf2mm.modalities.encoders` (one module per modality, imported only by
+``make_encoder``), the array layouts both sides share in
+:mod:`rdf2mm.modalities.layouts`. The table of which datatype goes where is in
+:mod:`rdf2mm.modalities.registry` and the IRIs in :mod:`rdf2mm.modalities.xsd`. The
+registry names below are re-exported lazily, so that importing e.g.
+``rdf2mm.modalities.xsd`` imports nothing else.
 """
 from __future__ import annotations
 

@@ -1,19 +1,24 @@
 """The contract every modality implements.
 
 A modality turns the lexical forms of its literals into arrays (``parse``), reports
-which ones are ill-typed and why, and builds the torch encoder that maps those arrays
-to vectors (``make_encoder``). Adding a modality means adding one module that defines
-a :class:`Modality` subclass and registering it in :mod:`rdf2mm.modalities.registry`.
+which ones are ill-typed and why (``check`` does only that, for ``rdf2mm inspect``),
+and builds the torch encoder that maps those arrays to vectors (``make_encoder``).
+Adding a modality means adding one module that defines a :class:`Modality` subclass
+(torch-free: ``rdf2mm inspect`` imports it), its encoder in
+:mod:`rdf2mm.modalities.encoders`, imported inside ``make_encoder``, and registering it
+in :mod:`rdf2mm.modalities.registry`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
-from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover - parsing must not import torch
+    from torch import nn
 
 
 @dataclass
@@ -57,6 +62,15 @@ class Modality(ABC):
         literal, usually the predicate, for per-group scaling. Must never raise on bad
         input: ill-typed literals are marked invalid and counted in ``errors``.
         """
+
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: the ``valid``, ``errors`` and ``lenient`` that :meth:`parse` would give.
+
+        ``data`` may be empty (``[n, 0]``) and ``meta`` partial: this is for reports
+        (``rdf2mm inspect``), not for encoding. Modalities whose arrays are costly to build
+        (images, geometries, text) override it; by default it parses.
+        """
+        return self.parse(lexical, datatypes, groups)
 
     @abstractmethod
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:

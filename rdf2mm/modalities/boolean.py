@@ -6,13 +6,14 @@ collapsing; anything else (``True``, ``yes``, ``t``) is ill-typed ("not a boolea
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from rdf2mm.modalities.base import Modality, ParsedLiterals
+
+if TYPE_CHECKING:  # pragma: no cover - parsing must not import torch
+    from torch import nn
 
 XSD_WS = " \t\n\r"
 _VALUE = {"true": 1.0, "1": 1.0, "false": -1.0, "0": -1.0}
@@ -38,17 +39,6 @@ class BooleanModality(Modality):
 
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """One ``Linear(1, out_dim)``: the value direction plus a bias."""
+        from rdf2mm.modalities.encoders.boolean import BooleanEncoder
+
         return BooleanEncoder(out_dim=out_dim, **options)
-
-
-class BooleanEncoder(nn.Module):
-    """Maps ``[b, 1]`` values in {-1, +1} to ``[b, out_dim]``."""
-
-    def __init__(self, out_dim: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(1, out_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 1:
-            x = x.unsqueeze(1)
-        return self.linear(x.to(self.linear.weight.dtype))

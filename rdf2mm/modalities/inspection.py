@@ -23,7 +23,7 @@ def inspect_graph(
     occ_dt = kg.datatype_counts(occurrences=True)
     distinct_dt = kg.datatype_counts(occurrences=False)
     report = (
-        prepare_literals(kg, MODALITY_NAMES, modality_map).report
+        prepare_literals(kg, MODALITY_NAMES, modality_map, validate_only=True).report
         if validate
         else {dt: {"ill_typed": None, "reasons": {}} for dt in kg.datatypes}
     )

@@ -31,15 +31,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from rdf2mm.errors import UsageError
 from rdf2mm.modalities import xsd
 from rdf2mm.modalities.base import Modality, ParsedLiterals
+
+if TYPE_CHECKING:  # pragma: no cover - parsing must not import torch
+    from torch import nn
 
 SCALINGS = ("robust", "log", "minmax")
 #: XSD whiteSpace=collapse removes exactly these characters (not NBSP or other Unicode spaces)
@@ -81,24 +82,9 @@ class NumericModality(Modality):
 
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """An MLP ``Linear(1, hidden)-ReLU-Linear(hidden, out_dim)`` (``hidden=0``: one Linear)."""
+        from rdf2mm.modalities.encoders.numeric import ScalarEncoder
+
         return ScalarEncoder(out_dim=out_dim, **options)
-
-
-class ScalarEncoder(nn.Module):
-    """Maps ``[b, 1]`` (or ``[b]``) scalars to ``[b, out_dim]``."""
-
-    def __init__(self, out_dim: int, hidden: int = 32) -> None:
-        super().__init__()
-        if hidden and hidden > 0:
-            self.net: nn.Module = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
-        else:
-            self.net = nn.Linear(1, out_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 1:
-            x = x.unsqueeze(1)
-        weight = next(self.net.parameters())
-        return self.net(x.to(weight.dtype))
 
 
 # ---------------------------------------------------------------- parsing

@@ -72,6 +72,7 @@ def prepare_literals(
     options: dict[str, dict[str, Any]] | None = None,
     literal_ids: np.ndarray | None = None,
     on_stage: Callable[[str, str], None] | None = None,
+    validate_only: bool = False,
 ) -> PreparedLiterals:
     """Parse the literals of ``modalities`` (all six by default).
 
@@ -79,7 +80,9 @@ def prepare_literals(
     ``{"textual": {"encoder": "minilm"}}``). ``literal_ids`` restricts parsing to the
     literals a model will use (default: all). Ill-typed literals are counted per
     datatype, never fatal. ``on_stage(modality, "start" | "end")`` brackets the work on
-    each modality that has literals to parse (for timings).
+    each modality that has literals to parse (for timings). With ``validate_only`` only
+    the report is filled (each modality's :meth:`~rdf2mm.modalities.base.Modality.check`,
+    no arrays are kept in ``data``): what ``rdf2mm inspect`` needs.
     """
     options = options or {}
     per_dt, lit_mod = infer_modalities(kg, modality_map)
@@ -110,8 +113,11 @@ def prepare_literals(
         if name == "textual":
             dts = [RDF_LANGSTRING if kg.literal_language[i] else d for i, d in zip(ids, dts)]
         modality = get_modality(name, **options.get(name, {}))
-        parsed = modality.parse(lexical, dts, groups[ids])
-        prepared.data[name] = ModalityData(literal_ids=ids.astype(np.int64), parsed=parsed)
+        if validate_only:
+            parsed = modality.check(lexical, dts, groups[ids])
+        else:
+            parsed = modality.parse(lexical, dts, groups[ids])
+            prepared.data[name] = ModalityData(literal_ids=ids.astype(np.int64), parsed=parsed)
         _count_invalid(prepared, kg, ids, parsed, modality, occurrences)
         for reason, rows in parsed.lenient.items():
             hit = ids[rows]
@@ -143,5 +149,5 @@ def _count_invalid(
             # Several datatypes share the modality: re-parse just their ill-typed
             # literals (few) to attribute the reasons exactly.
             these = bad[kg.literal_datatype[bad] == code]
-            again = modality.parse([kg.literal_lexical[i] for i in these], [kg.datatypes[code]] * len(these))
+            again = modality.check([kg.literal_lexical[i] for i in these], [kg.datatypes[code]] * len(these))
             entry["reasons"] = dict(again.errors)

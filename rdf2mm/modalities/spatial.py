@@ -52,20 +52,18 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import shapely
-import torch
-from torch import nn
 
 from rdf2mm.errors import UsageError
 from rdf2mm.modalities.base import Modality, ParsedLiterals
+from rdf2mm.modalities.layouts import CHANNELS, GLOBAL_CHANNELS, MASK, SEQ_CHANNELS
 
-SEQ_CHANNELS = 7
-GLOBAL_CHANNELS = 11
-CHANNELS = SEQ_CHANNELS + GLOBAL_CHANNELS
-MASK = 6
+if TYPE_CHECKING:  # pragma: no cover - parsing must not import torch
+    from torch import nn
+
 
 # shapely type ids
 _POINT, _LINESTRING, _LINEARRING, _POLYGON = 0, 1, 2, 3
@@ -90,8 +88,28 @@ class SpatialModality(Modality):
     # ------------------------------------------------------------------ parse
     def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Parse WKT and build the vertex sequences; ill-typed literals are zero rows."""
+        data = np.zeros((len(lexical), self.max_points, CHANNELS), dtype=np.float32)
+        valid, errors = self._parse_into(lexical, data)
+        data[~valid] = 0
+        g_mean, g_std = _global_stats(data, valid)
+        meta = {
+            "max_points": self.max_points,
+            "channels": CHANNELS,
+            "seq_channels": SEQ_CHANNELS,
+            "global_mean": g_mean,
+            "global_std": g_std,
+        }
+        return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
+
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: the same geometry and finiteness checks as :meth:`parse`, no vertex sequences."""
+        valid, errors = self._parse_into(lexical, None)
+        meta = {"max_points": self.max_points, "channels": CHANNELS, "seq_channels": SEQ_CHANNELS}
+        return ParsedLiterals(data=np.zeros((len(lexical), 0), dtype=np.float32), valid=valid, errors=errors, meta=meta)
+
+    def _parse_into(self, lexical: Sequence[str], data: np.ndarray | None) -> tuple[np.ndarray, Counter]:
+        """Validity and reasons of every literal; the vertex sequences go into ``data`` unless it is None."""
         n = len(lexical)
-        data = np.zeros((n, self.max_points, CHANNELS), dtype=np.float32)
         valid = np.zeros(n, dtype=bool)
         errors: Counter = Counter()
         reasons: list[str | None] = [None] * n
@@ -126,16 +144,7 @@ class SpatialModality(Modality):
         for i, reason in enumerate(reasons):
             if reason is not None and not valid[i]:
                 errors[reason] += 1
-        data[~valid] = 0
-        g_mean, g_std = _global_stats(data, valid)
-        meta = {
-            "max_points": self.max_points,
-            "channels": CHANNELS,
-            "seq_channels": SEQ_CHANNELS,
-            "global_mean": g_mean,
-            "global_std": g_std,
-        }
-        return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
+        return valid, errors
 
     def _precheck(self, lex: Any) -> tuple[str | None, str]:
         """Strip a CRS IRI / SRID prefix and refuse enormous literals before GEOS sees them."""
@@ -166,7 +175,7 @@ class SpatialModality(Modality):
             return None, "too large"
         return text, ""
 
-    def _encode_safely(self, geoms: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _encode_safely(self, geoms: np.ndarray, data: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
         """:meth:`_encode`, retried one geometry at a time if the batch fails (parse never raises)."""
         try:
             return self._encode(geoms, data, rows)
@@ -176,11 +185,12 @@ class SpatialModality(Modality):
                 try:
                     good[j] = self._encode(geoms[j : j + 1], data, rows[j : j + 1])[0]
                 except Exception:  # noqa: BLE001
-                    data[rows[j]] = 0
+                    if data is not None:
+                        data[rows[j]] = 0
             return good
 
-    def _encode(self, geoms: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Fill ``data[rows]``; return which geometries gave finite features."""
+    def _encode(self, geoms: np.ndarray, data: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        """Fill ``data[rows]`` (unless ``data`` is None); return which geometries gave finite features."""
         seq = vertex_table(geoms)
         n_geom = len(geoms)
         gi, xy = seq["geom"], seq["xy"]
@@ -209,6 +219,8 @@ class SpatialModality(Modality):
         bad_vertex = ~np.isfinite(norm).all(axis=1)
         if bad_vertex.any():
             finite[np.unique(gi[bad_vertex])] = False
+        if data is None:  # only checking: validity is known, no sequences to build
+            return finite & (cnt > 0)
 
         # position of each vertex in its sequence, resampling the long ones
         starts = np.searchsorted(gi, np.arange(n_geom))  # gi is sorted
@@ -240,6 +252,8 @@ class SpatialModality(Modality):
     # ---------------------------------------------------------------- encoder
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """A 1-D CNN over the vertex sequence plus the global features (options: ``channels``, ``kernel``)."""
+        from rdf2mm.modalities.encoders.spatial import VertexCNN
+
         return VertexCNN(
             out_dim=out_dim,
             global_mean=parsed.meta.get("global_mean"),
@@ -391,48 +405,3 @@ def _resample(ring_start: np.ndarray, budget: int) -> np.ndarray:
         pick = rest[np.unique(np.round(np.linspace(0, len(rest) - 1, min(room, len(rest)))).astype(np.int64))]
         starts = np.concatenate([starts, pick])
     return np.sort(starts)
-
-
-# -------------------------------------------------------------------------- encoder
-class VertexCNN(nn.Module):
-    """1-D CNN over the vertex sequence, masked max + mean pooling, plus the global features.
-
-    The global features are standardised with the statistics from parsing (they mix
-    log-sizes, signed-log places and counts on very different scales).
-    """
-
-    def __init__(
-        self,
-        out_dim: int,
-        global_mean: Sequence[float] | None = None,
-        global_std: Sequence[float] | None = None,
-        channels: int = 64,
-        kernel: int = 5,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__()
-        mean = torch.tensor(list(global_mean) if global_mean is not None else [0.0] * GLOBAL_CHANNELS, dtype=torch.float32)
-        std = torch.tensor(list(global_std) if global_std is not None else [1.0] * GLOBAL_CHANNELS, dtype=torch.float32)
-        self.register_buffer("g_mean", mean)
-        self.register_buffer("g_std", std)
-        pad = kernel // 2
-        self.convs = nn.Sequential(
-            nn.Conv1d(SEQ_CHANNELS - 1, channels, kernel, padding=pad),
-            nn.ReLU(),
-            nn.Conv1d(channels, channels, kernel, padding=pad),
-            nn.ReLU(),
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(2 * channels + GLOBAL_CHANNELS, out_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float()
-        mask = x[..., MASK]  # [b, P]
-        h = self.convs(x[..., :MASK].transpose(1, 2))  # [b, ch, P]
-        m = mask.unsqueeze(1)
-        hmax = h.masked_fill(m == 0, float("-inf")).amax(dim=2)
-        hmax = torch.where(torch.isfinite(hmax), hmax, torch.zeros_like(hmax))  # all-padding rows
-        hmean = (h * m).sum(dim=2) / m.sum(dim=2).clamp(min=1.0)
-        # invalid (all-zero) rows stay zero rather than becoming -mean/std
-        glob = (x[:, 0, SEQ_CHANNELS:] - self.g_mean) / self.g_std * mask[:, :1]
-        return self.out(self.dropout(torch.cat([hmax, hmean, glob], dim=1)))

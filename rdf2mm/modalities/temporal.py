@@ -23,15 +23,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from itertools import compress
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from rdf2mm.modalities import xsd
 from rdf2mm.modalities.base import Modality, ParsedLiterals
 from rdf2mm.modalities.numeric import rows_by_datatype
+
+if TYPE_CHECKING:  # pragma: no cover - parsing must not import torch
+    from torch import nn
 
 XSD_WS = " \t\n\r"
 
@@ -108,21 +109,11 @@ class TemporalModality(Modality):
 
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """A feed-forward net ``Linear(WIDTH, hidden)-ReLU-Linear(hidden, out_dim)`` (option ``hidden``)."""
+        from rdf2mm.modalities.encoders.temporal import TemporalEncoder
+
         return TemporalEncoder(in_dim=int(parsed.meta.get("width", WIDTH)), out_dim=out_dim, **options)
 
 
-class TemporalEncoder(nn.Module):
-    """Maps ``[b, WIDTH]`` temporal features to ``[b, out_dim]``."""
-
-    def __init__(self, out_dim: int, in_dim: int = WIDTH, hidden: int = 64) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.to(self.net[0].weight.dtype))
-
-
-# ---------------------------------------------------------------- parsing
 class _Reasons:
     """Interns rejection reasons as small integer codes (0 = valid)."""
 

@@ -28,20 +28,21 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from torch import nn
 
 from rdf2mm.errors import UsageError
 from rdf2mm.io.atomic import atomic_path
 from rdf2mm.modalities.base import Modality, ParsedLiterals
+from rdf2mm.modalities.layouts import UNK
 from rdf2mm.models.registry import TEXT_ENCODERS
+
+if TYPE_CHECKING:  # pragma: no cover - parsing must not import torch
+    from torch import nn
 
 #: the registered text encoder names (see :data:`rdf2mm.models.registry.TEXT_ENCODERS`)
 ENCODERS = TEXT_ENCODERS.names()
-PAD, UNK = 0, 1
 MINILM_DIM = 384
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -87,22 +88,19 @@ class TextualModality(Modality):
     # ------------------------------------------------------------------ parse
     def parse(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
         """Index characters (charcnn) or look up / compute sentence features (minilm)."""
-        texts: list[str] = []
-        valid = np.ones(len(lexical), dtype=bool)
-        errors: Counter = Counter()
-        for i, s in enumerate(lexical):
-            if isinstance(s, str):
-                texts.append(s)
-            else:
-                texts.append("")
-                valid[i] = False
-                errors["not a string"] += 1
+        texts, valid, errors = _texts(lexical)
         if self.encoder == "charcnn":
             data, meta = self._parse_chars(texts, valid)
         else:
             data, meta = self._parse_minilm(texts, valid)
         data[~valid] = 0
         return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
+
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: every ``str`` is valid text (no vocabulary, no features)."""
+        _, valid, errors = _texts(lexical)
+        return ParsedLiterals(data=np.zeros((len(lexical), 0), dtype=np.int16), valid=valid, errors=errors,
+                              meta={"encoder": self.encoder})
 
     def _parse_chars(self, texts: list[str], valid: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         L = self.max_length
@@ -143,97 +141,27 @@ class TextualModality(Modality):
     # ---------------------------------------------------------------- encoder
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """A character CNN (charcnn) or an MLP on sentence features (minilm)."""
+        from rdf2mm.modalities.encoders.textual import CharCNN, FeatureMLP
+
         kind = parsed.meta.get("encoder", self.encoder)
         if kind == "charcnn":
             return CharCNN(vocab_size=int(parsed.meta["vocab_size"]), out_dim=out_dim, **options)
         return FeatureMLP(in_dim=int(parsed.meta.get("dim", MINILM_DIM)), out_dim=out_dim, **options)
 
 
-# ---------------------------------------------------------------------- encoders
-class CharCNN(nn.Module):
-    """Character CNN (Zhang et al. 2015, scaled down): embed, conv/pool stack, global max, linear.
-
-    Inputs shorter than the pooling stack needs are right-padded, so any ``max_length``
-    works.
-    """
-
-    def __init__(
-        self,
-        vocab_size: int,
-        out_dim: int,
-        emb_dim: int = 32,
-        channels: int = 64,
-        kernel: int = 5,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(max(vocab_size, 2), emb_dim, padding_idx=PAD)
-        pad = kernel // 2
-        self.convs = nn.Sequential(
-            nn.Conv1d(emb_dim, channels, kernel, padding=pad),
-            nn.ReLU(),
-            nn.MaxPool1d(3),
-            nn.Conv1d(channels, channels, kernel, padding=pad),
-            nn.ReLU(),
-            nn.MaxPool1d(3),
-            nn.Conv1d(channels, channels, 3, padding=1),
-            nn.ReLU(),
-        )
-        self.min_len = 9  # two pools of 3 must leave at least one position
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(channels, out_dim)
-
-    #: strings are encoded in chunks of similar length, each trimmed to its longest string
-    bucket_size: int = 512
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.long()
-        if x.shape[0] <= self.bucket_size:
-            return self._encode(x, int((x != PAD).sum(1).max()) if x.numel() else 0)
-        # Real text is mostly much shorter than max_length: sorting by length and trimming
-        # each chunk's padding cuts the convolution work several-fold (AIFB: median 19 of 128).
-        lengths = (x != PAD).sum(1)
-        order = torch.argsort(lengths)
-        chunks = torch.split(order, self.bucket_size)
-        outs = [self._encode(x[idx], int(lengths[idx[-1]])) for idx in chunks]
-        return torch.cat(outs)[torch.argsort(order)]
-
-    def _encode(self, x: torch.Tensor, length: int) -> torch.Tensor:
-        x = x[:, : max(length, self.min_len)]
-        if x.shape[1] < self.min_len:
-            x = nn.functional.pad(x, (0, self.min_len - x.shape[1]), value=PAD)
-        # Each string is encoded as if alone (padded to min_len only): positions past its
-        # own length are zeroed after every convolution, so the result does not depend on
-        # which other strings share the batch (mini-batches, buckets) or how long they are.
-        valid = (x != PAD).sum(1).clamp(min=self.min_len)
-        h = self.embed(x).transpose(1, 2)  # [b, emb, L]
-        for layer in self.convs:
-            h = layer(h)
-            if isinstance(layer, nn.MaxPool1d):
-                valid = valid // 3
-            if not isinstance(layer, nn.Conv1d):
-                keep = torch.arange(h.shape[2], device=h.device) < valid.unsqueeze(1)
-                h = h * keep.unsqueeze(1).to(h.dtype)
-        h = h.amax(dim=2)
-        return self.out(self.dropout(h))
-
-
-class FeatureMLP(nn.Module):
-    """LayerNorm, then a one-hidden-layer MLP: frozen features to ``out_dim``."""
-
-    def __init__(self, in_dim: int, out_dim: int, hidden: int = 128, dropout: float = 0.1) -> None:
-        super().__init__()
-        # the features are unit-norm (entries ~0.05): normalise so the MLP sees unit scale
-        self.net = nn.Sequential(
-            nn.LayerNorm(in_dim),
-            nn.Linear(in_dim, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, out_dim),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.float())
+def _texts(lexical: Sequence[Any]) -> tuple[list[str], np.ndarray, Counter]:
+    """The strings (``""`` for non-strings), which were strings, and the count of those that were not."""
+    texts: list[str] = []
+    valid = np.ones(len(lexical), dtype=bool)
+    errors: Counter = Counter()
+    for i, s in enumerate(lexical):
+        if isinstance(s, str):
+            texts.append(s)
+        else:
+            texts.append("")
+            valid[i] = False
+            errors["not a string"] += 1
+    return texts, valid, errors
 
 
 # ------------------------------------------------------------------ minilm + cache
@@ -290,6 +218,8 @@ def _encode_minilm(texts: list[str], batch_size: int) -> np.ndarray:
     model = load_minilm()
     # lone surrogates cannot reach the tokenizer; replace them (the cache key keeps the original)
     clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+    import torch  # only when features are computed: parsing charcnn text needs no torch
+
     with torch.inference_mode():
         out = model.encode(clean, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
     return np.asarray(out, dtype=np.float32).reshape(len(texts), MINILM_DIM)

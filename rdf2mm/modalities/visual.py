@@ -27,15 +27,16 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
-from torch import nn
 
 from rdf2mm.errors import UsageError
 from rdf2mm.modalities.base import Modality, ParsedLiterals
+
+if TYPE_CHECKING:  # pragma: no cover - parsing must not import torch
+    from torch import nn
 
 #: formats tried when opening a literal; fewer decoders means less attack surface
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
@@ -96,8 +97,29 @@ class VisualModality(Modality):
         errors = Counter(r for r, ok in zip(reasons, valid) if not ok)
         return ParsedLiterals(data=data, valid=valid, errors=errors, meta=meta)
 
+    def check(self, lexical: Sequence[str], datatypes: Sequence[str], groups: np.ndarray | None = None) -> ParsedLiterals:
+        """Validate only: decode every image (so truncated ones are found) but build no pixel array.
+
+        One thread: the checks are mostly Python (pillow's header parsing), where a pool
+        of threads only adds hand-over costs.
+        """
+        n = len(lexical)
+        valid = np.zeros(n, dtype=bool)
+        errors: Counter = Counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # as in parse
+            for i in range(n):
+                reason = image_reason(lexical[i], self.size, self.max_pixels, self.max_bytes)
+                if reason:
+                    errors[reason] += 1
+                else:
+                    valid[i] = True
+        return ParsedLiterals(data=np.zeros((n, 0), dtype=np.uint8), valid=valid, errors=errors, meta={"size": self.size})
+
     def make_encoder(self, parsed: ParsedLiterals, out_dim: int, **options: Any) -> nn.Module:
         """A MobileNet-style CNN trained from scratch (options: ``width``, ``dropout``)."""
+        from rdf2mm.modalities.encoders.visual import MobileNetEncoder
+
         return MobileNetEncoder(
             out_dim=out_dim,
             mean=parsed.meta.get("mean", [0.5] * 3),
@@ -136,6 +158,24 @@ def decode_base64(text: str, max_bytes: int) -> tuple[bytes | None, str]:
 
 def decode_image(text: str, size: int, max_pixels: int, max_bytes: int) -> tuple[np.ndarray | None, str]:
     """One literal to a uint8 ``[size, size, 3]`` RGB array, or ``(None, reason)``; never raises."""
+    return _decode(text, size, max_pixels, max_bytes, pixels=True)
+
+
+def image_reason(text: str, size: int, max_pixels: int, max_bytes: int) -> str:
+    """Why :func:`decode_image` would refuse the literal (``""``: it would not); never raises.
+
+    Decodes as :func:`decode_image` does (the same draft scale, the same mode
+    conversions) but skips what cannot fail once the pixels are loaded: EXIF
+    orientation, resizing and the copy into an array.
+    """
+    return _decode(text, size, max_pixels, max_bytes, pixels=False)[1]
+
+
+#: what a successful :func:`image_reason` decode returns in place of the pixels
+_CHECKED = np.zeros((0, 0, 3), dtype=np.uint8)
+
+
+def _decode(text: str, size: int, max_pixels: int, max_bytes: int, pixels: bool) -> tuple[np.ndarray | None, str]:
     raw, reason = decode_base64(text, max_bytes)
     if raw is None:
         return None, reason
@@ -155,9 +195,12 @@ def decode_image(text: str, size: int, max_pixels: int, max_bytes: int) -> tuple
             # decode at 1/2, 1/4 or 1/8 scale directly, as long as the result is >= size
             img.draft("RGB", (size, size))
         img.load()
-        img = _orient(img)
+        if pixels:
+            img = _orient(img)  # never raises (bad EXIF keeps the pixels): skipped when only checking
         if img.mode not in ("RGB", "L"):
             img = img.convert("RGBA" if img.mode in ("P", "PA", "LA") else img.mode).convert("RGB")
+        if not pixels:
+            return _CHECKED, ""
         if img.size != (size, size):
             img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
         if img.mode != "RGB":
@@ -209,72 +252,3 @@ def channel_stats(data: np.ndarray, valid: np.ndarray, chunk: int = 1024) -> tup
     # constant images would divide by ~0
     std = np.maximum(std, 1e-2)
     return [float(v) for v in mean], [float(v) for v in std]
-
-
-# -------------------------------------------------------------------------- encoder
-class _ConvNorm(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1, act: bool = True) -> None:
-        layers: list[nn.Module] = [
-            nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
-            # GroupNorm, not BatchNorm: rdf2mm trains full-batch and switches to eval for
-            # validation every epoch, where BatchNorm's lagging running statistics made
-            # evaluation disagree with training.
-            nn.GroupNorm(min(8, c_out), c_out),
-        ]
-        if act:
-            layers.append(nn.ReLU6(inplace=True))
-        super().__init__(*layers)
-
-
-class SeparableBlock(nn.Module):
-    """Depthwise 3x3 conv + pointwise 1x1 conv (each GroupNorm + ReLU6); residual when shapes match."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(_ConvNorm(c_in, c_in, 3, stride, groups=c_in), _ConvNorm(c_in, c_out, 1, 1))
-        self.residual = stride == 1 and c_in == c_out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        return x + y if self.residual else y
-
-
-class MobileNetEncoder(nn.Module):
-    """A small MobileNet-style CNN: uint8 images ``[b, 3, H, W]`` to ``[b, out_dim]``.
-
-    Input is scaled to 0..1 and standardised per channel with the statistics from
-    parsing. The stack downsamples by up to 16, but never below a 2x2 map for the
-    parsed ``size`` (normalisation needs more than one value per channel even for a
-    single-image batch), so small images stay cheap instead of being upsampled.
-    """
-
-    def __init__(
-        self,
-        out_dim: int,
-        mean: Sequence[float] = (0.5, 0.5, 0.5),
-        std: Sequence[float] = (0.25, 0.25, 0.25),
-        size: int = 64,
-        width: int = 16,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1))
-        w = int(width)
-        n_down = max(0, min(4, int(size).bit_length() - 2))  # 64 -> 4 (4x4 map), 16 -> 3 (2x2), 4 -> 1
-        strides = iter([2] * n_down + [1] * (4 - n_down))
-        self.features = nn.Sequential(
-            _ConvNorm(3, w, 3, next(strides)),
-            SeparableBlock(w, 2 * w, next(strides)),
-            SeparableBlock(2 * w, 2 * w, 1),
-            SeparableBlock(2 * w, 4 * w, next(strides)),
-            SeparableBlock(4 * w, 4 * w, 1),
-            SeparableBlock(4 * w, 8 * w, next(strides)),
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(8 * w, out_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x.float() / 255.0 - self.mean) / self.std
-        h = self.features(x).mean(dim=(2, 3))
-        return self.out(self.dropout(h))

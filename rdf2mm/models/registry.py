@@ -118,11 +118,11 @@ DECODERS.register("tucker", "rdf2mm.models.decoders:TuckER", "a shared core tens
 
 #: encoders of textual literals (``--text-encoder``)
 TEXT_ENCODERS = Registry("text encoder", "--text-encoder")
-TEXT_ENCODERS.register("charcnn", "rdf2mm.modalities.textual:CharCNN", "a character CNN trained end to end")
-TEXT_ENCODERS.register("minilm", "rdf2mm.modalities.textual:FeatureMLP",
+TEXT_ENCODERS.register("charcnn", "rdf2mm.modalities.encoders.textual:CharCNN", "a character CNN trained end to end")
+TEXT_ENCODERS.register("minilm", "rdf2mm.modalities.encoders.textual:FeatureMLP",
                        "an MLP on frozen all-MiniLM-L6-v2 sentence features (offline)")
 
 #: encoders of visual literals (base64 images)
 IMAGE_ENCODERS = Registry("image encoder")
-IMAGE_ENCODERS.register("mobilenet", "rdf2mm.modalities.visual:MobileNetEncoder",
+IMAGE_ENCODERS.register("mobilenet", "rdf2mm.modalities.encoders.visual:MobileNetEncoder",
                         "a small MobileNet-style CNN trained from scratch")
