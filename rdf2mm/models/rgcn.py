@@ -92,12 +92,24 @@ class _Scatter(torch.autograd.Function):
 
 
 def _csr(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
-    """CSR matrix from COO triples; duplicate entries are summed."""
-    coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape, check_invariants=False)
+    """CSR matrix from COO triples; duplicate entries are summed.
+
+    Built with one sort of the flat (row, col) keys: ``coalesce()`` of a COO tensor does
+    the same job several times slower, and sampled mini-batches build three of these per
+    layer per step.
+    """
+    nrows, ncols = shape
+    key, order = torch.sort(rows * ncols + cols)
+    values = values[order]
+    unique, inverse = torch.unique_consecutive(key, return_inverse=True)
+    if unique.numel() != key.numel():
+        values = torch.zeros(unique.numel(), dtype=values.dtype, device=values.device).index_add_(0, inverse, values)
+    crow = torch.zeros(nrows + 1, dtype=torch.long, device=key.device)
+    crow[1:] = torch.cumsum(torch.bincount(unique // ncols, minlength=nrows), 0)
     with warnings.catch_warnings():
         # "Sparse CSR tensor support is in beta": noise on every build.
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return coo.coalesce().to_sparse_csr()
+        return torch.sparse_csr_tensor(crow, unique % ncols, values, shape, check_invariants=False)
 
 
 class _PairPlan:
@@ -150,6 +162,17 @@ class _PairPlan:
         )  # type: ignore[arg-type]
 
 
+def _pair_layout(key: Tensor, n: int, num_relations: int) -> tuple[Tensor, int, int, Tensor]:
+    """Per relation the pair count, the chunk size, the padded total and per-relation
+    padded counts, for sorted pair keys ``relation * n + node``."""
+    counts = torch.bincount(key // n, minlength=num_relations)
+    nonempty = int((counts > 0).sum())
+    # Chunks of ~1/4 of a mean relation: padding stays under ~25% of the pairs.
+    chunk = max(8, -(-key.numel() // max(4 * nonempty, 1)))
+    padded = (counts + chunk - 1) // chunk * chunk
+    return counts, chunk, int(padded.sum()), padded
+
+
 class RelationalAdjacency:
     """The edges of a multi-relational graph, prepared for :class:`RGCNLayer`.
 
@@ -196,30 +219,49 @@ class RelationalAdjacency:
         # these, then moved to the adjacency's device.
         self._edges = (edge_index, edge_type, edge_weight)
         self._device = edge_index.device
-        self._plans: dict[str, tuple[_PairPlan, _PairPlan]] = {}
+        self._plans: dict[tuple[str, str], _PairPlan] = {}
+        self._pair_rows: dict[str, int] = {}
 
     def plans(self, aggr: Aggr) -> tuple[_PairPlan, _PairPlan]:
         """The ``(aggregate, transform)`` plans of ``aggr`` on this adjacency's device."""
+        return self.plan(aggr, "aggregate"), self.plan(aggr, "transform")
+
+    def plan(self, aggr: Aggr, mode: Mode) -> _PairPlan:
+        """The plan of one formulation, built the first time it is asked for: a layer
+        uses one, and a sampled subgraph (built every step) should not pay for both."""
         if aggr not in AGGRS:
             raise ValueError(f"aggr must be one of {AGGRS}, got {aggr!r}")
-        if aggr not in self._plans:
+        if (aggr, mode) not in self._plans:
             edge_index, edge_type, edge_weight = self._edges
             n, r_count = self.num_nodes, self.num_relations
             src, dst = edge_index[0], edge_index[1]
-            # Aggregate-first pairs (destination, relation); their multiplicities are c_{i,r}.
-            dkey, dinv, dcount = torch.unique(edge_type * n + dst, return_inverse=True, return_counts=True)
+            if aggr == "mean" or mode == "aggregate":
+                # Aggregate-first pairs (destination, relation); their multiplicities are c_{i,r}.
+                dkey, dinv, dcount = torch.unique(edge_type * n + dst, return_inverse=True, return_counts=True)
             if aggr == "mean":
                 values = (1.0 / dcount.to(torch.float64))[dinv]
             elif edge_weight is not None:
                 values = edge_weight.to(device=src.device, dtype=torch.float64)
             else:
                 values = torch.ones(self.num_edges, dtype=torch.float64, device=src.device)
-            aggregate = self._plan(dkey, n, r_count, 0, dinv, src, values)
-            # Transform-first pairs (source, relation).
-            skey, sinv = torch.unique(edge_type * n + src, return_inverse=True)
-            transform = self._plan(skey, n, r_count, 1, dst, sinv, values)
-            self._plans[aggr] = (aggregate.to(self._device), transform.to(self._device))
-        return self._plans[aggr]
+            if mode == "aggregate":
+                built = self._plan(dkey, n, r_count, 0, dinv, src, values)
+            else:
+                # Transform-first pairs (source, relation).
+                skey, sinv = torch.unique(edge_type * n + src, return_inverse=True)
+                built = self._plan(skey, n, r_count, 1, dst, sinv, values)
+            self._plans[(aggr, mode)] = built.to(self._device)
+        return self._plans[(aggr, mode)]
+
+    def padded_pairs(self, mode: Mode) -> int:
+        """Rows (with padding) of the plan of ``mode``, without building it: what
+        :meth:`choose_mode` weighs."""
+        if mode not in self._pair_rows:
+            edge_index, edge_type, _ = self._edges
+            node = edge_index[1] if mode == "aggregate" else edge_index[0]
+            key = torch.unique(edge_type * self.num_nodes + node)
+            self._pair_rows[mode] = _pair_layout(key, self.num_nodes, self.num_relations)[2]
+        return self._pair_rows[mode]
 
     @staticmethod
     def _plan(
@@ -229,11 +271,7 @@ class RelationalAdjacency:
         # coordinates of ``mat``, with the pair index on side ``pair_axis``.
         num_real = key.numel()
         dev = key.device
-        counts = torch.bincount(key // n, minlength=num_relations)
-        nonempty = int((counts > 0).sum())
-        # Chunks of ~1/4 of a mean relation: padding stays under ~25% of the pairs.
-        chunk = max(8, -(-num_real // max(4 * nonempty, 1)))
-        padded = (counts + chunk - 1) // chunk * chunk
+        counts, chunk, _total, padded = _pair_layout(key, n, num_relations)
         start = torch.cumsum(counts, 0) - counts
         pstart = torch.cumsum(padded, 0) - padded
         rel = key // n
@@ -267,13 +305,12 @@ class RelationalAdjacency:
         out = object.__new__(RelationalAdjacency)
         out.__dict__.update(self.__dict__)
         out._device = device
-        out._plans = {a: (agg.to(device), tr.to(device)) for a, (agg, tr) in self._plans.items()}
+        out._plans = {key: plan.to(device) for key, plan in self._plans.items()}
         return out
 
     def choose_mode(self, in_dim: int, out_dim: int, aggr: Aggr = "mean") -> Mode:
         """The formulation with fewer multiply-adds for these dimensions."""
-        aggregate, transform = self.plans(aggr)
-        e, p, q = self.num_edges, transform.num_pairs, aggregate.num_pairs
+        e, p, q = self.num_edges, self.padded_pairs("transform"), self.padded_pairs("aggregate")
         cost_transform = p * in_dim + p * in_dim * out_dim + e * out_dim
         cost_aggregate = e * in_dim + q * in_dim * out_dim + q * out_dim
         return "transform" if cost_transform <= cost_aggregate else "aggregate"
@@ -382,8 +419,7 @@ class RGCNLayer(nn.Module):
         # the batched matmul follows autocast.
         sdt = torch.float64 if x.dtype == torch.float64 else torch.float32
         mode = self.mode or adj.choose_mode(self.in_dim, self.out_dim, self.aggr)
-        aggregate, transform = adj.plans(self.aggr)
-        plan = transform if mode == "transform" else aggregate
+        plan = adj.plan(self.aggr, mode)
         out: Tensor | None = None
         if plan.num_pairs:
             mat, mat_t, sel_t = plan.matrices(sdt)
