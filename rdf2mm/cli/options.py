@@ -84,6 +84,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "epochs": _spec("--epochs", help=f"Maximum epochs (default: {show(ModelSettings.epochs)})."),
     "patience": _spec("--patience", help=f"Early-stopping patience on validation ({_by_task('patience')})."),
     "device": _spec("--device", help=f"{choices_text(DEVICES, DEFAULTS.device)}."),
+    "threads": _spec("--threads", help=f"Intra-op CPU threads of training: a count, or {DEFAULTS.threads} (default: one thread for small graphs, for large ones up to the cores other processes leave free; RDF2MM_THREADS or OMP_NUM_THREADS decide when set). The run's config records the count used."),
     "seed": _spec("--seed", help=f"Random seed (default: {DEFAULTS.seed}); fixes results on CPU at a given thread count (--deterministic: at any)."),
     "seeds": _spec("--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
     "predictions_format": _spec("--predictions-format", help=f"{choices_text(PREDICTION_FORMATS, DEFAULTS.predictions_format)}."),
