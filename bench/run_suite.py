@@ -793,12 +793,12 @@ class Suite:
     def md_gpu(self) -> list[str]:
         device = self.gpu[0]["device"]
         out = [f"### Training rows on {device}", "",
-               "| row | epochs | s/epoch | eval s | test figure | wall s | peak RSS MiB | load |",
-               "|---|---|---|---|---|---|---|---|"]
+               "| row | epochs | s/epoch | eval s | test figure | CPU threads | wall s | peak RSS MiB | load |",
+               "|---|---|---|---|---|---|---|---|---|"]
         notes = []
         for r in self.gpu:
             if "skipped" in r:
-                out.append(f"| {r['what']} | skipped: {r['skipped']} | | | | | | |")
+                out.append(f"| {r['what']} | skipped: {r['skipped']} | | | | | | | |")
                 continue
             m, ps = r.get("metrics", {}), r.get("per_seed", {})
             test = next(((k, m[k]) for k in ("test_accuracy", "test_mrr") if isinstance(m.get(k), float)), None)
@@ -806,7 +806,7 @@ class Suite:
             out.append(f"| {r['what']} | {ps.get('epochs_run', '-')} | {_cell(step, m.get('seconds_per_epoch'), 3)} "
                        f"| {_cell(step, ps.get('eval_seconds'))} | "
                        + (f"{test[0].removeprefix('test_')} {test[1]:.3f}" if test else "-")
-                       + f" | {_num(r['wall_s'])} | {_num(r['peak_mib'], 0)} | {r['load']:.1f} |")
+                       + f" | {m.get('threads', '-')} | {_num(r['wall_s'])} | {_num(r['peak_mib'], 0)} | {r['load']:.1f} |")
             if r.get("error"):
                 notes.append(f"- {r['name']}: {r['status']}: {r['error']}")
         out += [""] + notes + ([""] if notes else [])

@@ -45,3 +45,23 @@ def test_a_torch_that_sees_no_gpu_is_reported_not_benchmarked(tmp_path):
     assert "Fake GPU" in summary
     assert "is not torch==" in summary and "with a usable GPU" in summary
     assert summary in result.stdout
+
+
+def test_the_suite_reports_its_gpu_rows(tmp_path):
+    import argparse
+
+    from bench.run_suite import GPU_ROWS, Suite
+
+    suite = Suite(args=argparse.Namespace(), work=tmp_path, env={})
+    suite.gpu = [
+        {"name": "aifb", "what": GPU_ROWS["aifb"][0], "device": "cuda", "status": "ok", "error": None,
+         "wall_s": 12.5, "load": 0.3, "peak_mib": 900.0, "command": "rdf2mm -q train aifbplus.nt.gz --device cuda",
+         "metrics": {"seconds_per_epoch": 0.0123, "test_accuracy": 0.94, "threads": 4},
+         "per_seed": {"epochs_run": 20, "eval_seconds": 0.5}},
+        {"name": "synth-lp", "what": GPU_ROWS["synth-lp"][0], "device": "cuda", "skipped": "synth-lp not found"},
+    ]
+    text = "\n".join(suite.md_gpu())
+    assert "### Training rows on cuda" in text
+    assert "| AIFB+ node classification | 20 | 0.012 | 0.50 | accuracy 0.940 | 4 |" in text
+    assert "skipped: synth-lp not found" in text
+    assert "`rdf2mm -q train aifbplus.nt.gz --device cuda`" in text

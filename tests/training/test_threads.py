@@ -167,3 +167,18 @@ def test_threads_is_in_the_help_and_the_example_config():
     assert r.exit_code == 0 and "--threads" in r.output and "N|auto" in r.output
     r = runner.invoke(app, ["config", "--example"])
     assert r.exit_code == 0 and '\nthreads = "auto"' in r.stdout
+
+
+def test_the_bench_says_where_two_threads_start_to_pay():
+    from bench.bench_threads import suggestion
+
+    def case(name, work, one, two, load=0.0):
+        return {"case": name, "work": work, "load_before": load, "load_after": load,
+                "rows": [{"setting": "1", "seconds_per_epoch": one}, {"setting": "2", "seconds_per_epoch": two}]}
+
+    quiet = [case("small", 1e5, 0.01, 0.012), case("mid", 3e7, 1.0, 0.7), case("big", 1e8, 2.0, 1.2)]
+    text = suggestion(quiet, cores=2)
+    assert "from work 3.00e+07 up; below 1.00e+05 they do not" in text and "load average" not in text
+    busy = [case("small", 1e5, 0.01, 0.3, load=5.0)]
+    text = suggestion(busy, cores=2)
+    assert "timed against other processes" in text and "nothing here argues for more than one thread" in text
