@@ -6,7 +6,9 @@ scheduler took away: on the museum example, with the machine busy, the default r
 per epoch against 0.19 s with one thread (issue 19). So ``--threads auto`` (the default)
 sizes the count from the work of one step and from the cores other processes leave free;
 ``--threads N`` fixes it, and so does ``RDF2MM_THREADS`` or ``OMP_NUM_THREADS`` in the
-environment under ``auto``. The thresholds are measured by ``bench/bench_threads.py``.
+environment under ``auto``. ``bench/bench_threads.py`` times 1, 2 and auto threads on
+small and large graphs. The run's saved config holds the count chosen, so that
+``--config`` and ``--resume`` repeat a run exactly whatever the load is then.
 
 Light on purpose (no torch at import): :mod:`rdf2mm.config` validates the setting with
 :func:`parse_threads`, and ``rdf2mm --help`` must not pay for torch.
@@ -28,7 +30,7 @@ ENV_VARS = ("RDF2MM_THREADS", "OMP_NUM_THREADS")
 #: a step with less work than this (see :func:`step_work`) runs on one thread, and each
 #: further thread needs this much more. torch splits an operation only above 32768
 #: elements, so a step of a few million multiply-adds is mostly unsplittable operations
-#: whose parallel regions cost more than they save; the museum example is 3.5e5
+#: whose parallel regions cost more than they save; the museum example is 3.3e5
 #: structure only and 5.4e7 with its images, AIFB+ 2.7e7, synth-lp 1.3e8
 #: (bench/bench_threads.py prints the figures and where two threads start to pay)
 SMALL_WORK = 1e7
@@ -51,10 +53,6 @@ class ThreadChoice:
     threads: int
     #: ``--threads``, an environment variable's name, ``small problem`` or ``free cores``
     reason: str
-
-    def as_metrics(self) -> dict[str, int | str]:
-        """What a run records: ``threads`` and ``threads_reason``."""
-        return {"threads": self.threads, "threads_reason": self.reason}
 
 
 def parse_threads(value: str | int, where: str = "--threads") -> int | None:

@@ -182,3 +182,16 @@ def test_the_bench_says_where_two_threads_start_to_pay():
     busy = [case("small", 1e5, 0.01, 0.3, load=5.0)]
     text = suggestion(busy, cores=2)
     assert "timed against other processes" in text and "nothing here argues for more than one thread" in text
+
+
+def test_link_prediction_runs_with_the_count_too(tmp_path, numeric_only, clean_env):
+    from rdf2mm.pipeline import train
+
+    lp = numeric_only.lp_path
+    seen: list[int] = []
+    cfg = TrainConfig(graph=[str(lp("train"))], task="link-prediction", train=str(lp("train")),
+                      valid=str(lp("valid")), test=str(lp("test")), device="cpu", epochs=2, modalities="none",
+                      threads="2", out=str(tmp_path / "lp"))
+    result = train(cfg, lambda stage, _d: seen.append(torch.get_num_threads()) if stage == "epoch" else None)
+    assert seen == [2, 2] and result.metrics["threads"] == 2
+    assert json.loads((tmp_path / "lp" / "config.json").read_text())["threads"] == "2"
