@@ -34,7 +34,7 @@ from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
 from rdf2mm.training.events import as_note
 from rdf2mm.training.seeding import deterministic_mode
-from rdf2mm.training.threads import kept_threads, use_training_threads
+from rdf2mm.training.threads import cpu_threads, use_training_threads
 
 
 def load_labels(kg: KnowledgeGraph, cfg: TrainConfig) -> Labels:
@@ -72,7 +72,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = Fal
     if cfg.out:
         check_run_target(cfg.out, force)
     try:
-        with deterministic_mode(cfg.deterministic), kept_threads():
+        with deterministic_mode(cfg.deterministic), cpu_threads(cfg.threads):
             if cfg.task == "node-classification":
                 result = train_node_classification(cfg, progress, resume)
             else:

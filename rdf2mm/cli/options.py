@@ -103,6 +103,8 @@ OPTIONS: dict[str, OptionSpec] = {
 
 #: options that are not TrainConfig fields but shared all the same
 NO_CACHE_HELP = "Do not read or write the parsed-graph cache."
+CPU_THREADS_HELP = ("Intra-op CPU threads: a count, or auto (default: the cores other processes leave free; "
+                    "RDF2MM_THREADS or OMP_NUM_THREADS decide when set).")
 
 
 def option(name: str, default: Any = None, *, help: str | None = None) -> Any:  # noqa: A002
@@ -120,6 +122,11 @@ def config_option(help: str) -> Any:  # noqa: A002 - what the file holds differs
 def no_cache_option() -> Any:
     """``--no-cache``: skip the parsed-graph cache."""
     return typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
+
+
+def cpu_threads_option() -> Any:
+    """``--threads`` of the commands that run a model without training it (predict, encode)."""
+    return typer.Option("auto", "--threads", help=CPU_THREADS_HELP)
 
 
 def describe_option(name: str) -> str | None:

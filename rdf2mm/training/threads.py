@@ -187,7 +187,7 @@ def use_training_threads(cfg: ThreadedRun, inputs: EncodedInputs) -> ThreadChoic
     """Choose the thread count for training on ``inputs`` (:func:`choose_threads`), set it,
     and write it into ``cfg.threads``: the saved config then holds the count used, so that
     ``--config`` and ``--resume`` repeat the run exactly whatever the machine's load.
-    The run's :func:`kept_threads` restores the caller's count at its end."""
+    The run's :func:`cpu_threads` restores the caller's count at its end."""
     choice = choose_threads(cfg.threads, inputs_work(inputs, max(cfg.embed_dim, cfg.hidden), cfg.layers))
     set_threads(choice.threads)
     cfg.threads = str(choice.threads)
@@ -195,12 +195,17 @@ def use_training_threads(cfg: ThreadedRun, inputs: EncodedInputs) -> ThreadChoic
 
 
 @contextlib.contextmanager
-def kept_threads() -> Iterator[None]:
-    """Restore torch's intra-op thread count after the block, whatever the block set."""
+def cpu_threads(setting: str | int, work: float | None = None) -> Iterator[ThreadChoice]:
+    """Run the block on the count :func:`choose_threads` gives ``setting`` and ``work``
+    (None: as large, so the free cores: for reading and encoding, whose work is not known
+    yet, and for one-off inference), then restore torch's count, whatever the block set
+    (a training run sets its own with :func:`use_training_threads` inside)."""
     import torch  # noqa: PLC0415
 
     before = torch.get_num_threads()
+    choice = choose_threads(setting, work)
+    set_threads(choice.threads)
     try:
-        yield
+        yield choice
     finally:
         torch.set_num_threads(before)

@@ -195,3 +195,15 @@ def test_link_prediction_runs_with_the_count_too(tmp_path, numeric_only, clean_e
     result = train(cfg, lambda stage, _d: seen.append(torch.get_num_threads()) if stage == "epoch" else None)
     assert seen == [2, 2] and result.metrics["threads"] == 2
     assert json.loads((tmp_path / "lp" / "config.json").read_text())["threads"] == "2"
+
+
+def test_predict_and_encode_take_the_option_too(tmp_path, clean_env):
+    r = runner.invoke(app, ["--quiet", "encode", MUSEUM, "--out", str(tmp_path / "enc"), "--threads", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    before = torch.get_num_threads()
+    r = runner.invoke(app, ["encode", MUSEUM, "--out", str(tmp_path / "enc2"), "--threads", "none"])
+    assert r.exit_code == 2 and "--threads must be a positive whole number" in r.output, r.output
+    assert not (tmp_path / "enc2").exists()
+    r = runner.invoke(app, ["predict", str(tmp_path / "no-run"), "--threads", "0"])
+    assert r.exit_code == 2 and "--threads must be a positive whole number" in r.output, r.output
+    assert torch.get_num_threads() == before
