@@ -11,7 +11,11 @@ Measures, in this one run and each measurement in its own subprocess:
   modality, and ``rdf2mm train --batching auto`` (seconds per epoch, evaluation
   seconds, full or mini batch, test accuracy, peak RSS);
 * with ``--with-nc``, node classification on ``../shared/data/synth-nc``
-  (``bench/bench_nc.py``).
+  (``bench/bench_nc.py``);
+* with ``--with-gpu``, the training rows on ``--device`` (CUDA when present): node
+  classification on AIFB+ and synth-nc, link prediction on synth-lp, a few epochs each
+  (seconds per epoch, evaluation seconds, the test figure); ``bench/gpu_check.sh`` runs
+  them with the R-GCN layer on a GPU machine.
 
 A step that fails or runs past ``--timeout`` is reported as such; the suite goes on.
 The report goes to stdout, or with ``--write`` into ``bench/RESULTS.md`` between the
@@ -25,6 +29,7 @@ Usage::
     .venv/bin/python bench/run_suite.py --quick          # smoke run, a few minutes
     .venv/bin/python bench/run_suite.py --sizes 10000,100000 --workdir /data/bench --write
     .venv/bin/python bench/run_suite.py --with-nc --json results.json --write
+    .venv/bin/python bench/run_suite.py --quick --skip ingest,scaling --with-gpu --device cuda
 """
 from __future__ import annotations
 
@@ -54,6 +59,25 @@ MODALITIES = ("numeric", "temporal", "textual", "visual", "spatial", "boolean")
 IMAGE_SIZE = 32
 SEED = 0
 MIB = 1 << 20
+#: the training rows of --with-gpu: name -> (what, task, graph, split files, epochs); paths under the shared data
+GPU_ROWS: dict[str, tuple[str, str, str, tuple[str, str, str], int]] = {
+    "aifb": ("AIFB+ node classification", "node-classification", "aifbplus/aifbplus.nt.gz",
+             ("aifbplus/train.nt.gz", "aifbplus/valid.nt.gz", "aifbplus/test.nt.gz"), 20),
+    "synth-nc": ("synth-nc node classification (images, text)", "node-classification", "synth-nc/context.nt.gz",
+                 ("synth-nc/train.nt.gz", "synth-nc/valid.nt.gz", "synth-nc/test.nt.gz"), 20),
+    "synth-lp": ("synth-lp link prediction (images, text)", "link-prediction", "synth-lp/train.nt.gz",
+                 ("synth-lp/train.nt.gz", "synth-lp/valid.nt.gz", "synth-lp/test.nt.gz"), 10),
+}
+
+
+def shared_data() -> Path:
+    """The datasets folder: $RDF2MM_SHARED_DATA, else shared/data beside or inside the checkout."""
+    if os.environ.get("RDF2MM_SHARED_DATA"):
+        return Path(os.environ["RDF2MM_SHARED_DATA"])
+    for candidate in (ROOT.parent / "shared" / "data", ROOT / "shared" / "data", Path("/work/shared/data")):
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "data"
 
 
 def log(message: str) -> None:
@@ -368,6 +392,7 @@ class Suite:
     rgcn: dict[str, Any] = field(default_factory=dict)
     scaling: list[dict[str, Any]] = field(default_factory=list)
     nc: dict[str, Any] = field(default_factory=dict)
+    gpu: list[dict[str, Any]] = field(default_factory=list)
     load_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_end: tuple[float, float, float] = (0.0, 0.0, 0.0)
     started: float = 0.0
@@ -406,6 +431,8 @@ class Suite:
                     self.run_size(n)
             if a.with_nc:
                 self.run_nc()
+            if a.with_gpu:
+                self.run_gpu()
         except KeyboardInterrupt:
             # report what was measured before the interruption
             self.interrupted = True
@@ -545,12 +572,44 @@ class Suite:
         if s.ok and not self.nc["rows"]:
             self.fail("nc", "no rows in bench_nc.py's output")
 
+    def run_gpu(self) -> None:
+        """The training rows on the suite's device: one ``rdf2mm train`` process each."""
+        a, data, device = self.args, shared_data(), self.device()
+        for name, (what, task, graph, splits, epochs) in GPU_ROWS.items():
+            row: dict[str, Any] = {"name": name, "what": what, "device": device}
+            self.gpu.append(row)
+            paths = [data / graph, *(data / f for f in splits)]
+            if not all(p.exists() for p in paths):
+                row["skipped"] = f"{next(p for p in paths if not p.exists())} not found"
+                log(f"gpu {name}: skipped ({row['skipped']})")
+                continue
+            run_dir = self.work / f"gpu-{name}"
+            if run_dir.exists():  # ours, from an earlier suite run
+                shutil.rmtree(run_dir)
+            cmd = rdf2mm_cmd("-q", "train", str(paths[0]), "--task", task, "--train", str(paths[1]),
+                             "--valid", str(paths[2]), "--test", str(paths[3]), "--epochs", str(a.epochs or epochs),
+                             "--device", device, "--no-cache", "--json", "--out", str(run_dir))
+            if task == "node-classification":
+                cmd += ["--aggregation", "sum"]  # one candidate: the row times training, not the choice
+            s = self.step(f"gpu {name}", cmd)
+            row.update(command=display(cmd), status=s.status, error=s.error, wall_s=s.wall_s, load=s.load,
+                       peak_mib=s.peak_mib)
+            last = next((ln for ln in reversed(s.stdout.splitlines()) if ln.startswith("{")), None)
+            try:
+                row["metrics"] = json.loads(last) if last else {}
+            except json.JSONDecodeError:
+                row["metrics"] = {}
+            row["per_seed"] = (_read_json(run_dir / "metrics.json").get("per_seed") or [{}])[0]
+            if s.ok and not row["metrics"]:
+                self.fail(f"gpu {name}", "no JSON metrics on stdout")
+
     # ------------------------------------------------------------------- output
     def to_json(self) -> dict[str, Any]:
         return {
             "facts": self.facts, "probe": self.probe, "load_start": self.load_start, "load_end": self.load_end,
             "elapsed_s": self.elapsed_s, "interrupted": self.interrupted, "argv": sys.argv[1:],
             "ingest": self.ingest, "rgcn": self.rgcn, "scaling": self.scaling, "nc": self.nc,
+            "gpu": self.gpu,
             "steps": [{k: v for k, v in asdict(s).items() if k != "stdout"} | {"cmd": display(s.cmd)}
                       for s in self.steps],
         }
@@ -568,6 +627,8 @@ class Suite:
             out += self.md_scaling()
         if self.nc:
             out += self.md_nc()
+        if self.gpu:
+            out += self.md_gpu()
         if self.failures or self.interrupted:
             out += ["### Failures", ""]
             if self.interrupted:
@@ -729,6 +790,30 @@ class Suite:
         return out + [""] + _raw(self.nc["stdout"])
 
 
+    def md_gpu(self) -> list[str]:
+        device = self.gpu[0]["device"]
+        out = [f"### Training rows on {device}", "",
+               "| row | epochs | s/epoch | eval s | test figure | CPU threads | wall s | peak RSS MiB | load |",
+               "|---|---|---|---|---|---|---|---|---|"]
+        notes = []
+        for r in self.gpu:
+            if "skipped" in r:
+                out.append(f"| {r['what']} | skipped: {r['skipped']} | | | | | | | |")
+                continue
+            m, ps = r.get("metrics", {}), r.get("per_seed", {})
+            test = next(((k, m[k]) for k in ("test_accuracy", "test_mrr") if isinstance(m.get(k), float)), None)
+            step = {"status": r["status"]}
+            out.append(f"| {r['what']} | {ps.get('epochs_run', '-')} | {_cell(step, m.get('seconds_per_epoch'), 3)} "
+                       f"| {_cell(step, ps.get('eval_seconds'))} | "
+                       + (f"{test[0].removeprefix('test_')} {test[1]:.3f}" if test else "-")
+                       + f" | {m.get('threads', '-')} | {_num(r['wall_s'])} | {_num(r['peak_mib'], 0)} | {r['load']:.1f} |")
+            if r.get("error"):
+                notes.append(f"- {r['name']}: {r['status']}: {r['error']}")
+        out += [""] + notes + ([""] if notes else [])
+        out += ["Commands:", ""] + [f"- `{r['command']}`" for r in self.gpu if "command" in r]
+        return out + [""]
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -817,6 +902,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, help="runs per ingest/R-GCN measurement, best kept (default 3; quick 1)")
     ap.add_argument("--skip", default="", help="comma list of sections to leave out: ingest, rgcn, scaling")
     ap.add_argument("--with-nc", action="store_true", help="also run bench_nc.py on ../shared/data/synth-nc")
+    ap.add_argument("--with-gpu", action="store_true",
+                    help="also train the GPU rows on --device: AIFB+ and synth-nc node classification, synth-lp link "
+                         "prediction (a few epochs each; --epochs overrides)")
     ap.add_argument("--write", action="store_true", help="write into the marked block of --results instead of stdout")
     ap.add_argument("--results", type=Path, default=BENCH / "RESULTS.md", help="file that --write updates")
     ap.add_argument("--json", type=Path, help="also dump every raw figure to this JSON file")

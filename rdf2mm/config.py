@@ -17,6 +17,7 @@ from typing import Any
 from rdf2mm.errors import InputError, UsageError
 from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS, choices_text
 from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, task_defaults
+from rdf2mm.training.threads import environment_threads, parse_threads
 
 #: the tasks, each with its settings class (and so its defaults) in rdf2mm.tasks.settings
 TASKS = tuple(TASK_SETTINGS)
@@ -85,6 +86,9 @@ class TrainConfig:
     patience: int | None = None
     clip: float = ModelSettings.clip
     device: str = "auto"
+    #: intra-op CPU threads: a count, or auto (one for small graphs, up to the free cores for
+    #: large ones; RDF2MM_THREADS or OMP_NUM_THREADS decide when set), see rdf2mm.training.threads
+    threads: str = "auto"
     amp: bool = ModelSettings.amp
     seed: int = 0
     seeds: int = 1
@@ -133,6 +137,8 @@ class TrainConfig:
         for key, value in task_defaults(self.task).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
+        if self.deterministic and str(self.threads).strip().lower() == "auto":
+            self.threads = "1"  # bit-exact runs take one thread (see rdf2mm.training.seeding)
         self.expand_names()
         return self
 
@@ -164,6 +170,11 @@ class TrainConfig:
         TEXT_ENCODERS.check(self.text_encoder)
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise UsageError(f"--device must be {choices_text(DEVICES)}, not {self.device!r}")
+        threads = parse_threads(self.threads)
+        if threads is None:
+            environment_threads()  # a bad RDF2MM_THREADS / OMP_NUM_THREADS fails now, not after reading
+        if self.deterministic and threads != 1:
+            raise UsageError(f"--deterministic runs on one thread: leave --threads out or give 1, not {self.threads!r}")
         if self.predictions_format not in PREDICTION_FORMATS:
             raise UsageError(f"--predictions-format must be {choices_text(PREDICTION_FORMATS)}")
         for name in ("embed_dim", "hidden", "layers", "epochs", "seeds", "patience"):
@@ -216,6 +227,8 @@ class TrainConfig:
         data = dict(data)
         if isinstance(data.get("fanout"), (int, str)) and not isinstance(data.get("fanout"), bool):
             data["fanout"] = parse_fanout(str(data["fanout"]))
+        if isinstance(data.get("threads"), int) and not isinstance(data.get("threads"), bool):
+            data["threads"] = str(data["threads"])  # threads = 4 in TOML, like --threads 4
         if isinstance(data.get("graph"), str):
             data["graph"] = [data["graph"]]
         types = {f.name: f.type for f in dataclasses.fields(cls)}

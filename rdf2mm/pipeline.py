@@ -34,6 +34,7 @@ from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
 from rdf2mm.training.events import as_note
 from rdf2mm.training.seeding import deterministic_mode
+from rdf2mm.training.threads import cpu_threads, use_training_threads
 
 
 def load_labels(kg: KnowledgeGraph, cfg: TrainConfig) -> Labels:
@@ -71,7 +72,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None, resume: bool = Fal
     if cfg.out:
         check_run_target(cfg.out, force)
     try:
-        with deterministic_mode(cfg.deterministic):
+        with deterministic_mode(cfg.deterministic), cpu_threads(cfg.threads):
             if cfg.task == "node-classification":
                 result = train_node_classification(cfg, progress, resume)
             else:
@@ -114,6 +115,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map)
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
+    use_training_threads(cfg, inputs)  # cfg.threads: the count used
     settings = NCSettings.from_config(cfg)
     batching, estimate = plan_batching(cfg, inputs, settings, labels.num_classes, workers, device, note)
     if device.type == "cpu":
@@ -140,7 +142,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         chosen, results, selection, compared = race_candidates(candidates, seeds, train_candidate,
                                                                len(labels.valid), note)
     metrics = {**summarise(results, cfg), **batching.report(), "workers": workers.world,
-               "aggregation": chosen}
+               "threads": int(cfg.threads), "aggregation": chosen}
     if cfg.aggregation == "auto":
         if len(candidates) > 1:
             metrics["aggregation_selection"] = selection

@@ -45,6 +45,7 @@ def ablate_command(
     epochs: Optional[int] = option("epochs"),
     patience: Optional[int] = option("patience"),
     device: Optional[str] = option("device"),
+    threads: Optional[str] = option("threads"),
     seed: Optional[int] = option("seed", help=f"First seed (default: {DEFAULTS.seed}); cells use seed..seed+N-1."),
     no_cache: bool = no_cache_option(),
     force: bool = typer.Option(False, "--force", help="Let --out be a folder holding files rdf2mm did not write (the cells are added beside them), and --csv overwrite a file rdf2mm did not write."),
@@ -78,7 +79,7 @@ def ablate_command(
             "task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
             "modality_map": modality_map, "text_encoder": text_encoder, "embed_dim": embed_dim, "hidden": hidden,
             "layers": layers, "aggregation": aggregation, "entity_dropout": entity_dropout, "dropout": dropout, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
-            "patience": patience, "device": device, "seed": seed,
+            "patience": patience, "device": device, "threads": threads, "seed": seed,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:

@@ -6,6 +6,8 @@ from typing import Optional
 import typer
 
 from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+from rdf2mm.cli.options import cpu_threads_option
+from rdf2mm.training.threads import cpu_threads
 
 
 @app.command("encode")
@@ -24,6 +26,7 @@ def encode_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing encode output folder."),
     force: bool = typer.Option(False, "--force", help="Replace --out even if it is not an encode output (its contents are deleted)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parsed-graph cache."),
+    threads: str = cpu_threads_option(),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as one JSON object on stdout."),
 ) -> None:
     """Encode GRAPH into integer-coded edges, vocabularies and literal tensors, for your own model.
@@ -34,7 +37,7 @@ def encode_command(
 
       rdf2mm encode graph.ttl -o enc --as pyg --modalities numeric,textual --literals merged --self-loops
     """
-    with handle_errors():
+    with handle_errors(), cpu_threads(threads):
         from rdf2mm.encoding import encode
         from rdf2mm.errors import UsageError
 

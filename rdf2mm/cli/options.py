@@ -84,6 +84,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "epochs": _spec("--epochs", help=f"Maximum epochs (default: {show(ModelSettings.epochs)})."),
     "patience": _spec("--patience", help=f"Early-stopping patience on validation ({_by_task('patience')})."),
     "device": _spec("--device", help=f"{choices_text(DEVICES, DEFAULTS.device)}."),
+    "threads": _spec("--threads", help=f"Intra-op CPU threads of training: a count, or {DEFAULTS.threads} (default: one thread for small graphs, for large ones up to the cores other processes leave free; RDF2MM_THREADS or OMP_NUM_THREADS decide when set). The run's config records the count used."),
     "seed": _spec("--seed", help=f"Random seed (default: {DEFAULTS.seed}); fixes results on CPU at a given thread count (--deterministic: at any)."),
     "seeds": _spec("--seeds", help="Train N times with seeds seed..seed+N-1 and report mean and std."),
     "predictions_format": _spec("--predictions-format", help=f"{choices_text(PREDICTION_FORMATS, DEFAULTS.predictions_format)}."),
@@ -102,6 +103,8 @@ OPTIONS: dict[str, OptionSpec] = {
 
 #: options that are not TrainConfig fields but shared all the same
 NO_CACHE_HELP = "Do not read or write the parsed-graph cache."
+CPU_THREADS_HELP = ("Intra-op CPU threads: a count, or auto (default: the cores other processes leave free; "
+                    "RDF2MM_THREADS or OMP_NUM_THREADS decide when set).")
 
 
 def option(name: str, default: Any = None, *, help: str | None = None) -> Any:  # noqa: A002
@@ -119,6 +122,11 @@ def config_option(help: str) -> Any:  # noqa: A002 - what the file holds differs
 def no_cache_option() -> Any:
     """``--no-cache``: skip the parsed-graph cache."""
     return typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
+
+
+def cpu_threads_option() -> Any:
+    """``--threads`` of the commands that run a model without training it (predict, encode)."""
+    return typer.Option("auto", "--threads", help=CPU_THREADS_HELP)
 
 
 def describe_option(name: str) -> str | None:

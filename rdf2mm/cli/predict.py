@@ -7,6 +7,8 @@ import typer
 from rich.table import Table
 
 from rdf2mm.cli.app import app, handle_errors, info, out, print_json
+from rdf2mm.cli.options import cpu_threads_option
+from rdf2mm.training.threads import cpu_threads
 
 
 @app.command("predict")
@@ -21,6 +23,7 @@ def predict_command(
     all_candidates: bool = typer.Option(False, "--all-candidates", help="Link prediction: rank every entity, not only those of the relation's range (tails) or domain (heads)."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Format of GRAPH when not given by its extension."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    threads: str = cpu_threads_option(),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Label unlabelled nodes (node classification) or rank link candidates (link prediction).
@@ -39,7 +42,7 @@ def predict_command(
     those have no rdf:type, the entities seen as its tails (heads). --all-candidates
     ranks every entity.
     """
-    with handle_errors():
+    with handle_errors(), cpu_threads(threads):
         prefixes = _prefixes(run_dir, graph)
         head = prefixes.expand(head, "--head") if head else head
         tail = prefixes.expand(tail, "--tail") if tail else tail

@@ -34,6 +34,7 @@ def tune_command(
     modalities: Optional[str] = option("modalities"),
     text_encoder: Optional[str] = option("text_encoder"),
     device: Optional[str] = option("device"),
+    threads: Optional[str] = option("threads"),
     seed: Optional[int] = option("seed", help=f"Seed of the runs and of the sampler (default: {DEFAULTS.seed})."),
     no_cache: bool = no_cache_option(),
     tracker: Optional[list[str]] = tracker_option(),
@@ -67,7 +68,7 @@ def tune_command(
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {"task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
                  "modalities": modalities, "text_encoder": text_encoder, "epochs": epochs, "device": device,
-                 "seed": seed}
+                 "threads": threads, "seed": seed}
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:
             settings["graph"] = list(graph)

@@ -39,6 +39,7 @@ from rdf2mm.tasks.lp_training import (  # noqa: F401 - re-exports
     train_link_predictor,
 )
 from rdf2mm.training.events import as_note
+from rdf2mm.training.threads import use_training_threads
 
 if TYPE_CHECKING:
     from rdf2mm.tasks.inputs import PreparedInputs
@@ -114,6 +115,7 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
     device = local_device(resolve_device(cfg.device))
     workers = from_environment(device)
     data = load_lp_data(cfg, note)
+    use_training_threads(cfg, data.inputs)  # cfg.threads: the count used
     settings = LPSettings.from_config(cfg)
     batching, _ = plan_batching(cfg, data.inputs, settings, settings.hidden, workers, device, note)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
@@ -151,7 +153,7 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
         metrics[f"{k}_std"] = std
     metrics["test_mrr_random"] = random_baseline_mrr(data.splits.test, data.splits.graph.num_entities, data.filter_index)
     metrics["seconds_per_epoch"] = float(np.mean([r.metrics["seconds_per_epoch"] for r in results]))
-    metrics.update(batching.report(), workers=workers.world)
+    metrics.update(batching.report(), workers=workers.world, threads=int(cfg.threads))
     run_dir = None
     if cfg.out and workers.is_main:
         run_dir = write_lp_run(Path(cfg.out), cfg, data.inputs, data.splits.report, data.fingerprint, results,
