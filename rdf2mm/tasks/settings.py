@@ -91,8 +91,10 @@ class LPSettings(ModelSettings):
 #: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
 MINI_BATCH_NEGATIVES = 16
 #: above this many scores per epoch (2 x training triples x entities) 1-N stops paying off
-#: and the default is sampled negatives (measured in bench/RESULTS.md, "Link prediction at scale")
-ONE_TO_N_MAX_CELLS = 2 * 10**9
+#: and the default is sampled negatives: the fused 1-N loss costs about 20 ns per score on
+#: one CPU thread (forward and backward, d=64), so this is ~10 s per epoch; sampled
+#: negatives cost the encoder per step instead (bench/RESULTS.md, "Link prediction at scale")
+ONE_TO_N_MAX_CELLS = 5 * 10**8
 #: corruptions per positive where the default is sampled negatives
 AUTO_NEGATIVES = 16
 
