@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None) -> dict[str, Any]:
-    """Run ``cmd`` as a child; its stdout, rc, wall and CPU seconds and peak RSS (MiB)."""
+    """Run ``cmd`` as a child: its rc, stdout, stderr's end and wall seconds (CPU seconds and
+    peak RSS come from GNU time, see :func:`rusage_wrapped`)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
@@ -43,9 +44,6 @@ def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-    # wait4 would race communicate(); the child's figures come from its own rusage record.
-    usage = os.wait4(proc.pid, os.WNOHANG) if proc.returncode is None else None
-    del usage
     wall = time.perf_counter() - t0
     return {"rc": proc.returncode, "stdout": out, "stderr": err[-2000:], "wall_s": round(wall, 1)}
 
