@@ -66,8 +66,9 @@ class TrainConfig:
     inverse: bool = True
     self_loops: bool = ModelSettings.self_loops
     #: share of a costly (convolutional) encoder's values re-encoded with gradients per
-    #: full-batch step: "auto" or a fraction in (0, 1] as text ("1": all, every step)
-    encoder_refresh: str = ModelSettings.encoder_refresh
+    #: full-batch step: "auto" or a fraction in (0, 1] as text ("1": all, every step);
+    #: None: the task's default
+    encoder_refresh: str | None = None
     # model (None: the task's default, see rdf2mm.tasks.settings; the saved config holds the value used)
     embed_dim: int | None = None
     hidden: int | None = None
@@ -204,7 +205,7 @@ class TrainConfig:
                 or sum(self.split) <= 0):
             raise UsageError("--split needs three non-negative fractions, e.g. 0.6,0.2,0.2")
         try:
-            refresh_fraction(self.encoder_refresh)
+            refresh_fraction(self.encoder_refresh or "")
         except ValueError:
             raise UsageError(f"--encoder-refresh must be auto or a fraction in (0, 1], not {self.encoder_refresh!r}") from None
 
