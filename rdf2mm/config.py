@@ -16,7 +16,7 @@ from typing import Any
 
 from rdf2mm.errors import InputError, UsageError
 from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS, choices_text
-from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, task_defaults
+from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, refresh_fraction, task_defaults
 from rdf2mm.training.threads import environment_threads, parse_threads
 
 #: the tasks, each with its settings class (and so its defaults) in rdf2mm.tasks.settings
@@ -66,6 +66,10 @@ class TrainConfig:
     text_encoder: str = "charcnn"
     inverse: bool = True
     self_loops: bool = ModelSettings.self_loops
+    #: share of a costly (convolutional) encoder's values re-encoded with gradients per
+    #: full-batch step: "auto" or a fraction in (0, 1] as text ("1": all, every step);
+    #: None: the task's default
+    encoder_refresh: str | None = None
     # model (None: the task's default, see rdf2mm.tasks.settings; the saved config holds the value used)
     embed_dim: int | None = None
     hidden: int | None = None
@@ -212,6 +216,10 @@ class TrainConfig:
         if (len(self.split) != 3 or any(not x >= 0 or math.isinf(x) for x in self.split)
                 or sum(self.split) <= 0):
             raise UsageError("--split needs three non-negative fractions, e.g. 0.6,0.2,0.2")
+        try:
+            refresh_fraction(self.encoder_refresh or "")
+        except ValueError:
+            raise UsageError(f"--encoder-refresh must be auto or a fraction in (0, 1], not {self.encoder_refresh!r}") from None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -225,6 +233,8 @@ class TrainConfig:
         if unknown:
             raise UsageError(f"{source}: unknown setting(s) {', '.join(unknown)}")
         data = dict(data)
+        if _is_number(data.get("encoder_refresh")):  # a TOML number is as good as its text
+            data["encoder_refresh"] = repr(data["encoder_refresh"])
         if isinstance(data.get("fanout"), (int, str)) and not isinstance(data.get("fanout"), bool):
             data["fanout"] = parse_fanout(str(data["fanout"]))
         if isinstance(data.get("threads"), int) and not isinstance(data.get("threads"), bool):

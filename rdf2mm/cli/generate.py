@@ -31,6 +31,8 @@ def generate_command(
     gzip: bool = typer.Option(False, "--gzip", help="Compress graph and link-prediction files (.gz)."),
     image_size: int = typer.Option(32, "--image-size", help="Side of the generated images in pixels."),
     image_format: str = typer.Option("jpeg", "--image-format", help="jpeg or png."),
+    image_style: str = typer.Option("blob", "--image-style", help="blob (shape and hue follow the class) or shapes (only the kind of shape does: disk, square, triangle, cross, ring, diamond; at most 6 classes)."),
+    modalities: str = typer.Option("all", "--modalities", "-m", help="Literal modalities the items carry at all: all, or a list such as visual (--signal is cut to them)."),
     max_images: int = typer.Option(20_000, "--max-images", help="Only this many items get an image (images dominate cost)."),
     split: str = typer.Option("0.6,0.2,0.2", "--split", help="Label split fractions train,valid,test (stratified)."),
     lp_split: str = typer.Option("0.8,0.1,0.1", "--lp-split", help="Link-prediction split fractions of the entity-entity triples."),
@@ -47,6 +49,8 @@ def generate_command(
       rdf2mm generate data/synth --triples 100000 --signal numeric,visual
 
       rdf2mm generate data/noise --signal none --structure-signal 0.8 --json | jq .counts
+
+      rdf2mm generate data/shapes --triples 11000 --classes 4 --modalities visual --image-style shapes --image-size 16
     """
     with handle_errors():
         from rdf2mm.synthetic import generate
@@ -68,6 +72,8 @@ def generate_command(
             split=_fractions(split, "--split"),
             lp_split=_fractions(lp_split, "--lp-split"),
             link_strength=link_strength,
+            modalities=modalities,
+            image_style=image_style,
         )
         m = ds.manifest
         if json_out:

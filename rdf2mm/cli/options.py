@@ -18,7 +18,10 @@ import typer
 
 from rdf2mm.config import DEVICES, PREDICTION_FORMATS, TASKS, TrainConfig
 from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS, choices_text
-from rdf2mm.tasks.settings import AUTO_NEGATIVES, MINI_BATCH_NEGATIVES, ONE_TO_N_MAX_CELLS, LPSettings, ModelSettings, NCSettings
+from rdf2mm.tasks.settings import (
+    AUTO_NEGATIVES, AUTO_REFRESH, MIN_REFRESH, MINI_BATCH_NEGATIVES, ONE_TO_N_MAX_CELLS, LPSettings, ModelSettings,
+    NCSettings,
+)
 
 #: a TrainConfig of defaults, for the help texts
 DEFAULTS = TrainConfig()
@@ -98,6 +101,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "fanout": _spec("--fanout", help=f"Mini-batch: in-edges sampled per node at each hop, e.g. 20 or 25,10 (default: {show(DEFAULTS.fanout)}; 0: all, exact)."),
     "eval_every": _spec("--eval-every", help=f"Evaluate on valid every N epochs (link prediction; node classification with mini-batches). (default: {LPSettings.eval_every})."),
     "checkpoint_every": _spec("--checkpoint-every", help=f"Save a checkpoint every N epochs next to the run directory (default: {DEFAULTS.checkpoint_every}; 0: never)."),
+    "encoder_refresh": _spec("--encoder-refresh", help=f"Share of each convolutional encoder's distinct values (images, character-CNN text, polygons) re-encoded with gradients per full-batch training step; the others take their current encodings from a no-gradient pass (validation's). auto (a share of {show(AUTO_REFRESH)}, at least {MIN_REFRESH} values) or a fraction; 1: all, every step ({_by_task('encoder_refresh')})."),
     "deterministic": _spec("--deterministic", help="Bit-exact results on CPU at any thread count: deterministic torch algorithms and one intra-op thread (slower; stored in the config)."),
 }
 

@@ -6,10 +6,26 @@ to end with the rest), and literal nodes whose value is not encoded (a modality 
 out, an "other" datatype, an ill-typed literal) a learned vector per datatype, so
 they still carry structure. Distinct literal values are encoded once per forward pass
 and scattered to their nodes (split literals repeat a value on many nodes).
+
+Costly encoders in full-batch training (``encoder_refresh``): the convolutional
+encoders (images, character-CNN text, polygon vertices) cost most of a full-batch
+step, and passing every distinct value through them with gradients every step buys
+little. With a refresh fraction ``f < 1`` a training step (a) takes every value's
+encoding *at the current weights* from a cache that an eval-mode, no-gradient pass
+filled (validation's own pass fills it, so in node classification, which validates
+after every step, the fill is free; it is refilled whenever the encoder's weights
+have changed since), and (b) re-encodes a random ``f`` of the distinct values (at
+least a minimum number) again with gradients (training mode: dropout), in their
+place. The forward values are so those of the current weights (no stale encodings);
+only the encoder's gradient is subsampled, like a mini-batch of the literal values,
+and scaled by ``1 / f`` so that its expectation is the full gradient. Evaluation,
+inference, embeddings and mini-batch steps always encode every value they use fresh
+(exact). ``f = 1`` is the plain scheme: every value with gradients every step.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -24,6 +40,13 @@ if TYPE_CHECKING:
 
 #: destination nodes per chunk of layer-wise inference
 INFERENCE_CHUNK = 1 << 16
+
+
+
+def is_costly(encoder: nn.Module) -> bool:
+    """Convolutional encoders are the costly ones (images, character CNNs, vertex CNNs);
+    an MLP on a few numbers or on frozen features costs next to nothing."""
+    return any(isinstance(m, nn.modules.conv._ConvNd) for m in encoder.modules())
 
 
 @dataclass
@@ -80,11 +103,57 @@ class NodeFeatures(nn.Module):
             slot[nodes] = torch.arange(len(nodes))
         self.register_buffer("node_part", part.to(torch.int8 if len(blocks) < 120 else torch.long), persistent=False)
         self.register_buffer("node_slot", slot, persistent=False)
+        #: modality -> share of its values re-encoded with gradients per full-batch
+        #: training step (absent: all of them); see the module docstring
+        self.refresh: dict[str, float] = {}
+        self.refresh_at_least = 1
+        # modality -> (eval-mode encodings of every distinct value, the weights' versions)
+        self._cache: dict[str, tuple[Tensor, tuple[int, ...]]] = {}
+
+    def set_refresh(self, frac: float, at_least: int = 1) -> dict[str, float]:
+        """Re-encode a share ``frac`` of each costly encoder's distinct values, but at
+        least ``at_least`` of them, with gradients per full-batch training step (1:
+        all); returns the fractions below 1 by modality."""
+        self.refresh_at_least = max(1, int(at_least))
+        self.refresh = {m: frac for m in self.modalities if frac < 1 and is_costly(self.encoders[m])}
+        self._cache.clear()
+        return dict(self.refresh)
 
     def encode_block(self, modality: str) -> Tensor:
         data = getattr(self, f"data_{modality}")
-        out = self.encoders[modality](data)
+        encoder = self.encoders[modality]
+        frac = self.refresh.get(modality)
+        if frac is not None and self.training and torch.is_grad_enabled():
+            out = self._partly_fresh(modality, data, encoder, frac)
+        else:
+            out = encoder(data)
+            if frac is not None and not self.training:
+                # An eval pass (validation) encodes everything anyway: keep it for the next step.
+                self._cache[modality] = (out.detach().float(), _versions(encoder))
         return out[getattr(self, f"rows_{modality}")]
+
+    def _partly_fresh(self, modality: str, data: Tensor, encoder: nn.Module, frac: float) -> Tensor:
+        """Every value's encoding at the current weights, a random ``frac`` of them with
+        gradients (scaled by ``1 / frac``)."""
+        u = data.shape[0]
+        k = max(min(u, self.refresh_at_least), math.ceil(frac * u))
+        if k >= u:
+            return encoder(data)
+        cached = self._cache.get(modality)
+        if cached is None or cached[1] != _versions(encoder) or cached[0].device != data.device:
+            was = encoder.training
+            encoder.eval()  # what a validation pass would have stored: no dropout
+            with torch.no_grad():
+                values = encoder(data).float()
+            encoder.train(was)
+            self._cache[modality] = (values, _versions(encoder))
+        else:
+            values = cached[0]
+        pick = torch.randperm(u, device=data.device)[:k]
+        fresh = encoder(data[pick])
+        scale = u / k
+        fresh.register_hook(lambda grad: grad * scale)
+        return values.to(fresh.dtype).index_copy(0, pick, fresh)
 
     def forward(self, nodes: Tensor | None = None) -> Tensor:
         """Input vectors of every node, or of ``nodes`` only (each literal encoder then runs
@@ -127,6 +196,12 @@ class NodeFeatures(nn.Module):
         if unused and torch.is_grad_enabled():
             out = out + 0.0 * torch.stack(unused).sum().to(out.dtype)
         return out
+
+
+def _versions(module: nn.Module) -> tuple[int, ...]:
+    """The in-place version counters of ``module``'s parameters: an optimiser step or a
+    weight load changes them, and so marks cached encodings as stale."""
+    return tuple(p._version for p in module.parameters())
 
 
 class MRGCN(nn.Module):

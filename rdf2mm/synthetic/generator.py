@@ -82,6 +82,8 @@ def generate(
     split: Sequence[float] = (0.6, 0.2, 0.2),
     lp_split: Sequence[float] = (0.8, 0.1, 0.1),
     link_strength: float = 0.8,
+    modalities: str | Iterable[str] | None = MODALITIES,
+    image_style: str = "blob",
 ) -> GeneratedDataset:
     """Write a synthetic multimodal graph, labels, link-prediction splits and a manifest.
 
@@ -89,14 +91,19 @@ def generate(
     modalities that carry the label; ``strength`` is the probability that one of their
     literals follows its item's class; ``structure_signal`` the probability that an item
     joins a group of its class; ``ill_typed`` the share of literals per modality written
-    ill-typed on purpose. Files appear in ``out_dir`` only once all are complete.
+    ill-typed on purpose. ``modalities`` names the literal modalities items (and groups,
+    tags) carry at all (``signal`` is cut to them); ``image_style`` ``"shapes"`` puts the
+    class in the kind of shape only (colour, position and size drawn independently of
+    it, the area too, so no colour statistic tells the class). Files appear in
+    ``out_dir`` only once all are complete.
     """
     started = time.perf_counter()
     p = _validate(
         triples=triples, classes=classes, signal=signal, structure_signal=structure_signal,
         strength=strength, ill_typed=ill_typed, seed=seed, format=format, compress=compress,
         image_size=image_size, image_format=image_format, max_images=max_images,
-        split=split, lp_split=lp_split, link_strength=link_strength,
+        split=split, lp_split=lp_split, link_strength=link_strength, modalities=modalities,
+        image_style=image_style,
     )
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -118,9 +125,10 @@ class _Generator(StructureMixin, LiteralMixin):
         self.k: int = p["classes"]
         self.syn = _Syntax(p["format"])
         self.ext = (".nt" if p["format"] == "nt" else ".ttl") + (".gz" if p["compress"] else "")
-        self.n = _plan_items(p["triples"], self.k, p["max_images"])
+        self.carried = set(p["modalities"])
+        self.n = _plan_items(p["triples"], self.k, p["max_images"], p["modalities"])
         self.c, self.m, self.g, self.t = _sizes(self.n, self.k)
-        self.n_images = min(self.n, p["max_images"])
+        self.n_images = min(self.n, p["max_images"]) if "visual" in self.carried else 0
         self.signal = set(p["signal"])
         self.by_datatype: Counter[str] = Counter()
         self.ill: Counter[str] = Counter()
@@ -247,6 +255,8 @@ class _Generator(StructureMixin, LiteralMixin):
                 "split": list(p["split"]),
                 "lp_split": list(p["lp_split"]),
                 "link_strength": p["link_strength"],
+                "modalities": list(p["modalities"]),
+                "image_style": p["image_style"],
             },
             "seed": p["seed"],
             "namespace": EX,
@@ -281,7 +291,9 @@ class _Generator(StructureMixin, LiteralMixin):
                 "by_modality": dict(sorted(ill_by_modality.items())),
                 "by_datatype": dict(sorted(self.ill.items())),
             },
-            "quirks": dict(sorted(self.quirks.items())),
+            # quirks of the modalities written (the others were drawn, not written)
+            "quirks": dict(sorted((q, n) for q, n in self.quirks.items()
+                                  if ("temporal" if q.startswith("gyear") else "boolean") in self.carried)),
             "predicates": {
                 "item_literals": {m: [EX + name for name, _ in preds] for m, preds in _ITEM_LITERALS.items()},
                 "relations": [EX + r for r in _RELATIONS],

@@ -18,9 +18,14 @@ from rdf2mm.synthetic.params import (
     ENTITY_CHUNK,
     IMAGE_BATCH,
     MAX_CLASSES,
+    SHAPES,
     GeneratorState,
 )
 from rdf2mm.vocab import GEO, KGB, RDF, XSD
+
+
+#: item literal predicate -> its modality
+_PREDICATE_MODALITY = {pred: m for m, preds in _ITEM_LITERALS.items() for pred, _ in preds}
 
 
 def _vocabulary(k: int) -> tuple[list[str], list[list[str]]]:
@@ -63,6 +68,7 @@ class LiteralMixin(GeneratorState):
     # set by the generator (rdf2mm.synthetic.generator._Generator)
     n_images: int
     signal: set[str]
+    carried: set[str]
     syn: _Syntax
     by_datatype: Counter[str]
     ill: Counter[str]
@@ -83,12 +89,17 @@ class LiteralMixin(GeneratorState):
         """Lines for one literal predicate; a share ``ill_typed`` replaced by bad forms."""
         dt_iri = RDF + "langString" if langs is not None else (datatype or XSD + "string")
         bad = _BAD.get(dt_iri)
+        carried = kind != "item" or _PREDICATE_MODALITY[pred] in self.carried
         if bad and self.p["ill_typed"] > 0:
             hit = np.flatnonzero(rng.random(len(lex)) < self.p["ill_typed"])
             choice = rng.integers(0, len(bad), len(hit))
             for j, b in zip(hit.tolist(), choice.tolist()):
                 lex[j] = bad[b]
-            self.ill[dt_iri] += len(hit)
+            self.ill[dt_iri] += len(hit) if carried else 0
+        if not carried:
+            # Drawn all the same (the same random stream as when every modality is carried),
+            # but not written.
+            return []
         self.by_datatype[dt_iri] += len(lex)
         # tags are labelled with rdfs:label, everything else uses ex: predicates
         o, c, pr = self.syn.ex_open, self.syn.close, self.syn.ex(pred) if pred != "label" else self.syn.rdfs_label
@@ -106,19 +117,23 @@ class LiteralMixin(GeneratorState):
 
     def group_tag_literals(self) -> Iterable[list[str]]:
         rng = self.rng(_S_GROUPS)
+        text, years_on = "textual" in self.carried, "temporal" in self.carried
         for lo in range(0, self.g, ENTITY_CHUNK):
             ids = list(range(lo, min(self.g, lo + ENTITY_CHUNK)))
-            yield self.emit(rng, "group", ids, "name", [f"Group {i}" for i in ids], XSD + "string")
+            if text:
+                yield self.emit(rng, "group", ids, "name", [f"Group {i}" for i in ids], XSD + "string")
             years = rng.integers(1500, 2021, len(ids)).tolist()
-            yield self.emit(rng, "group", ids, "founded", [str(y) for y in years], XSD + "gYear")
+            if years_on:
+                yield self.emit(rng, "group", ids, "founded", [str(y) for y in years], XSD + "gYear")
         sw = self.shared_words
-        for lo in range(0, self.t, ENTITY_CHUNK):
+        for lo in range(0, self.t if text else 0, ENTITY_CHUNK):
             ids = list(range(lo, min(self.t, lo + ENTITY_CHUNK)))
             words = rng.integers(0, len(sw), len(ids)).tolist()
             langs = np.where(rng.random(len(ids)) < 0.5, "en", "nl").tolist()
             yield self.emit(rng, "tag", ids, "label", [sw[w] for w in words], None, langs)
 
     def item_literals(self, lo: int, hi: int, labels: dict[str, np.ndarray]) -> list[str]:
+        """The literal lines of items ``lo`` to ``hi``, of the modalities they carry."""
         rng = self.rng(_S_ITEMS, lo // CHUNK_ITEMS)
         y = labels["y"][lo:hi]
         size = hi - lo
@@ -215,9 +230,10 @@ class LiteralMixin(GeneratorState):
         return [" ".join([vocab[w] for w in row[:ln]]) for row, ln in zip(words.tolist(), lengths.tolist())]
 
     def images(self, rng: np.random.Generator, z: np.ndarray) -> list[str]:
-        """Url-safe base64 images: a class-coloured, class-shaped blob on a noisy background."""
-        from PIL import Image
-
+        """Url-safe base64 images: a class-coloured, class-shaped blob on a noisy background
+        (style "blob"), or a shape whose kind alone is the class (style "shapes")."""
+        if self.p["image_style"] == "shapes":
+            return self.encode_images(shape_images(rng, z, self.p["image_size"]))
         m, s, k = len(z), self.p["image_size"], self.k
         yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
         bg = rng.integers(60, 190, (m, 1, 1, 1)).astype(np.float32) + rng.normal(0, 18, (m, s, s, 3)).astype(np.float32)
@@ -235,6 +251,12 @@ class LiteralMixin(GeneratorState):
         mask = np.where(shape == 0, disk, np.where(shape == 1, square, triangle))
         fg = rgb[:, None, None, :].astype(np.float32) + rng.normal(0, 10, (m, s, s, 3)).astype(np.float32)
         img = np.clip(np.where(mask[..., None], fg, bg), 0, 255).astype(np.uint8)
+        return self.encode_images(img)
+
+    def encode_images(self, img: np.ndarray) -> list[str]:
+        """``[m, s, s, 3]`` uint8 pixels as url-safe base64 JPEG or PNG files."""
+        from PIL import Image
+
         fmt = "JPEG" if self.p["image_format"] == "jpeg" else "PNG"
         out = []
         for a in img:
@@ -270,3 +292,48 @@ class LiteralMixin(GeneratorState):
             ring = pts[st:st + n]
             out.append("POLYGON ((" + ", ".join(ring) + ", " + ring[0] + "))")
         return out
+
+
+def shape_images(rng: np.random.Generator, z: np.ndarray, s: int) -> np.ndarray:
+    """``[m, s, s, 3]`` uint8 images of one filled shape each, of kind ``SHAPES[z]``.
+
+    Only the kind depends on ``z``: the hue, saturation and brightness of the shape, the
+    grey level of the noisy background, the position and the size are drawn the same way
+    for every kind, and the size is set so that the shape's *area* (and so how many pixels
+    have its colour) follows the same distribution whatever the kind. No colour
+    histogram can tell the class; only the outline can.
+    """
+    m = len(z)
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
+    area = rng.uniform(0.10, 0.22, m) * s * s
+    # per kind: the size parameter giving that area, and the shape's half-extent in units of it
+    per_kind = {
+        "disk": (np.sqrt(area / np.pi), 1.0),
+        "square": (np.sqrt(area) / 2, 1.0),
+        "triangle": (np.sqrt(area / 1.8), 1.0),  # base 2a, height 1.8a
+        "cross": (np.sqrt(9 * area / 5) / 2, 1.0),  # two bars 2a x 2a/3
+        "ring": (np.sqrt(area / (0.64 * np.pi)), 1.0),  # inner radius 0.6 of the outer
+        "diamond": (np.sqrt(area / 2), 1.0),  # half-diagonal a
+    }
+    kinds = np.asarray(z, dtype=np.int64)
+    a = np.choose(kinds, [per_kind[name][0] for name in SHAPES])
+    reach = a * np.choose(kinds, [per_kind[name][1] for name in SHAPES])
+    cx = rng.uniform(0, 1, m) * (s - 2 * reach) + reach
+    cy = rng.uniform(0, 1, m) * (s - 2 * reach) + reach
+    dx = xx[None] - cx[:, None, None]
+    dy = yy[None] - cy[:, None, None]
+    r = a[:, None, None]
+    ax, ay = np.abs(dx), np.abs(dy)
+    masks = {
+        "disk": dx * dx + dy * dy <= r * r,
+        "square": np.maximum(ax, ay) <= r,
+        "triangle": (dy >= -0.9 * r) & (dy <= 0.9 * r) & (ax <= (dy + 0.9 * r) / 1.8),
+        "cross": ((ax <= r) & (ay <= r / 3)) | ((ay <= r) & (ax <= r / 3)),
+        "ring": (dx * dx + dy * dy <= r * r) & (dx * dx + dy * dy >= 0.36 * r * r),
+        "diamond": ax + ay <= r,
+    }
+    mask = np.choose(kinds[:, None, None], [masks[name] for name in SHAPES])
+    rgb = 255.0 * _hsv_to_rgb(rng.random(m), rng.uniform(0.6, 1.0, m), rng.uniform(0.7, 1.0, m))
+    bg = rng.integers(40, 160, (m, 1, 1, 1)).astype(np.float32) + rng.normal(0, 12, (m, s, s, 3)).astype(np.float32)
+    fg = rgb[:, None, None, :].astype(np.float32) + rng.normal(0, 8, (m, s, s, 3)).astype(np.float32)
+    return np.clip(np.where(mask[..., None], fg, bg), 0, 255).astype(np.uint8)

@@ -17,6 +17,11 @@ TARGET_PREDICATE = EX + "hasClass"
 MODALITIES: tuple[str, ...] = ("numeric", "temporal", "textual", "visual", "spatial", "boolean")
 
 MAX_CLASSES = 50  # polygons carry 3 + class vertices; keep rings under ~64 points
+#: image styles: "blob" (a class-coloured, class-shaped blob: shape and hue both carry the
+#: class) or "shapes" (the class is the kind of shape only; colour, position and size random)
+IMAGE_STYLES = ("blob", "shapes")
+#: the kinds of shape of the "shapes" style, one per class (so at most this many classes)
+SHAPES = ("disk", "square", "triangle", "cross", "ring", "diamond")
 CHUNK_ITEMS = 10_000  # items per written chunk: bounds memory, fixed so output is seed-stable
 ENTITY_CHUNK = 200_000
 IMAGE_BATCH = 2_000
@@ -67,9 +72,7 @@ _ITEM_LITERALS: dict[str, list[tuple[str, str | None]]] = {
     "boolean": [("flag", XSD + "boolean")],
 }
 _RELATIONS = ("inGroup", "hasTag", "relatedTo", "subGroupOf")
-_ITEM_TRIPLES_NO_IMAGE = 1 + 4 + 3 + 3 + 2 + 1 + 1 + 2 + 1  # type, literals, inGroup, ~2 tags, relatedTo
-_GROUP_TRIPLES = 4  # type, name, founded, subGroupOf
-_TAG_TRIPLES = 2  # type, label
+_ITEM_STRUCTURE_TRIPLES = 1 + 1 + 2 + 1  # type, inGroup, ~2 tags, relatedTo
 
 # stream ids for SeedSequence: each part of the output draws from its own stream, so
 # changing one part (e.g. max_images) does not reshuffle the others
@@ -86,8 +89,9 @@ def class_iri(k: int) -> str:
     return f"{EX}class_{k}"
 
 
-def parse_signal(signal: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Normalise a signal spec: ``"all"``, ``"none"``, ``"numeric,visual"`` or a list of names."""
+def parse_signal(signal: str | Iterable[str] | None, what: str = "signal") -> tuple[str, ...]:
+    """Normalise a signal spec: ``"all"``, ``"none"``, ``"numeric,visual"`` or a list of names
+    (``what``: the parameter, for the error message)."""
     if signal is None:
         return ()
     if isinstance(signal, str):
@@ -107,7 +111,7 @@ def parse_signal(signal: str | Iterable[str] | None) -> tuple[str, ...]:
     if "structure" in unknown:
         raise UsageError("structure is not a literal modality: use --structure-signal / structure_signal instead")
     if unknown:
-        raise UsageError(f"unknown modality {', '.join(unknown)!s} in signal; choose from {', '.join(MODALITIES)}, all or none")
+        raise UsageError(f"unknown modality {', '.join(unknown)!s} in {what}; choose from {', '.join(MODALITIES)}, all or none")
     return tuple(m for m in MODALITIES if m in names)  # canonical order, duplicates dropped
 
 
@@ -155,9 +159,18 @@ def _validate(**kw: Any) -> dict[str, Any]:
         "link_strength": num("link_strength", 0.0, 1.0),
         "split": fractions("split"),
         "lp_split": fractions("lp_split"),
-        "signal": parse_signal(kw["signal"]),
+        "modalities": parse_signal(kw["modalities"], "modalities"),
         "compress": bool(kw["compress"]),
     }
+    # a modality the items do not carry cannot carry the label
+    p["signal"] = tuple(m for m in parse_signal(kw["signal"]) if m in p["modalities"])
+    style = str(kw["image_style"]).lower()
+    if style not in IMAGE_STYLES:
+        raise UsageError(f"image_style must be {' or '.join(IMAGE_STYLES)}, got {kw['image_style']!r}")
+    if style == "shapes" and p["classes"] > len(SHAPES):
+        raise UsageError(f"image_style shapes draws {len(SHAPES)} kinds of shape ({', '.join(SHAPES)}): "
+                         f"at most {len(SHAPES)} classes, got {p['classes']}")
+    p["image_style"] = style
     fmt = str(kw["format"]).lower()
     if fmt in ("turtle",):
         fmt = "ttl"
@@ -171,7 +184,7 @@ def _validate(**kw: Any) -> dict[str, Any]:
         raise UsageError(f"image_format must be jpeg or png, got {kw['image_format']!r}")
     p["image_format"] = imgf
     p["triples"] = integer("triples", 1)
-    need = _estimate(10 * p["classes"], p["classes"], p["max_images"])
+    need = _estimate(10 * p["classes"], p["classes"], p["max_images"], p["modalities"])
     if p["triples"] < need:
         raise UsageError(
             f"triples={p['triples']} is too small for {p['classes']} classes: need at least {need} "
@@ -188,22 +201,30 @@ def _sizes(n_items: int, k: int) -> tuple[int, int, int, int]:
     return c, m, k * c * m, c * tags_per_cluster
 
 
-def _estimate(n_items: int, k: int, max_images: int) -> int:
+def _estimate(n_items: int, k: int, max_images: int, modalities: tuple[str, ...] = MODALITIES) -> int:
     _, _, g, t = _sizes(n_items, k)
-    return n_items * _ITEM_TRIPLES_NO_IMAGE + min(n_items, max_images) + g * _GROUP_TRIPLES + t * _TAG_TRIPLES
+    literals = sum(len(_ITEM_LITERALS[m]) for m in modalities if m != "visual")
+    images = min(n_items, max_images) if "visual" in modalities else 0
+    text, years = "textual" in modalities, "temporal" in modalities
+    group = 2 + text + years  # type, subGroupOf, name (textual), founded (temporal)
+    tag = 1 + text  # type, label (textual)
+    return n_items * (_ITEM_STRUCTURE_TRIPLES + literals) + images + g * group + t * tag
 
 
-def _plan_items(triples: int, k: int, max_images: int) -> int:
+def _plan_items(triples: int, k: int, max_images: int, modalities: tuple[str, ...] = MODALITIES) -> int:
     """The number of items whose expected triple count is closest to ``triples``."""
+    def est(n: int) -> int:
+        return _estimate(n, k, max_images, modalities)
+
     lo, hi = 1, max(2, triples)
     while lo < hi:  # smallest n with estimate >= triples (the estimate grows with n)
         mid = (lo + hi) // 2
-        if _estimate(mid, k, max_images) >= triples:
+        if est(mid) >= triples:
             hi = mid
         else:
             lo = mid + 1
     n = lo
-    if n > 1 and abs(_estimate(n - 1, k, max_images) - triples) < abs(_estimate(n, k, max_images) - triples):
+    if n > 1 and abs(est(n - 1) - triples) < abs(est(n) - triples):
         n -= 1
     return max(n, 10 * k)
 

@@ -17,7 +17,7 @@ from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.modalities.registry import ModalityMap, get_modality
 from rdf2mm.models.mrgcn import MRGCN, LiteralBlock, NodeFeatures
 from rdf2mm.models.rgcn import RelationalAdjacency
-from rdf2mm.tasks.settings import ModelSettings
+from rdf2mm.tasks.settings import MIN_REFRESH, ModelSettings, refresh_fraction
 
 
 @dataclass(repr=False)
@@ -141,8 +141,10 @@ def build_encoder(inputs: PreparedInputs, s: ModelSettings, out_dim: int) -> MRG
     """Fresh node features and R-GCN layers aggregating as ``s.aggregation``; ``bases`` None
     picks the default, 0 disables it."""
     bases = default_bases(inputs.mg.num_relations) if s.bases is None else (s.bases or None)
+    features = make_features(inputs, s.embed_dim)
+    features.set_refresh(refresh_fraction(s.encoder_refresh), MIN_REFRESH)
     return MRGCN(
-        make_features(inputs, s.embed_dim),
+        features,
         num_relations=inputs.mg.num_relations,
         hidden=s.hidden,
         out_dim=out_dim,

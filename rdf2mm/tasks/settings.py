@@ -41,6 +41,10 @@ class ModelSettings:
     aggregation: str = "mean"
     #: one node per distinct literal (merging equal literals raised accuracy, see bench/RESULTS.md)
     literals: str = "merged"
+    #: share of a convolutional encoder's distinct values (images, character-CNN text,
+    #: polygons) re-encoded with gradients per full-batch step, or "auto"; "1": all, every
+    #: step (see rdf2mm.models.mrgcn)
+    encoder_refresh: str = "auto"
 
     def check_loss(self, loss: float, seed: int, epoch: int) -> None:
         """Stop a seed whose training loss is no longer a number: its weights are garbage
@@ -86,6 +90,10 @@ class LPSettings(ModelSettings):
     negatives: int | None = None
     eval_every: int = 1
     eval_memory_mb: int = 512
+    #: every value, every step: a link-prediction epoch takes many steps, each of which
+    #: would refill the cache, and the subsampled gradient cost synth-lp some MRR
+    #: (0.295 -> 0.280, 2 seeds)
+    encoder_refresh: str = "1"
 
 
 #: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
@@ -120,7 +128,26 @@ TASK_SETTINGS: dict[str, type[ModelSettings]] = {"node-classification": NCSettin
 #: the settings whose default differs by task: a TrainConfig leaves them None until
 #: ``resolve()`` fills in the task's value
 TASK_DEPENDENT = ("embed_dim", "hidden", "layers", "weight_decay", "patience", "batch_size", "aggregation",
-                  "literals", "entity_dropout")
+                  "literals", "entity_dropout", "encoder_refresh")
+
+
+#: the share of a costly encoder's distinct values re-encoded with gradients per
+#: full-batch training step under ``encoder_refresh = "auto"`` (chosen by measurement:
+#: see bench/bench_images.py)
+AUTO_REFRESH = 0.1
+#: the fewest values a subsampled step re-encodes with gradients (a small block: all)
+MIN_REFRESH = 64
+
+
+def refresh_fraction(setting: str | float) -> float:
+    """``encoder_refresh`` as a fraction in (0, 1] (``auto``: :data:`AUTO_REFRESH`);
+    ValueError for anything else."""
+    if isinstance(setting, str) and setting.strip().lower() == "auto":
+        return AUTO_REFRESH
+    value = float(setting)
+    if not 0 < value <= 1:  # also refuses NaN
+        raise ValueError(f"encoder refresh must be auto or a fraction in (0, 1], not {setting!r}")
+    return value
 
 
 def task_defaults(task: str) -> dict[str, Any]:

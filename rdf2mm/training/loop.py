@@ -9,8 +9,9 @@
   ``settings.clip``), the per-epoch sums of the batch statistics kept on the device (no
   host sync per step, one all-reduce per epoch), the non-finite-loss check;
 - evaluation every ``eval_every`` epochs (and at the last one) when there is a
-  validation split, early stopping (:class:`~rdf2mm.training.stopping.EarlyStopper`)
-  with a true best-weight restore (copied tensors);
+  validation split, early stopping (:class:`~rdf2mm.training.stopping.EarlyStopper`:
+  patience, or at once when validation is perfect and flat) with a true best-weight
+  restore (copied tensors), and why the seed stopped (its ``stopped`` metric);
 - checkpoint save and resume: model, optimiser, torch CPU RNG, CUDA RNG, best weights,
   counters, curve, plus the task's own RNG state (:meth:`TrainingLoop.rng_state`);
 - timing, and the progress reports: typed events (:mod:`rdf2mm.training.events`) to
@@ -196,10 +197,10 @@ class TrainingLoop(ABC, Generic[R]):
             if self.on_event:
                 self.on_event(EpochEnded(self.seed, epoch, record))
             if key is not None:
-                if stopper.update(key, epoch):
+                if stopper.update(key, epoch, record.get("train_loss")):
                     best_state = copy_weights(self.model)
                     self.on_best(evaluated)
-                elif stopper.should_stop:
+                if stopper.should_stop:
                     break
             ck = self.checkpoint
             if ck and ck.every and epoch % ck.every == 0 and epoch < s.epochs:
@@ -207,9 +208,12 @@ class TrainingLoop(ABC, Generic[R]):
                                  curve=curve, counters=stopper.counters(), extra=self.rng_state())
         if best_state is not None:
             self.model.load_state_dict(best_state)
-        metrics: dict[str, float] = {
+        metrics: dict[str, Any] = {
             "best_epoch": stopper.best_epoch,
             "epochs_run": len(curve),
+            # why training ended: "perfect" (validation at its maximum and flat, the
+            # training loss too), "patience" or "epochs" (the budget ran out)
+            "stopped": stopper.reason or "epochs",
             "train_seconds": self.train_seconds,
             "seconds_per_epoch": self.train_seconds / max(len(curve), 1),
             "eval_seconds": self.eval_seconds,

@@ -123,3 +123,79 @@ def test_progress_events_and_the_notes_they_become():
     events.clear()
     Toy(None, settings=settings, on_event=events.append).run()
     assert [type(e) for e in events] == [EpochEnded, EpochEnded]
+
+
+def test_perfect_and_flat_validation_stops_before_the_patience():
+    # NC-style keys: accuracy 1.0 from epoch 2 on, the validation loss still creeping down,
+    # so every evaluation is a new best and the patience would never run out
+    scores = [(0.5, -2.0)] + [(1.0, -1.0 / e) for e in range(2, 61)]
+    settings = ModelSettings(epochs=60, patience=30, lr=0.1)
+    toy = TupleToy(scores, settings=settings)
+    out = toy.run()
+    m = out["metrics"]
+    assert m["stopped"] == "perfect"
+    assert m["epochs_run"] < 30
+    # the last evaluation was the best one: its weights are kept
+    assert m["best_epoch"] == m["epochs_run"]
+    assert torch.equal(out["weight"], toy.weights_at[m["epochs_run"]])
+
+
+class TupleToy(Toy):
+    """Keys like node classification's: (accuracy, -loss)."""
+
+    worst_key = (-1.0, float("-inf"))
+
+
+def test_stop_reasons_patience_and_epochs():
+    assert Toy([0.1, 0.9, 0.2, 0.3, 0.4, 0.5, 0.6]).run()["metrics"]["stopped"] == "patience"
+    assert Toy([0.1 * i for i in range(1, 9)]).run()["metrics"]["stopped"] == "epochs"
+    assert Toy(None, settings=ModelSettings(epochs=3, patience=1, lr=0.1)).run()["metrics"]["stopped"] == "epochs"
+
+
+def test_perfect_needs_a_flat_training_loss_and_a_full_window():
+    s = EarlyStopper(patience=100, window=3)
+    s.update(0.5, 1, train_loss=2.0)
+    for epoch, loss in zip(range(2, 5), (1.0, 0.5, 0.2)):  # perfect, but the loss still falls fast
+        s.update(1.0, epoch, train_loss=loss)
+        assert not s.should_stop
+    assert s.perfect_run == 3
+    s.update(0.9, 5, train_loss=0.3)  # one imperfect evaluation restarts the run
+    assert s.perfect_run == 0
+    for epoch in range(6, 9):
+        s.update(1.0, epoch, train_loss=0.1)
+    assert not s.should_stop  # the window still holds a real drop (0.2 before it, 0.1 in it)
+    s.update(1.0, 9, train_loss=0.1)
+    assert s.should_stop and s.reason == "perfect"
+    # without a loss, or without a perfect score, the rule never fires
+    never = EarlyStopper(patience=100, window=2, perfect=None)
+    for epoch in range(1, 10):
+        never.update(1.0, epoch, train_loss=0.0)
+    assert not never.should_stop
+    # the run survives a checkpoint
+    again = EarlyStopper(patience=100, window=3)
+    again.restore(s.counters())
+    assert (again.perfect_run, again.recent_losses, again.loss_floor) == (s.perfect_run, s.recent_losses, s.loss_floor)
+    old = EarlyStopper(patience=4)
+    old.restore({"best_key": 1.0, "best_epoch": 3, "stale": 1})  # written before the rule
+    assert old.perfect_run == 0 and old.recent_losses == []
+
+
+def test_resume_in_a_perfect_run_stops_at_the_same_epoch(tmp_path):
+    scores = [(0.5, -2.0)] + [(1.0, -1.0 / e) for e in range(2, 61)]
+    settings = ModelSettings(epochs=60, patience=30, lr=0.1)
+    straight = TupleToy(scores, settings=settings).run()
+    ck = TrainingCheckpoint(tmp_path / "ck", every=2)
+
+    class Stop(Exception):
+        pass
+
+    def stop(event: Any) -> None:
+        if isinstance(event, EpochEnded) and event.epoch == 5:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        TupleToy(scores, settings=settings, checkpoint=ck, on_event=stop).run()
+    resumed = TupleToy(scores, settings=settings, checkpoint=ck).run()
+    assert resumed["metrics"]["epochs_run"] == straight["metrics"]["epochs_run"]
+    assert resumed["metrics"]["stopped"] == "perfect"
+    assert torch.equal(resumed["weight"], straight["weight"])
