@@ -134,7 +134,7 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
         # Each candidate resumes from its own checkpoint slot; one candidate uses the run's.
         slot = ckpt.slot(f"aggregation-{agg}") if ckpt is not None and len(candidates) > 1 else ckpt
         return train_seeds(inputs, labels, replace(settings, aggregation=agg), some, device, slot,
-                           batching, workers, cfg, note, show_test=not racing)
+                           batching, workers, cfg, note, comparing=racing)
 
     if len(candidates) == 1:
         chosen, results = candidates[0], train_candidate(candidates[0], seeds, racing=False)
@@ -175,9 +175,11 @@ def race_candidates(
             runs[agg] += train_candidate(agg, [seed], True)
             release_all_but_best(runs[agg])
         compared += 1
-        if clear_winner({a: [r.metrics for r in rs] for a, rs in runs.items()}, num_valid) is not None:
+        winner = clear_winner({a: [r.metrics for r in rs] for a, rs in runs.items()}, num_valid)
+        if winner is not None:
             break
-    chosen, summary = select_on_validation({a: [r.metrics for r in rs] for a, rs in runs.items()})
+    best, summary = select_on_validation({a: [r.metrics for r in rs] for a, rs in runs.items()})
+    chosen = winner or best
     results = runs[chosen]
     del runs  # the other candidates' models go
     note("selected", {"aggregation": chosen, "selection": summary, "seeds_compared": compared})
@@ -190,26 +192,28 @@ def race_candidates(
 
 
 def candidate_aggregations(cfg: TrainConfig, labels: Labels) -> tuple[str, ...]:
-    """The aggregations this run trains: the one asked for, or for ``auto`` both (sum
-    first: it wins exact ties). Without validation labels there is nothing to choose on,
-    so ``auto`` falls back to the sum."""
+    """The aggregations this run trains: the one asked for, or for ``auto`` both (the
+    mean first, R-GCN's and the MR-GCN paper's: it wins exact ties). Without validation
+    labels there is nothing to choose on, so ``auto`` falls back to the sum."""
     if cfg.aggregation != "auto":
         assert cfg.aggregation is not None
         return (cfg.aggregation,)
-    return ("sum", "mean") if len(labels.valid) > 0 else ("sum",)
+    return ("mean", "sum") if len(labels.valid) > 0 else ("sum",)
 
 
 def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, seeds: list[int],
                 device: torch.device, ckpt: TrainingCheckpoint | None, batching: Batching, workers: Workers,
-                cfg: TrainConfig, note: Progress, show_test: bool = True) -> list[NCResult]:
+                cfg: TrainConfig, note: Progress, comparing: bool = False) -> list[NCResult]:
     """Train one model per seed (finished seeds of an interrupted run are read back).
 
-    ``show_test=False`` keeps test figures out of the progress notes: a candidate still
-    being compared on validation should not be judged on test by whoever watches.
+    ``comparing`` (a candidate still being compared on validation) keeps test figures
+    out of the progress notes, so that nobody watching judges it on test, and trains to
+    the patience without the perfect-and-flat stop, so that the candidates' validation
+    losses come from runs trained alike.
     """
     def done_note(res: NCResult, **extra: Any) -> None:
-        shown = {k: v for k, v in res.metrics.items() if show_test or not k.startswith("test_")}
-        note("candidate_seed_done" if not show_test else "seed_done",
+        shown = {k: v for k, v in res.metrics.items() if not comparing or not k.startswith("test_")}
+        note("candidate_seed_done" if comparing else "seed_done",
              {"seed": res.seed, "aggregation": settings.aggregation, **extra, **shown})
 
     results: list[NCResult] = []
@@ -228,6 +232,9 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
         res = train_node_classifier(
             inputs, labels, settings, seed, device,
             on_event=as_note(note), checkpoint=ckpt, batching=batching, workers=workers, eval_every=cfg.eval_every,
+            # A perfect-and-flat stop would leave validation losses that depend on when
+            # each candidate stopped, not on the candidate.
+            stop_when_perfect=not comparing,
         )
         res.metrics.update(workers=workers.world)
         if ckpt:

@@ -49,8 +49,10 @@ def select_on_validation(candidates: Mapping[str, Sequence[Mapping[str, Any]]]) 
 #: lead is within what one seed's luck moves)
 CLEAR_ACCURACY_NODES = 2
 #: with accuracies level, a candidate leads clearly when its mean validation loss is at
-#: most this share of every other's
+#: most this share of every other's and at least :data:`LOSS_FLOOR` below it
 CLEAR_LOSS_RATIO = 0.6
+#: validation losses closer than this (nats per node) are level: 0 against 2e-5 is noise
+LOSS_FLOOR = 0.005
 
 
 def clear_winner(candidates: Mapping[str, Sequence[Mapping[str, Any]]], num_valid: int) -> str | None:
@@ -72,7 +74,13 @@ def clear_winner(candidates: Mapping[str, Sequence[Mapping[str, Any]]], num_vali
         return None
     if min(margins) * num_valid >= CLEAR_ACCURACY_NODES - 1e-9:
         return best
-    level = all(abs(m) * num_valid < 0.5 for m in margins)
-    if level and all(lead["valid_loss"] <= CLEAR_LOSS_RATIO * s["valid_loss"] for s in others):
+    if not all(abs(m) * num_valid < 0.5 for m in margins):
+        return None  # a lead of less than two nodes: more seeds
+    if all(lead["valid_loss"] <= CLEAR_LOSS_RATIO * s["valid_loss"] and s["valid_loss"] - lead["valid_loss"] >= LOSS_FLOOR
+           for s in others):
         return best
+    if lead["valid_accuracy"] >= 1.0 and all(s["valid_loss"] < LOSS_FLOOR for s in [lead, *others]):
+        # every candidate perfect with a loss of about zero: more seeds would tie again,
+        # and the first candidate (the preferred one) is kept
+        return next(iter(candidates))
     return None

@@ -57,6 +57,14 @@ def test_a_lead_of_one_node_needs_more_seeds():
 def test_level_accuracy_is_decided_by_a_much_lower_loss_only():
     assert clear_winner({"sum": seeds((1.0, 0.02)), "mean": seeds((1.0, 0.008))}, 28) == "mean"
     assert clear_winner({"sum": seeds((1.0, 0.010)), "mean": seeds((1.0, 0.008))}, 28) is None
+    assert clear_winner({"sum": seeds((0.9, 0.5)), "mean": seeds((0.9, 0.51))}, 28) is None
+
+
+def test_losses_near_zero_are_level_and_perfect_ties_keep_the_first_candidate():
+    # 0 against 2e-5 is no lead; both perfect at about zero loss: the first (preferred) one
+    assert clear_winner({"mean": seeds((1.0, 1.8e-5)), "sum": seeds((1.0, 0.0))}, 28) == "mean"
+    # a small ratio of small losses is no lead either, when not perfect
+    assert clear_winner({"mean": seeds((0.9, 0.004)), "sum": seeds((0.9, 0.001))}, 28) is None
 
 
 def test_race_trains_the_other_seeds_once_when_the_lead_is_clear():
