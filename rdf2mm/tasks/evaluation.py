@@ -290,3 +290,15 @@ def expected_hits(candidate_counts: np.ndarray, k: int) -> float:
     """Expected Hits@k of a uniformly random ranking: mean of ``min(k, n) / n``."""
     counts = np.asarray(candidate_counts, dtype=np.float64)
     return float(np.mean(np.minimum(k, counts) / counts)) if len(counts) else math.nan
+
+
+@dataclass
+class FilterIndex:
+    """Known true triples as (h, r) -> tails and (r, t) -> heads, built once per dataset."""
+
+    tails: TrueIndex
+    heads: TrueIndex
+
+    @classmethod
+    def build(cls, known: np.ndarray, num_relations: int) -> FilterIndex:
+        return cls(TrueIndex.build(known, "tail", num_relations), TrueIndex.build(known, "head", num_relations))

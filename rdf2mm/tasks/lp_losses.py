@@ -24,7 +24,7 @@ from rdf2mm.tasks.minibatch import forward_batch
 
 if TYPE_CHECKING:
     from rdf2mm.graph.sampling import NeighbourSampler
-    from rdf2mm.tasks.lp_training import FilterIndex
+    from rdf2mm.tasks.evaluation import FilterIndex
 
 #: cells of one block of the fused 1-N loss (scores of a block of entities for the whole batch)
 ONE_TO_N_BLOCK_CELLS = 2**22

@@ -23,7 +23,7 @@ from rdf2mm.errors import InputError
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.decoders import Decoder, make_decoder
 from rdf2mm.models.link_predictor import LinkPredictor
-from rdf2mm.tasks.evaluation import TripleRanks, TrueIndex, rank_triples
+from rdf2mm.tasks.evaluation import FilterIndex, TripleRanks, rank_triples
 from rdf2mm.tasks.lp_losses import Corruptor, bce_negative_sampling, bce_negative_sampling_minibatch, bce_one_to_n
 from rdf2mm.tasks.lp_splits import LinkSplits
 from rdf2mm.tasks.minibatch import Batching, epoch_batches, layerwise_inference
@@ -55,18 +55,6 @@ class LPResult:
     valid_ranks: TripleRanks | None = None
     #: entity embeddings the decoder scores, [E, d] (CPU, best weights)
     embeddings: Tensor | None = None
-
-
-@dataclass
-class FilterIndex:
-    """Known true triples as (h, r) -> tails and (r, t) -> heads, built once per dataset."""
-
-    tails: TrueIndex
-    heads: TrueIndex
-
-    @classmethod
-    def build(cls, known: np.ndarray, num_relations: int) -> FilterIndex:
-        return cls(TrueIndex.build(known, "tail", num_relations), TrueIndex.build(known, "head", num_relations))
 
 
 def rank_with_embeddings(

@@ -17,7 +17,8 @@ FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: options that share a field's name but mean something else in that command
 OWN_MEANING = {("ablate", "seeds"), ("ablate", "literals"), ("tune", "seeds")}
 #: defaults the help describes rather than states (decided from the graph, a fresh folder, every relation)
-DESCRIBED = {"bases", "out", "target_relations"}
+#: options whose default is a rule the help describes in words, not a value
+DESCRIBED = {"bases", "out", "target_relations", "negatives"}
 TOKEN = r"[\w.,:-]+"
 
 
@@ -84,7 +85,7 @@ def test_every_default_the_help_shows_is_the_resolved_value(command):
     if command == "train":  # the parser must find the defaults of every option that states one
         assert checked >= {"task", "modalities", "literals", "text_encoder", "embed_dim", "hidden", "layers",
                            "aggregation", "dropout", "entity_dropout", "lr", "weight_decay", "epochs", "patience",
-                           "device", "seed", "predictions_format", "decoder", "negatives", "batch_size", "batching",
+                           "device", "seed", "predictions_format", "decoder", "batch_size", "batching",
                            "fanout", "eval_every", "checkpoint_every"}, checked
     assert {"epochs", "seed"} <= checked
 
