@@ -85,6 +85,7 @@ def rotate_run(graph_file, tmp_path_factory) -> Path:
 def test_the_run_records_and_rebuilds_the_plain_model(rotate_run):
     from rdf2mm.tasks.lp_training import rank_splits
     from rdf2mm.tasks.prediction import load_link_predictor
+    from rdf2mm.runs.read import load_run_config
     from rdf2mm.tasks.settings import LPSettings
 
     config = json.loads((rotate_run / "config.json").read_text())
@@ -96,10 +97,26 @@ def test_the_run_records_and_rebuilds_the_plain_model(rotate_run):
     assert data.inputs.mg.num_nodes == data.inputs.kg.num_entities  # no literal nodes were built
     # the saved weights are the best ones the metrics were measured with
     metrics = json.loads((rotate_run / "metrics.json").read_text())
-    cfg = TrainConfig(**{k: v for k, v in config.items() if k != "split"})
+    cfg = load_run_config(rotate_run)
+    assert cfg.model == "rotate"
     again = rank_splits(model, None, data.splits, data.filter_index, LPSettings.from_config(cfg), 0, {}, [],
                         torch.device("cpu"))
     assert again.metrics["test_mrr"] == pytest.approx(metrics["test_mrr"])
+
+
+def test_a_tampered_table_size_is_refused_before_building(rotate_run, tmp_path):
+    import shutil
+
+    from rdf2mm.errors import InputError
+    from rdf2mm.tasks.prediction import load_link_predictor
+
+    run = tmp_path / "run"
+    shutil.copytree(rotate_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["embed_dim"] = 10**9
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="embed_dim is 1000000000 but the entity embeddings are"):
+        load_link_predictor(run)
 
 
 def test_predict_and_export_work_on_a_plain_run(rotate_run, tmp_path):
@@ -149,3 +166,12 @@ def test_bad_model_and_node_classification_exit_2(graph_file, tmp_path):
     assert not (tmp_path / "r").exists()
     r = runner.invoke(app, ["train", "--help"])
     assert "--model" in r.output
+
+
+@pytest.mark.parametrize("decoder", ["transe", "rotate"])
+def test_mrgcn_takes_the_distance_decoders(graph_file, decoder):
+    from rdf2mm.tasks.link_prediction import train_link_prediction
+
+    m = train_link_prediction(_cfg(graph_file, None, "mrgcn", decoder=decoder, epochs=30, hidden=16,
+                                   modalities="numeric")).metrics
+    assert m["test_mrr"] > 2 * m["test_mrr_random"], m
