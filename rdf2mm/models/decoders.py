@@ -144,7 +144,10 @@ class _Distance(Decoder):
         return -torch.linalg.vector_norm(self.tail_point(h, r) - t, ord=self.p, dim=-1)
 
     def _all(self, q: Tensor, candidates: Tensor) -> Tensor:
-        q, candidates = q.float(), candidates.float()  # cdist has no bfloat16 kernels
+        dtype = torch.promote_types(q.dtype, candidates.dtype)
+        if dtype in (torch.float16, torch.bfloat16):
+            dtype = torch.float32  # cdist has no half-precision kernels (bfloat16 autocast on CUDA)
+        q, candidates = q.to(dtype), candidates.to(dtype)
         # "use_mm_for_euclid_dist": the expansion even for small blocks, so scores of one
         # entity do not depend on how many candidates share its block (clamped at 0 inside)
         mode = "use_mm_for_euclid_dist" if self.p == 2 else "donot_use_mm_for_euclid_dist"

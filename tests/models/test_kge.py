@@ -88,3 +88,27 @@ def test_config_takes_the_model_and_refuses_what_it_cannot_do():
         TrainConfig(graph=["g.nt"], model="transe").resolve().validate()
     with pytest.raises(UsageError, match="--batching mini"):
         TrainConfig(graph=["g.nt"], task="link-prediction", model="transe", batching="mini").resolve().validate()
+
+
+@pytest.mark.parametrize("name", ["transe", "rotate"])
+def test_ranking_in_entity_blocks_gives_the_ranks_of_one_block(name):
+    import numpy as np
+
+    from rdf2mm.tasks.lp_training import FilterIndex, rank_with_embeddings
+
+    torch.manual_seed(3)
+    rng = np.random.default_rng(3)
+    E, R = 40, 3
+    triples = np.unique(np.stack([rng.integers(0, E, 60), rng.integers(0, R, 60), rng.integers(0, E, 60)], 1), axis=0)
+    dec, emb = make_decoder(name, R, 8), torch.randn(E, 8)
+    index = FilterIndex.build(triples, R)
+    with torch.no_grad():
+        whole = rank_with_embeddings(emb, dec, triples, index, 1 << 30)
+        blocks = rank_with_embeddings(emb, dec, triples, index, 256)  # a few entities per block
+    assert np.array_equal(whole.tail, blocks.tail) and np.array_equal(whole.head, blocks.head)
+    # brute force: the tail rank of each triple among the unfiltered candidates
+    with torch.no_grad():
+        scores = dec.score_all_tails(emb[triples[:, 0]], torch.as_tensor(triples[:, 1]), emb)
+    true = scores[torch.arange(len(triples)), torch.as_tensor(triples[:, 2])]
+    raw = (scores > true[:, None]).sum(1) + 1
+    assert np.array_equal(whole.tail_raw.astype(int), raw.numpy()) or np.allclose(whole.tail_raw, raw.numpy(), atol=0.5)
