@@ -92,6 +92,8 @@ def test_the_run_records_and_rebuilds_the_plain_model(rotate_run):
     assert (config["model"], config["modalities"], config["literals"]) == ("rotate", "none", "none")
     meta = json.loads((rotate_run / "model.json").read_text())
     assert (meta["model"], meta["decoder"], meta["modalities"]) == ("rotate", "rotate", [])
+    metrics = json.loads((rotate_run / "metrics.json").read_text())
+    assert (metrics["batching"], metrics["batching_reason"]) == ("full", "a plain KGE model trains its entity table in full batches")
     model, data = load_link_predictor(rotate_run)
     assert isinstance(model, PlainKGE) and model.decoder.name == "rotate"
     assert data.inputs.mg.num_nodes == data.inputs.kg.num_entities  # no literal nodes were built
