@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.errors import InputError, UsageError
-from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS, choices_text
+from rdf2mm.models.registry import DECODERS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text
 from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, refresh_fraction, task_defaults
 from rdf2mm.training.threads import environment_threads, parse_threads
 
@@ -71,6 +71,9 @@ class TrainConfig:
     #: None: the task's default
     encoder_refresh: str | None = None
     # model (None: the task's default, see rdf2mm.tasks.settings; the saved config holds the value used)
+    #: mrgcn, or a plain KGE baseline (transe, distmult, complex, rotate, tucker: link prediction
+    #: only, no literals, no graph encoder; see rdf2mm.models.registry.MODELS)
+    model: str = ModelSettings.model
     embed_dim: int | None = None
     hidden: int | None = None
     layers: int | None = None
@@ -141,6 +144,12 @@ class TrainConfig:
         for key, value in task_defaults(self.task).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
+        if self.model in PLAIN_KGE_MODELS:
+            # An entity table reads no literals and passes no messages: none are prepared,
+            # and the whole table is one full batch (the saved config says so).
+            self.modalities, self.literals = "none", "none"
+            if self.batching == "auto":
+                self.batching = "full"
         if self.deterministic and str(self.threads).strip().lower() == "auto":
             self.threads = "1"  # bit-exact runs take one thread (see rdf2mm.training.seeding)
         self.expand_names()
@@ -164,6 +173,14 @@ class TrainConfig:
         """Raise :class:`UsageError` for values no run can use (call after :meth:`resolve`)."""
         if self.task not in TASKS:
             raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
+        MODELS.check(self.model)
+        if self.model in PLAIN_KGE_MODELS:
+            if self.task != "link-prediction":
+                raise UsageError(f"--model {self.model} is a plain KGE baseline for link prediction only "
+                                 "(for now); node classification takes --model mrgcn")
+            if self.batching == "mini":
+                raise UsageError(f"--model {self.model} trains its entity table in full batches: "
+                                 "--batching mini samples neighbourhoods for a graph encoder it does not have")
         if self.literals not in LITERAL_MODES:
             raise UsageError(f"--literals must be {choices_text(LITERAL_MODES)}, not {self.literals!r}")
         if self.aggregation not in ("auto", *AGGREGATIONS):

@@ -29,6 +29,7 @@ def train_command(
     config: Optional[Path] = config_option("TOML config (a run's config.toml reproduces it); flags override it."),
     out_dir: Optional[str] = option("out"),
     format: Optional[str] = option("format"),
+    model: Optional[str] = option("model"),
     modalities: Optional[str] = option("modalities"),
     literals: Optional[str] = option("literals"),
     text_encoder: Optional[str] = option("text_encoder"),
@@ -86,6 +87,8 @@ def train_command(
 
       rdf2mm train big.nt.gz --target ex:label --batching mini --fanout 25,10
 
+      rdf2mm train graph.nt --task link-prediction --model rotate   # a plain KGE baseline
+
       torchrun --nproc-per-node 2 -m rdf2mm train graph.nt --target ex:label   # data parallel
 
       rdf2mm train graph.nt --target ex:label --tracker mlflow,tensorboard   # needs the track extra
@@ -106,7 +109,7 @@ def train_command(
 
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {
-            "task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
+            "task": task, "model": model, "target": target, "train": train, "valid": valid, "test": test, "format": format,
             "modalities": modalities, "literals": literals, "text_encoder": text_encoder,
             "modality_map": modality_map, "embed_dim": embed_dim, "hidden": hidden, "layers": layers,
             "bases": bases, "blocks": blocks, "aggregation": aggregation, "dropout": dropout, "entity_dropout": entity_dropout, "lr": lr, "weight_decay": weight_decay,

@@ -8,8 +8,12 @@ used:
 - ``score_all_tails(h, r, candidates)``: ``[B, N]`` scores of every candidate tail;
 - ``score_all_heads(t, r, candidates)``: ``[B, N]`` scores of every candidate head.
 
-The batched forms are a query vector times the candidate matrix, so ranking 10^5
-entities is one matrix product per block (see :mod:`rdf2mm.tasks.evaluation`).
+The batched forms of the bilinear decoders are a query vector times the candidate
+matrix, so ranking 10^5 entities is one matrix product per block (see
+:mod:`rdf2mm.tasks.evaluation`). The distance decoders (TransE, RotatE) score a query
+point's distance to every candidate with ``torch.cdist``, which never materialises the
+``[B, N, d]`` differences (L2 by the ``|q|^2 - 2 q.c + |c|^2`` expansion, L1 natively),
+forward and backward.
 """
 from __future__ import annotations
 
@@ -121,6 +125,92 @@ class TuckER(Decoder):
         return torch.einsum("bik,bk->bi", w, t)
 
 
+class _Distance(Decoder):
+    """Base of the decoders scoring ``-||query - candidate||_p``: subclasses give the
+    query points of (h, r) among tails and of (r, t) among heads."""
+
+    #: the norm of the distance
+    p: float = 2.0
+
+    def tail_point(self, h: Tensor, r: Tensor) -> Tensor:
+        """``[B, d]`` point whose distance to a tail embedding is minus the score."""
+        raise NotImplementedError
+
+    def head_point(self, t: Tensor, r: Tensor) -> Tensor:
+        """``[B, d]`` point whose distance to a head embedding is minus the score."""
+        raise NotImplementedError
+
+    def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
+        return -torch.linalg.vector_norm(self.tail_point(h, r) - t, ord=self.p, dim=-1)
+
+    def _all(self, q: Tensor, candidates: Tensor) -> Tensor:
+        dtype = torch.promote_types(q.dtype, candidates.dtype)
+        if dtype in (torch.float16, torch.bfloat16):
+            dtype = torch.float32  # cdist has no half-precision kernels (bfloat16 autocast on CUDA)
+        q, candidates = q.to(dtype), candidates.to(dtype)
+        # "use_mm_for_euclid_dist": the expansion even for small blocks, so scores of one
+        # entity do not depend on how many candidates share its block (clamped at 0 inside)
+        mode = "use_mm_for_euclid_dist" if self.p == 2 else "donot_use_mm_for_euclid_dist"
+        return -torch.cdist(q.unsqueeze(0), candidates.unsqueeze(0), p=self.p, compute_mode=mode)[0]
+
+    def score_all_tails(self, h: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
+        return self._all(self.tail_point(h, r), candidates)
+
+    def score_all_heads(self, t: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
+        return self._all(self.head_point(t, r), candidates)
+
+
+class TransE(_Distance):
+    """``-||h + w_r - t||_p`` (Bordes et al. 2013); ``p`` = 1 by default, as PyKEEN's
+    ``TransE`` (``scoring_fct_norm=1``); 2 is accepted."""
+
+    name = "transe"
+
+    def __init__(self, num_relations: int, dim: int, p: int = 1) -> None:
+        if p not in (1, 2):
+            raise ValueError(f"TransE takes the L1 or L2 norm, not p={p}")
+        super().__init__(num_relations, dim)
+        self.p = float(p)
+        self.relation = nn.Parameter(torch.empty(num_relations, dim))
+        nn.init.xavier_uniform_(self.relation)
+
+    def tail_point(self, h: Tensor, r: Tensor) -> Tensor:
+        return h + self.relation[r]
+
+    def head_point(self, t: Tensor, r: Tensor) -> Tensor:
+        return t - self.relation[r]
+
+
+class RotatE(_Distance):
+    """``-||h o w_r - t||`` (Sun et al. 2019): embeddings as complex vectors (real half,
+    imaginary half), each relation a rotation ``w_r = exp(i theta_r)`` kept as its phases
+    ``theta_r`` (``relation``, ``[R, d/2]``), so ``|w_r| = 1`` always holds. The norm is
+    the complex vector's L2 norm, as PyKEEN's ``RotatE``; since a rotation keeps lengths,
+    the head side is ``-||h - t o conj(w_r)||``."""
+
+    name = "rotate"
+
+    def __init__(self, num_relations: int, dim: int) -> None:
+        if dim % 2:
+            raise ValueError(f"RotatE needs an even embedding size, got {dim}")
+        super().__init__(num_relations, dim)
+        self.relation = nn.Parameter(torch.empty(num_relations, dim // 2).uniform_(-torch.pi, torch.pi))
+
+    def _rotate(self, x: Tensor, r: Tensor, sign: float) -> Tensor:
+        half = x.shape[-1] // 2
+        xr, xi = x[..., :half], x[..., half:]
+        theta = self.relation[r]
+        c, s = torch.cos(theta), sign * torch.sin(theta)
+        return torch.cat([xr * c - xi * s, xr * s + xi * c], dim=-1)
+
+    def tail_point(self, h: Tensor, r: Tensor) -> Tensor:
+        return self._rotate(h, r, 1.0)
+
+    def head_point(self, t: Tensor, r: Tensor) -> Tensor:
+        return self._rotate(t, r, -1.0)
+
+
 def make_decoder(name: str, num_relations: int, dim: int) -> Decoder:
-    """Decoder by name, from :data:`rdf2mm.models.registry.DECODERS` (``distmult``, ``complex``, ``tucker``)."""
+    """Decoder by name, from :data:`rdf2mm.models.registry.DECODERS` (``distmult``,
+    ``complex``, ``tucker``, ``transe``, ``rotate``)."""
     return registry.DECODERS.make(name, num_relations, dim)

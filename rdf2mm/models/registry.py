@@ -106,15 +106,26 @@ class Registry:
         return choices_text(self.names(), default)
 
 
-#: graph encoders (today only the MR-GCN of Wilcke et al.)
-MODELS = Registry("model")
+#: the models (``--model``): the MR-GCN of Wilcke et al. and the plain KGE baselines
+MODELS = Registry("model", "--model")
 MODELS.register("mrgcn", "rdf2mm.models.mrgcn:MRGCN", "multimodal R-GCN: literal encoders feeding R-GCN layers")
+MODELS.register("transe", "rdf2mm.models.kge:TransEModel", "plain TransE: an entity table, no literals, no encoder")
+MODELS.register("distmult", "rdf2mm.models.kge:DistMultModel", "plain DistMult: an entity table, no literals, no encoder")
+MODELS.register("complex", "rdf2mm.models.kge:ComplExModel", "plain ComplEx: an entity table, no literals, no encoder")
+MODELS.register("rotate", "rdf2mm.models.kge:RotatEModel", "plain RotatE: an entity table, no literals, no encoder")
+MODELS.register("tucker", "rdf2mm.models.kge:TuckERModel", "plain TuckER: an entity table, no literals, no encoder")
+
+#: the models that are an entity table scored by the decoder of the same name: no
+#: literals, no graph encoder, link prediction only
+PLAIN_KGE_MODELS = ("transe", "distmult", "complex", "rotate", "tucker")
 
 #: triple scorers on top of the entity embeddings (link prediction)
 DECODERS = Registry("decoder", "--decoder")
 DECODERS.register("distmult", "rdf2mm.models.decoders:DistMult", "the MR-GCN paper's; symmetric in head and tail")
 DECODERS.register("complex", "rdf2mm.models.decoders:ComplEx", "complex embeddings; asymmetric relations")
 DECODERS.register("tucker", "rdf2mm.models.decoders:TuckER", "a shared core tensor")
+DECODERS.register("transe", "rdf2mm.models.decoders:TransE", "translation, -||h + r - t||_1")
+DECODERS.register("rotate", "rdf2mm.models.decoders:RotatE", "rotation in complex space, -||h o r - t||_2")
 
 #: encoders of textual literals (``--text-encoder``)
 TEXT_ENCODERS = Registry("text encoder", "--text-encoder")

@@ -12,6 +12,7 @@ import numpy as np
 
 from rdf2mm.config import TrainConfig
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
+from rdf2mm.models.registry import PLAIN_KGE_MODELS
 from rdf2mm.runs import layout as L
 from rdf2mm.runs.write import SeedRun, write_run
 from rdf2mm.tasks.evaluation import TripleRanks
@@ -57,7 +58,9 @@ def model_meta(cfg: TrainConfig, inputs: PreparedInputs, seed: int) -> dict[str,
     return {
         "format": 1,
         "task": cfg.task,
-        "decoder": cfg.decoder,
+        "model": cfg.model,
+        # a plain KGE model's decoder is the one of its name (--decoder is MR-GCN's)
+        "decoder": cfg.model if cfg.model in PLAIN_KGE_MODELS else cfg.decoder,
         "num_entities": inputs.kg.num_entities,
         "num_nodes": inputs.mg.num_nodes,
         "num_relations": inputs.kg.num_relations,

@@ -22,7 +22,9 @@ from torch import Tensor
 from rdf2mm.errors import InputError
 from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.decoders import Decoder, make_decoder
+from rdf2mm.models.kge import PlainKGE
 from rdf2mm.models.link_predictor import LinkPredictor
+from rdf2mm.models.registry import MODELS, PLAIN_KGE_MODELS
 from rdf2mm.tasks.evaluation import FilterIndex, TripleRanks, rank_triples
 from rdf2mm.tasks.lp_losses import Corruptor, bce_negative_sampling, bce_negative_sampling_minibatch, bce_one_to_n
 from rdf2mm.tasks.lp_splits import LinkSplits
@@ -34,10 +36,14 @@ if TYPE_CHECKING:
     from rdf2mm.models.rgcn import RelationalAdjacency
     from rdf2mm.tasks.inputs import PreparedInputs
 
-def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor:
-    """A fresh encoder (see :func:`~rdf2mm.tasks.inputs.build_encoder`) and ``s.decoder``."""
+def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor | PlainKGE:
+    """A fresh encoder (see :func:`~rdf2mm.tasks.inputs.build_encoder`) and ``s.decoder``;
+    for a plain KGE ``s.model``, its entity table (``s.embed_dim`` wide) and decoder alone."""
     from rdf2mm.tasks.inputs import build_encoder  # noqa: PLC0415 - heavy modality imports
 
+    if s.model in PLAIN_KGE_MODELS:
+        model: PlainKGE = MODELS.make(s.model, inputs.kg.num_entities, inputs.kg.num_relations, s.embed_dim)
+        return model
     encoder = build_encoder(inputs, s, out_dim=s.hidden)
     decoder = make_decoder(s.decoder, inputs.kg.num_relations, s.hidden)
     return LinkPredictor(encoder, decoder, inputs.mg.num_entities)
@@ -48,7 +54,7 @@ class LPResult:
     """One seed's trained model, metrics, curve and test ranks."""
 
     seed: int
-    model: LinkPredictor
+    model: LinkPredictor | PlainKGE
     metrics: dict[str, float]
     curve: list[dict[str, float]] = field(default_factory=list)
     test_ranks: TripleRanks | None = None
@@ -94,7 +100,7 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
             settings.negatives, len(splits.train), inputs.kg.num_entities, mini)
         self.budget = settings.eval_memory_mb * 2**20
 
-    def build(self) -> LinkPredictor:
+    def build(self) -> LinkPredictor | PlainKGE:
         inputs, splits, device = self.inputs, self.splits, self.device
         self.gen = torch.Generator().manual_seed(self.seed)
         kg = inputs.kg
@@ -207,7 +213,7 @@ def train_link_predictor(
 
 
 def rank_splits(
-    model: LinkPredictor, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
+    model: LinkPredictor | PlainKGE, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
     settings: LPSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
     device: torch.device, embeddings: Tensor | None = None,
 ) -> LPResult:
@@ -230,7 +236,7 @@ def rank_splits(
 
 
 def evaluate_link_predictor(
-    model: LinkPredictor, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
+    model: LinkPredictor | PlainKGE, adj: RelationalAdjacency | None, splits: LinkSplits, filter_index: FilterIndex,
     settings: LPSettings, seed: int, metrics: dict[str, float], curve: list[dict[str, float]],
     device: torch.device, embeddings: Tensor | None = None,
 ) -> LPResult:

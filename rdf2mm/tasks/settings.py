@@ -18,6 +18,9 @@ class ModelSettings:
     command-line help read them from here (see :data:`TASK_DEPENDENT` and :func:`task_defaults`).
     """
 
+    #: ``mrgcn``, or a plain KGE baseline (``rdf2mm.models.registry.PLAIN_KGE_MODELS``): an
+    #: entity table of ``embed_dim`` columns scored by the decoder of its name
+    model: str = "mrgcn"
     embed_dim: int = 32
     hidden: int = 32
     layers: int = 2

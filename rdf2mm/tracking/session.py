@@ -71,7 +71,10 @@ def run_params(cfg: TrainConfig) -> dict[str, str]:
 
 def run_tags(cfg: TrainConfig) -> dict[str, str]:
     resolved = copy.deepcopy(cfg).resolve()
-    model = "mrgcn" if resolved.task == "node-classification" else f"mrgcn+{resolved.decoder}"
+    if resolved.model != "mrgcn":
+        model = resolved.model  # a plain KGE baseline: its decoder is its name
+    else:
+        model = "mrgcn" if resolved.task == "node-classification" else f"mrgcn+{resolved.decoder}"
     return {"rdf2mm.task": resolved.task, "rdf2mm.model": model, "rdf2mm.modalities": resolved.modalities,
             "rdf2mm.literals": str(resolved.literals)}
 

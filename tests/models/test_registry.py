@@ -13,8 +13,8 @@ from rdf2mm.tasks.settings import LPSettings, NCSettings
 
 
 def test_tables_hold_todays_names():
-    assert MODELS.names() == ("mrgcn",)
-    assert DECODERS.names() == ("distmult", "complex", "tucker")
+    assert MODELS.names() == ("mrgcn", "transe", "distmult", "complex", "rotate", "tucker")
+    assert DECODERS.names() == ("distmult", "complex", "tucker", "transe", "rotate")
     assert TEXT_ENCODERS.names() == ("charcnn", "minilm")
     assert IMAGE_ENCODERS.names() == ("mobilenet",)
 
@@ -31,8 +31,8 @@ def test_make_decoder_reads_the_table():
         assert isinstance(dec, Decoder) and dec.name == name
     assert make_decoder("ComplEx", 3, 8).name == "complex"  # case and dashes do not matter, as before
     assert make_decoder("dist-mult", 3, 8).name == "distmult"
-    with pytest.raises(ValueError, match="unknown decoder 'transe'; choose one of distmult, complex, tucker"):
-        make_decoder("transe", 3, 8)
+    with pytest.raises(ValueError, match="unknown decoder 'nope'; choose one of distmult, complex, tucker, transe, rotate"):
+        make_decoder("nope", 3, 8)
 
 
 def test_a_new_component_is_one_registration():
@@ -49,7 +49,7 @@ def test_a_new_component_is_one_registration():
 
 
 def test_validate_names_the_registered_choices():
-    for field, option, message in (("decoder", "--decoder", "distmult, complex or tucker"),
+    for field, option, message in (("decoder", "--decoder", "distmult, complex, tucker, transe or rotate"),
                                    ("text_encoder", "--text-encoder", "charcnn or minilm")):
         cfg = TrainConfig(graph=["g.nt"], **{field: "nope"}).resolve()
         with pytest.raises(UsageError, match=f"^{option} must be {message}, not 'nope'$"):

@@ -146,7 +146,7 @@ def test_filtered_candidate_counts():
     assert filtered_candidate_counts(np.array([0]), np.array([0]), np.array([1]), 10, idx).tolist() == [8]
 
 
-@pytest.mark.parametrize("name", ["distmult", "complex", "tucker"])
+@pytest.mark.parametrize("name", ["distmult", "complex", "tucker", "transe", "rotate"])
 def test_decoder_batched_scores_match_single_scores(name):
     torch.manual_seed(0)
     dec = make_decoder(name, num_relations=3, dim=8)
