@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--peer-epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--million", action="store_true", help="also one mini-batch epoch on 10^6 entities")
+    ap.add_argument("--epochs", type=int, help="cap rdf2mm's epochs (default: train to early stopping)")
     ap.add_argument("--timeout", type=float, default=1500, help="seconds per rdf2mm run")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,7 @@ def main() -> None:
     for name in [s for s in args.shapes.split(",") if s]:
         folder = ensure_shape(name, args.work)
         shape = json.loads((folder / "shape.json").read_text())
-        ours = rdf2mm_train(folder, args.threads, [], args.timeout)
+        ours = rdf2mm_train(folder, args.threads, ["--epochs", str(args.epochs)] if args.epochs else [], args.timeout)
         row: dict[str, Any] = {"shape": name, "entities": shape["entities"], "train": shape["train"],
                                "relations": shape["relations"], "rdf2mm": ours}
         if args.pykeen_python:
