@@ -71,18 +71,20 @@ def ensure_shape(name: str, work: Path, extra: list[str] | None = None) -> Path:
 
 
 def rdf2mm_train(folder: Path, threads: int, extra: list[str], timeout: float) -> dict[str, Any]:
+    run_dir = folder.parent / f"run-{folder.name}"
     cmd = [sys.executable, "-m", "rdf2mm", "-q", "train", str(folder / "train.nt"), "--task", "link-prediction",
            "--train", str(folder / "train.nt"), "--valid", str(folder / "valid.nt"), "--test", str(folder / "test.nt"),
-           "--device", "cpu", "--json", "--no-cache", "--threads", str(threads), *extra]
+           "--device", "cpu", "--json", "--no-cache", "--threads", str(threads), "--out", str(run_dir), "--force",
+           *extra]
     res = run(rusage_wrapped(cmd), env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}, timeout=timeout)
     figures: dict[str, Any] = {"command": " ".join(cmd[2:]), "rc": res["rc"], **parse_time(res["stderr"])}
     if res["rc"] == 0:
         metrics = json.loads(res["stdout"])
-        per_seed = (metrics.get("per_seed") or [{}])[0]
+        per_seed = (json.loads((run_dir / "metrics.json").read_text()).get("per_seed") or [{}])[0]
         figures.update({k: metrics.get(k) for k in ("test_mrr", "test_hits@10", "valid_mrr", "seconds_per_epoch",
-                                                     "negatives", "batching")})
+                                                     "batching", "threads")})
         figures.update({k: per_seed.get(k) for k in ("epochs_run", "best_epoch", "stopped", "train_seconds",
-                                                     "negatives_reason")})
+                                                     "eval_seconds", "negatives")})
     else:
         figures["error"] = res["stderr"][-600:]
     return figures

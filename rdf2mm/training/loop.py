@@ -44,6 +44,7 @@ from rdf2mm.tasks.settings import ModelSettings
 from rdf2mm.training.events import EpochEnded, EventCallback, StepStarted
 from rdf2mm.training.seeding import seed_everything
 from rdf2mm.training.state import copy_weights, restore_global_rngs
+from rdf2mm.training.allocator import keep_freed_memory
 from rdf2mm.training.stopping import EarlyStopper
 
 #: called after every epoch with (epoch, record) for progress display
@@ -169,6 +170,7 @@ class TrainingLoop(ABC, Generic[R]):
         restore the best weights and return :meth:`finish`'s result."""
         s = self.settings
         seed_everything(self.seed)
+        keep_freed_memory()
         self.model = self.build()
         self.net = self.workers.wrap(self.model, self.device) if self.mini else self.model
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
