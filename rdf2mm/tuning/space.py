@@ -110,7 +110,8 @@ DEFAULT_SPACES: dict[str, tuple[Param, ...]] = {
         Param("dropout", "float", 0.0, 0.5),
         Param("weight_decay", "categorical", choices=(0.0, 1e-5, 1e-4)),
         Param("decoder", "categorical", choices=DECODERS.names()),
-        Param("negatives", "categorical", choices=(0, 1, 10, 50)),
+        # Not ``negatives``: its default is a rule on the graph's size (1-N where it pays off),
+        # which a list of counts cannot hold; a space file can still search it.
         Param("aggregation", "categorical", choices=("mean", "sum")),
     ),
 }

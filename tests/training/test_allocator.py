@@ -16,7 +16,9 @@ if sys.argv[1] == "1":
     assert keep_freed_memory()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(50):
-    a = np.ones(4_000_000)  # 32 MB, allocated and freed each time, as a training step does
+    # 64 MB, allocated and freed each time, as a training step does: above glibc's largest
+    # self-adjusted mmap threshold (32 MiB), so without the setting each is a fresh mapping
+    a = np.ones(8_000_000)
     del a
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
@@ -29,7 +31,7 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again():
         return int(out.stdout.strip())
 
     plain, kept = faults("0"), faults("1")
-    # 50 fresh mappings of 32 MB fault in ~400k pages; a reused heap block only once
+    # 50 fresh mappings of 64 MB fault in ~800k pages; a reused heap block only once
     assert kept * 5 < plain, (plain, kept)
 
 
