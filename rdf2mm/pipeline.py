@@ -207,9 +207,11 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
     """Train one model per seed (finished seeds of an interrupted run are read back).
 
     ``comparing`` (a candidate still being compared on validation) keeps test figures
-    out of the progress notes, so that nobody watching judges it on test, and trains to
-    the patience without the perfect-and-flat stop, so that the candidates' validation
-    losses come from runs trained alike.
+    out of the progress notes, so that nobody watching judges it on test. Compared seeds
+    stop like the others (patience, or perfect and flat validation): candidates level at
+    perfect validation are a tie that keeps the first
+    (:func:`~rdf2mm.tasks.model_selection.clear_winner`), so no comparison rests on
+    losses that depend on when each stopped.
     """
     def done_note(res: NCResult, **extra: Any) -> None:
         shown = {k: v for k, v in res.metrics.items() if not comparing or not k.startswith("test_")}
@@ -232,9 +234,6 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
         res = train_node_classifier(
             inputs, labels, settings, seed, device,
             on_event=as_note(note), checkpoint=ckpt, batching=batching, workers=workers, eval_every=cfg.eval_every,
-            # A perfect-and-flat stop would leave validation losses that depend on when
-            # each candidate stopped, not on the candidate.
-            stop_when_perfect=not comparing,
         )
         res.metrics.update(workers=workers.world)
         if ckpt:

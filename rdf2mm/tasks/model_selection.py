@@ -53,6 +53,8 @@ CLEAR_ACCURACY_NODES = 2
 CLEAR_LOSS_RATIO = 0.6
 #: validation losses closer than this (nats per node) are level: 0 against 2e-5 is noise
 LOSS_FLOOR = 0.005
+#: the validation accuracy no candidate can exceed
+PERFECT = 1.0
 
 
 def clear_winner(candidates: Mapping[str, Sequence[Mapping[str, Any]]], num_valid: int) -> str | None:
@@ -62,7 +64,8 @@ def clear_winner(candidates: Mapping[str, Sequence[Mapping[str, Any]]], num_vali
 
     This is what lets ``auto`` compare the candidates on the first seeds only and train
     the rest once: a graph where one aggregation is plainly better decides after one
-    seed; a close call goes on comparing, up to every seed (the full comparison).
+    seed; a close call goes on comparing, up to every seed (the full comparison). When
+    every candidate is perfect on validation the first one is kept at once.
     """
     best, summary = select_on_validation(candidates)
     if num_valid < 1 or len(summary) < 2:
@@ -76,11 +79,13 @@ def clear_winner(candidates: Mapping[str, Sequence[Mapping[str, Any]]], num_vali
         return best
     if not all(abs(m) * num_valid < 0.5 for m in margins):
         return None  # a lead of less than two nodes: more seeds
+    if all(s["valid_accuracy"] >= PERFECT for s in [lead, *others]):
+        # Every candidate perfect: validation cannot tell them apart, and their losses say
+        # when each stopped (a seed stops once validation is perfect and flat, and the loss
+        # keeps falling for as long as it trains), not which generalises. More seeds would
+        # tie again: the first candidate (the preferred one) is kept.
+        return next(iter(candidates))
     if all(lead["valid_loss"] <= CLEAR_LOSS_RATIO * s["valid_loss"] and s["valid_loss"] - lead["valid_loss"] >= LOSS_FLOOR
            for s in others):
         return best
-    if lead["valid_accuracy"] >= 1.0 and all(s["valid_loss"] < LOSS_FLOOR for s in [lead, *others]):
-        # every candidate perfect with a loss of about zero: more seeds would tie again,
-        # and the first candidate (the preferred one) is kept
-        return next(iter(candidates))
     return None

@@ -69,8 +69,8 @@ class LoopOptions(TypedDict, total=False):
     #: saved every ``checkpoint.every`` epochs and resumed from when present
     checkpoint: TrainingCheckpoint | None
     on_event: EventCallback | None
-    #: stop at once when validation is perfect and flat (default True); off while
-    #: candidates are compared, whose validation losses must come from runs trained alike
+    #: stop at once when validation is perfect and flat (default True; False trains to
+    #: the patience, e.g. to study how the validation loss goes on falling)
     stop_when_perfect: bool
 
 

@@ -55,15 +55,21 @@ def test_a_lead_of_one_node_needs_more_seeds():
 
 
 def test_level_accuracy_is_decided_by_a_much_lower_loss_only():
-    assert clear_winner({"sum": seeds((1.0, 0.02)), "mean": seeds((1.0, 0.008))}, 28) == "mean"
-    assert clear_winner({"sum": seeds((1.0, 0.010)), "mean": seeds((1.0, 0.008))}, 28) is None
+    assert clear_winner({"sum": seeds((0.9, 0.5)), "mean": seeds((0.9, 0.2))}, 28) == "mean"
+    assert clear_winner({"sum": seeds((0.9, 0.25)), "mean": seeds((0.9, 0.2))}, 28) is None
     assert clear_winner({"sum": seeds((0.9, 0.5)), "mean": seeds((0.9, 0.51))}, 28) is None
 
 
-def test_losses_near_zero_are_level_and_perfect_ties_keep_the_first_candidate():
-    # 0 against 2e-5 is no lead; both perfect at about zero loss: the first (preferred) one
+def test_perfect_ties_keep_the_first_candidate_whatever_the_losses():
+    # Both perfect: the losses say when each seed stopped, not which is better.
     assert clear_winner({"mean": seeds((1.0, 1.8e-5)), "sum": seeds((1.0, 0.0))}, 28) == "mean"
-    # a small ratio of small losses is no lead either, when not perfect
+    assert clear_winner({"sum": seeds((1.0, 0.02)), "mean": seeds((1.0, 0.008))}, 28) == "sum"
+    # one perfect and one a node behind: not clear, more seeds
+    assert clear_winner({"mean": seeds((1.0, 0.02)), "sum": seeds((27 / 28, 0.01))}, 28) is None
+
+
+def test_losses_near_zero_are_level():
+    # a small ratio of small losses is no lead, when not perfect
     assert clear_winner({"mean": seeds((0.9, 0.004)), "sum": seeds((0.9, 0.001))}, 28) is None
 
 
