@@ -54,6 +54,20 @@ def readme_commands() -> list[str]:
     return [s.text for s in readme_steps() if s.kind == "command"]
 
 
+def step_argv(step: Step) -> tuple[list[str], str | None]:
+    """The process a step runs (this interpreter's ``rdf2mm``, ``torchrun`` or ``python -c``)
+    and the file its stdout is redirected to, if any."""
+    if step.kind == "python":
+        return [sys.executable, "-c", step.text], None
+    words = shlex.split(step.text)
+    target = None
+    if ">" in words:  # `rdf2mm ... > file`
+        words, target = words[: words.index(">")], words[words.index(">") + 1]
+    if step.text.startswith(TORCHRUN):  # the launcher from the same environment
+        return [sys.executable, "-m", "torch.distributed.run", *words[1:]], target
+    return [sys.executable, "-m", "rdf2mm", *words[1:]], target
+
+
 STEPS = readme_steps()
 
 
@@ -78,17 +92,7 @@ def test_readme_has_commands_and_a_snippet():
 @pytest.mark.parametrize("step", STEPS, ids=[f"{i:02d} {s.name}" for i, s in enumerate(STEPS, 1)])
 def test_readme_step(step: Step, walkthrough):
     root, env = walkthrough
-    target = None
-    if step.kind == "python":
-        argv = [sys.executable, "-c", step.text]
-    else:
-        words = shlex.split(step.text)
-        if ">" in words:  # `rdf2mm ... > file`
-            words, target = words[: words.index(">")], words[words.index(">") + 1]
-        if step.text.startswith(TORCHRUN):  # the launcher from the same environment
-            argv = [sys.executable, "-m", "torch.distributed.run", *words[1:]]
-        else:
-            argv = [sys.executable, "-m", "rdf2mm", *words[1:]]
+    argv, target = step_argv(step)
     try:
         proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env, timeout=STEP_TIMEOUT)
     except subprocess.TimeoutExpired:
