@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rdf2mm.models import registry
+from rdf2mm.models.indexing import gather_rows
 
 #: the registered decoder names (see :data:`rdf2mm.models.registry.DECODERS`)
 DECODERS = registry.DECODERS.names()
@@ -53,6 +54,11 @@ class Decoder(nn.Module):
     def score_all_heads(self, t: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
         return self.head_query(t, r) @ candidates.t()
 
+    def relation_rows(self, r: Tensor) -> Tensor:
+        """The relation parameters of ``r`` (:func:`~rdf2mm.models.indexing.gather_rows`:
+        a training step gathers one row per scored triple)."""
+        return gather_rows(self.relation, r)
+
     def regulariser(self) -> Tensor:
         """Squared norm of the relation parameters (for optional L2 on the decoder)."""
         return sum((p.pow(2).sum() for p in self.parameters()), torch.zeros(()))
@@ -69,10 +75,10 @@ class DistMult(Decoder):
         nn.init.xavier_uniform_(self.relation)
 
     def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
-        return h * self.relation[r]
+        return h * self.relation_rows(r)
 
     def head_query(self, t: Tensor, r: Tensor) -> Tensor:
-        return t * self.relation[r]
+        return t * self.relation_rows(r)
 
 
 class ComplEx(Decoder):
@@ -93,13 +99,13 @@ class ComplEx(Decoder):
 
     def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
         hr, hi = self._split(h)
-        rr, ri = self._split(self.relation[r])
+        rr, ri = self._split(self.relation_rows(r))
         # Re(h * r * conj(t)) = t_re * Re(h r) + t_im * Im(h r)
         return torch.cat([hr * rr - hi * ri, hr * ri + hi * rr], dim=-1)
 
     def head_query(self, t: Tensor, r: Tensor) -> Tensor:
         tr, ti = self._split(t)
-        rr, ri = self._split(self.relation[r])
+        rr, ri = self._split(self.relation_rows(r))
         # Re(h * r * conj(t)) = h_re * Re(r conj(t)) - h_im * Im(r conj(t))
         return torch.cat([rr * tr + ri * ti, rr * ti - ri * tr], dim=-1)
 
@@ -117,11 +123,11 @@ class TuckER(Decoder):
         self.core = nn.Parameter(torch.empty(dim, rdim, dim).uniform_(-1.0 / dim**0.5, 1.0 / dim**0.5))
 
     def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
-        w = torch.einsum("ijk,bj->bik", self.core, self.relation[r])  # [B, d, d]
+        w = torch.einsum("ijk,bj->bik", self.core, self.relation_rows(r))  # [B, d, d]
         return torch.einsum("bi,bik->bk", h, w)
 
     def head_query(self, t: Tensor, r: Tensor) -> Tensor:
-        w = torch.einsum("ijk,bj->bik", self.core, self.relation[r])
+        w = torch.einsum("ijk,bj->bik", self.core, self.relation_rows(r))
         return torch.einsum("bik,bk->bi", w, t)
 
 
@@ -175,10 +181,10 @@ class TransE(_Distance):
         nn.init.xavier_uniform_(self.relation)
 
     def tail_point(self, h: Tensor, r: Tensor) -> Tensor:
-        return h + self.relation[r]
+        return h + self.relation_rows(r)
 
     def head_point(self, t: Tensor, r: Tensor) -> Tensor:
-        return t - self.relation[r]
+        return t - self.relation_rows(r)
 
 
 class RotatE(_Distance):
@@ -199,7 +205,7 @@ class RotatE(_Distance):
     def _rotate(self, x: Tensor, r: Tensor, sign: float) -> Tensor:
         half = x.shape[-1] // 2
         xr, xi = x[..., :half], x[..., half:]
-        theta = self.relation[r]
+        theta = self.relation_rows(r)
         c, s = torch.cos(theta), sign * torch.sin(theta)
         return torch.cat([xr * c - xi * s, xr * s + xi * c], dim=-1)
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rdf2mm.models.decoders import Decoder
+from rdf2mm.models.indexing import gather_rows
 from rdf2mm.tasks.minibatch import forward_batch
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Corruptor:
 def bce_negative_sampling(emb: Tensor, decoder: Decoder, batch: Tensor, corrupt: Corruptor) -> Tensor:
     """BCE on the positives and their corruptions, given every entity's embedding."""
     both, labels = corrupt(batch)
-    logits = decoder.score(emb[both[:, 0]], both[:, 1], emb[both[:, 2]]).float()
+    logits = decoder.score(gather_rows(emb, both[:, 0]), both[:, 1], gather_rows(emb, both[:, 2])).float()
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
@@ -78,7 +79,7 @@ def bce_negative_sampling_minibatch(
     emb = forward_batch(net, sampler, entities, num_relations, device, rng).float()
     local_t = torch.as_tensor(local.reshape(-1, 2)).to(device, non_blocking=True)
     rel = both[:, 1].to(device, non_blocking=True)
-    logits = decoder.score(emb[local_t[:, 0]], rel, emb[local_t[:, 1]]).float()
+    logits = decoder.score(gather_rows(emb, local_t[:, 0]), rel, gather_rows(emb, local_t[:, 1])).float()
     return F.binary_cross_entropy_with_logits(logits, labels.to(device, non_blocking=True))
 
 
@@ -134,8 +135,8 @@ def bce_one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, index: Filter
     E, B = emb.shape[0], len(batch)
     h, r, t = (torch.as_tensor(batch[:, i], device=dev) for i in range(3))
     directions = (
-        (emb[h], "tail", index.tails.lookup(batch[:, 0], batch[:, 1])),
-        (emb[t], "head", index.heads.lookup(batch[:, 2], batch[:, 1])),
+        (gather_rows(emb, h), "tail", index.tails.lookup(batch[:, 0], batch[:, 1])),
+        (gather_rows(emb, t), "head", index.heads.lookup(batch[:, 2], batch[:, 1])),
     )
     block = max(1, block_cells // max(B, 1))
     losses = []
