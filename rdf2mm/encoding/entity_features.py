@@ -167,7 +167,9 @@ def entity_features(inputs: PreparedInputs, *, modalities: tuple[str, ...] | Non
 
     ``modalities`` (default: the run's, ``inputs.modalities``) chooses which; those the
     graph has no valid literal of are left out (listed in ``report["absent"]``).
-    ``shuffle_seed`` gives the shuffled-literal control (:meth:`EntityFeatures.shuffled`).
+    ``shuffle_seed`` gives the shuffled-literal control (:meth:`EntityFeatures.shuffled`):
+    the features are read from the graph's own triples, never from a message graph that
+    ``prepare_inputs(shuffle_seed=)`` shuffled, so a run shuffles them here, once.
     ``cache_dir`` is the root of the feature caches (MiniLM under ``cache_dir/minilm``,
     images under ``cache_dir/images``); None: each encoder's default.
     """
