@@ -1,8 +1,11 @@
-"""The MR-GCN paper's ablation grid: structure only, each modality alone, all modalities.
+"""The MR-GCN paper's ablation grid: structure only, each modality alone, all modalities,
+and the shuffled-literal control (all modalities, values permuted among the entities of
+their predicate: :mod:`rdf2mm.encoding.shuffle`).
 
 :func:`run_ablation` trains every cell of the grid (for each literal mode, split and/or
 merged) over the same seeds through :func:`rdf2mm.pipeline.train`, and compares each
-cell with structure only in the same literal mode by Welch's t-test over the seeds.
+cell with structure only, and with the shuffled control, in the same literal mode by
+Welch's t-test over the seeds.
 The t distribution is computed here (regularised incomplete beta function), so the
 test needs no SciPy.
 """
@@ -30,6 +33,8 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 LITERAL_MODES = ("split", "merged")
 STRUCTURE = "none"
+#: the grid row of the shuffled-literal control: every modality, literals shuffled
+SHUFFLED = "shuffled"
 
 
 # --------------------------------------------------------------------------- statistics
@@ -113,7 +118,7 @@ def welch_t_test(a: list[float], b: list[float]) -> tuple[float | None, float | 
 class AblationCell:
     """One configuration of the grid, trained over all seeds."""
 
-    name: str  #: "none" (structure only), a modality name, or "all"
+    name: str  #: "none" (structure only), a modality name, "all", or "shuffled" (the control)
     literals: str
     metrics: dict[str, Any]
     per_seed: list[dict[str, Any]]
@@ -121,6 +126,9 @@ class AblationCell:
     #: Welch's t-test of the headline metric against structure only in the same literal mode
     t: float | None = None
     p_value: float | None = None
+    #: the same against the shuffled-literal control (None without one, and for the control itself)
+    t_shuffled: float | None = None
+    p_value_shuffled: float | None = None
 
     @property
     def label(self) -> str:
@@ -147,7 +155,8 @@ class AblationResult:
                 "config": c.name, "literals": c.literals, "seeds": self.seeds,
                 self.metric: m.get(self.metric), f"{self.metric}_std": m.get(f"{self.metric}_std"),
                 self.secondary: m.get(self.secondary), f"{self.secondary}_std": m.get(f"{self.secondary}_std"),
-                "t": c.t, "p_value": c.p_value, "run_dir": c.run_dir,
+                "t": c.t, "p_value": c.p_value, "t_shuffled": c.t_shuffled, "p_value_shuffled": c.p_value_shuffled,
+                "run_dir": c.run_dir,
             })
         return out
 
@@ -155,6 +164,7 @@ class AblationResult:
         return {
             "task": self.task, "metric": self.metric, "secondary": self.secondary, "seeds": self.seeds,
             "baseline": STRUCTURE, "test": "welch-t, two-sided, over seeds",
+            "control": SHUFFLED if any(c.name == SHUFFLED for c in self.cells) else None,
             "cells": [{**row, "per_seed": [{k: s.get(k) for k in (self.metric, self.secondary)} for s in c.per_seed]}
                       for row, c in zip(self.rows(), self.cells)],
         }
@@ -178,9 +188,21 @@ def present_modalities(cfg: TrainConfig) -> list[str]:
 
 
 def default_grid(cfg: TrainConfig) -> list[str]:
-    """The paper's grid for ``cfg``'s graph: structure only, each present modality, all."""
+    """The paper's grid for ``cfg``'s graph: structure only, each present modality, all,
+    and the shuffled-literal control (when the graph has any literal modality)."""
     present = present_modalities(cfg)
-    return [STRUCTURE, *present, *(["all"] if len(present) > 1 else [])]
+    return [STRUCTURE, *present, *(["all"] if len(present) > 1 else []), *([SHUFFLED] if present else [])]
+
+
+def cell_config(base_cfg: TrainConfig, name: str, mode: str, seeds: int) -> TrainConfig:
+    """The train config of grid entry ``name`` in literal mode ``mode``: its modalities (the
+    control: all of them, shuffled), ``seeds`` seeds, and its run directory under ``base_cfg.out``."""
+    cfg = copy.deepcopy(base_cfg)
+    cfg.modalities, cfg.literals, cfg.seeds = ("all" if name == SHUFFLED else name), mode, seeds
+    if name == SHUFFLED:
+        cfg.shuffle_literals = True
+    cfg.out = str(Path(base_cfg.out) / f"{mode}-{name}") if base_cfg.out else None
+    return cfg
 
 
 def _check_grid(modalities: list[str], literal_modes: list[str]) -> list[str]:
@@ -189,8 +211,10 @@ def _check_grid(modalities: list[str], literal_modes: list[str]) -> list[str]:
         name = name.strip().lower()
         if name in ("structure", "structure-only"):
             name = STRUCTURE
-        if name not in (STRUCTURE, "all", *MODALITY_NAMES):
-            raise UsageError(f"unknown grid entry {name!r}: use none, all or one of {', '.join(MODALITY_NAMES)}")
+        if name in ("shuffle", "shuffled-literals", "shuffle-literals"):
+            name = SHUFFLED
+        if name not in (STRUCTURE, "all", SHUFFLED, *MODALITY_NAMES):
+            raise UsageError(f"unknown grid entry {name!r}: use none, all, shuffled or one of {', '.join(MODALITY_NAMES)}")
         if name not in grid:
             grid.append(name)
     if STRUCTURE not in grid:
@@ -214,10 +238,11 @@ def run_ablation(
     progress: Progress | None = None,
     force: bool = False,
 ) -> AblationResult:
-    """Train every (literal mode, grid entry) cell over ``seeds`` seeds and test each against structure only.
+    """Train every (literal mode, grid entry) cell over ``seeds`` seeds and test each against
+    structure only and against the shuffled control.
 
     ``modalities`` lists grid entries: ``none`` (structure only, always included),
-    modality names, ``all``. Each cell's run directory is ``<base_cfg.out>/<mode>-<entry>``
+    modality names, ``all``, ``shuffled`` (all modalities with ``shuffle_literals``). Each cell's run directory is ``<base_cfg.out>/<mode>-<entry>``
     when ``base_cfg.out`` is set, and the summary is written there as ``ablation.json``;
     that folder must be absent, empty or an earlier ablation's, unless ``force``. ``progress`` gets ``("cell", {...})`` before each cell
     and the pipeline's own events.
@@ -237,9 +262,7 @@ def run_ablation(
     for mode in literal_modes:
         baseline: AblationCell | None = None
         for name in grid:
-            cfg = copy.deepcopy(base_cfg)
-            cfg.modalities, cfg.literals, cfg.seeds = name, mode, seeds
-            cfg.out = str(Path(base_cfg.out) / f"{mode}-{name}") if base_cfg.out else None
+            cfg = cell_config(base_cfg, name, mode, seeds)
             if progress:
                 progress("cell", {"config": name, "literals": mode, "index": len(result.cells) + 1, "total": total})
             run = train(cfg, progress, force=force)
@@ -253,6 +276,11 @@ def run_ablation(
             if progress:
                 progress("cell_done", {"config": name, "literals": mode, metric: run.metrics.get(metric),
                                        "run_dir": cell.run_dir})
+        control = next((c for c in result.cells if c.literals == mode and c.name == SHUFFLED), None)
+        if control is not None:
+            for cell in result.cells:
+                if cell.literals == mode and cell.name not in (STRUCTURE, SHUFFLED):
+                    cell.t_shuffled, cell.p_value_shuffled = welch_t_test(cell.values(metric), control.values(metric))
     if base_cfg.out:
         # the grid's summary next to its cells: `rdf2mm report` turns the folder into a page
         write_json(Path(base_cfg.out) / ABLATION_FILE, result.to_dict())

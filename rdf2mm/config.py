@@ -70,6 +70,9 @@ class TrainConfig:
     #: full-batch step: "auto" or a fraction in (0, 1] as text ("1": all, every step);
     #: None: the task's default
     encoder_refresh: str | None = None
+    #: the shuffled-literal control: each modality's literal values permuted among the
+    #: entities (literal nodes) of the same predicate, seeded by --seed
+    shuffle_literals: bool = ModelSettings.shuffle_literals
     # model (None: the task's default, see rdf2mm.tasks.settings; the saved config holds the value used)
     #: mrgcn, or a plain KGE baseline (transe, distmult, complex, rotate, tucker: link prediction
     #: only, no literals, no graph encoder; see rdf2mm.models.registry.MODELS)

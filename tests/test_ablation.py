@@ -8,7 +8,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from rdf2mm.ablation import _check_grid, betainc, default_grid, t_cdf, welch_t_test
+from rdf2mm.ablation import _check_grid, betainc, cell_config, default_grid, t_cdf, welch_t_test
 from rdf2mm.cli import app
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
@@ -56,6 +56,8 @@ def test_welch_t_test():
 
 def test_grid_checks():
     assert _check_grid(["numeric", "all"], ["split"]) == ["none", "numeric", "all"]
+    assert _check_grid(["numeric", "shuffled"], ["split"]) == ["none", "numeric", "shuffled"]
+    assert _check_grid(["shuffle-literals", "all"], ["split"]) == ["none", "shuffled", "all"]
     with pytest.raises(UsageError):
         _check_grid(["colour"], ["split"])
     with pytest.raises(UsageError):
@@ -73,7 +75,16 @@ def tiny(tmp_path_factory):
 def test_default_grid_lists_present_modalities(tiny):
     cfg = TrainConfig(graph=[str(tiny.graph_path)], cache=False)
     grid = default_grid(cfg)
-    assert grid[0] == "none" and grid[-1] == "all" and "numeric" in grid
+    assert grid[0] == "none" and grid[-2:] == ["all", "shuffled"] and "numeric" in grid
+
+
+def test_cell_config_of_the_shuffled_row():
+    base = TrainConfig(graph=["g.nt"], out="runs/a", modalities="numeric")
+    cell = cell_config(base, "shuffled", "split", 3)
+    assert (cell.modalities, cell.shuffle_literals, cell.literals, cell.seeds) == ("all", True, "split", 3)
+    assert cell.out.endswith("split-shuffled") and not base.shuffle_literals
+    plain = cell_config(base, "numeric", "merged", 2)
+    assert (plain.modalities, plain.shuffle_literals) == ("numeric", False)
 
 
 def test_ablate_numeric_beats_structure(tiny, tmp_path):
@@ -106,3 +117,39 @@ def test_ablate_numeric_beats_structure(tiny, tmp_path):
 def test_ablate_help_has_examples():
     r = runner.invoke(app, ["ablate", "--help"])
     assert r.exit_code == 0 and "Examples" in r.output and "--modalities-grid" in r.output
+
+
+@pytest.fixture(scope="module")
+def numeric_literals(tmp_path_factory):
+    """Items whose only literals are numeric, carrying the label: the shuffled row is numeric shuffled."""
+    return generate(tmp_path_factory.mktemp("n") / "data", triples=1500, signal=("numeric",), seed=0,
+                    modalities=("numeric",))
+
+
+def test_ablate_shuffled_row_is_the_control(numeric_literals, tmp_path):
+    from rdf2mm.report import build_report
+
+    ds, out, csv_path = numeric_literals, tmp_path / "runs", tmp_path / "ablation.csv"
+    r = runner.invoke(app, [
+        "--quiet", "ablate", str(ds.graph_path),
+        "--train", str(ds.labels_path("train")), "--valid", str(ds.labels_path("valid")),
+        "--test", str(ds.labels_path("test")), "--aggregation", "mean",
+        "--seeds", "2", "--epochs", "20", "--device", "cpu", "--modalities-grid", "none,numeric,shuffled",
+        "--literals", "split", "--out", str(out), "--json", "--csv", str(csv_path),
+    ])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    cells = {c["config"]: c for c in result["cells"]}
+    assert list(cells) == ["none", "numeric", "shuffled"] and result["control"] == "shuffled"
+    assert cells["numeric"]["test_accuracy"] > cells["shuffled"]["test_accuracy"] + 0.1
+    assert 0.0 <= cells["numeric"]["p_value_shuffled"] <= 1.0
+    assert cells["shuffled"]["p_value"] is not None  # the control against structure only
+    assert cells["none"]["p_value_shuffled"] is None and cells["shuffled"]["p_value_shuffled"] is None
+    saved = json.loads((out / "split-shuffled" / "config.json").read_text())
+    assert saved["shuffle_literals"] is True and saved["modalities"] == "all"
+    assert json.loads((out / "split-numeric" / "config.json").read_text())["shuffle_literals"] is False
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [row["config"] for row in rows] == ["none", "numeric", "shuffled"]
+    assert float(rows[1]["p_value_shuffled"]) == pytest.approx(cells["numeric"]["p_value_shuffled"])
+    page = build_report(out)
+    assert "p vs shuffled literals" in page and "shuffled" in page

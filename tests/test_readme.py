@@ -125,6 +125,10 @@ def test_readme_ablation_shows_what_the_literals_add(walkthrough):
     assert every["test_accuracy"] >= structure["test_accuracy"] + 0.20
     assert every["p_value"] < 0.05
     assert all(c["test_accuracy"] < 1.0 for c in cells.values())  # no single modality has it all
+    # the shuffled control: the literals given to the wrong works lose what they added
+    control = cells["shuffled"]
+    assert every["test_accuracy"] >= control["test_accuracy"] + 0.20 and every["p_value_shuffled"] < 0.05
+    assert control["test_accuracy"] <= structure["test_accuracy"] + 0.05
 
 
 def test_readme_link_prediction_learns_and_predicts_the_right_kind(walkthrough):

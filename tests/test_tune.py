@@ -300,3 +300,14 @@ def test_tune_link_prediction_selects_on_valid_mrr(small, tmp_path):
             metrics = json.loads((Path(t["run_dir"]) / "metrics.json").read_text())
             assert metrics["valid_mrr"] == pytest.approx(t["value"])
     assert summary["final"]["test_mrr"] > summary["final"]["test_mrr_random"]
+
+
+def test_tune_passes_shuffle_literals_to_every_run(small, tmp_path):
+    pytest.importorskip("optuna")
+    out = tmp_path / "search"
+    r = runner.invoke(app, _args(small, out, "--trials", "1", "--seeds", "1", "--shuffle-literals", "--json"))
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert json.loads((Path(summary["trials"][0]["run_dir"]) / "config.json").read_text())["shuffle_literals"] is True
+    assert json.loads((out / "final" / "config.json").read_text())["shuffle_literals"] is True
+    assert "shuffle_literals = true" in (out / "config.toml").read_text()

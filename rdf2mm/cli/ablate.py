@@ -1,7 +1,6 @@
 """``rdf2mm ablate``: the MR-GCN paper's modality ablation grid in one table."""
 from __future__ import annotations
 
-import copy
 import csv
 import datetime as dt
 import math
@@ -25,7 +24,7 @@ def ablate_command(
     valid: Optional[str] = option("valid"),
     test: Optional[str] = option("test"),
     seeds: int = typer.Option(5, "--seeds", help="Seeds per grid cell (Welch's t-test needs at least 2)."),
-    modalities_grid: Optional[str] = typer.Option(None, "--modalities-grid", help="Grid rows, comma list of none, all and modality names (default: none, each modality present in the graph, all)."),
+    modalities_grid: Optional[str] = typer.Option(None, "--modalities-grid", help="Grid rows, comma list of none, all, shuffled (all modalities, literals shuffled: the control) and modality names (default: none, each modality present in the graph, all, shuffled)."),
     literals: str = typer.Option("split,merged", "--literals", help="Literal modes to run: split, merged or split,merged."),
     out_dir: Optional[str] = option("out", help="Folder for the cells' run directories (default: runs/ablate-<time>)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout instead of a table."),
@@ -47,18 +46,22 @@ def ablate_command(
     device: Optional[str] = option("device"),
     threads: Optional[str] = option("threads"),
     seed: Optional[int] = option("seed", help=f"First seed (default: {DEFAULTS.seed}); cells use seed..seed+N-1."),
+    shuffle_literals: Optional[bool] = option("shuffle_literals"),
     no_cache: bool = no_cache_option(),
     force: bool = typer.Option(False, "--force", help="Let --out be a folder holding files rdf2mm did not write (the cells are added beside them), and --csv overwrite a file rdf2mm did not write."),
     tracker: Optional[list[str]] = tracker_option(),
     tracking_uri: Optional[str] = tracking_uri_option(),
     experiment: str = experiment_option(),
 ) -> None:
-    """Train structure only, each modality alone and all modalities, for split and merged literals, over N seeds.
+    """Train structure only, each modality alone, all modalities and all modalities with shuffled literals, for split and merged literals, over N seeds.
 
     Prints one table: mean ± std of test accuracy (link prediction: filtered MRR) and
-    macro-F1 (link prediction: Hits@10), and the p-value of Welch's t-test of each row
-    against structure only with the same literal mode. Each cell's run directory is
-    written under --out.
+    macro-F1 (link prediction: Hits@10), and the p-values of Welch's t-test of each row
+    against structure only and against the shuffled control (every modality, each
+    modality's values permuted among the entities of their predicate) with the same
+    literal mode. Each cell's run directory is written under --out. With --shuffle-literals
+    every row is trained on shuffled literals (each modality's row becomes its own
+    control); the shuffled row is in the default grid without it.
 
     Examples:
 
@@ -69,7 +72,7 @@ def ablate_command(
       rdf2mm ablate graph.nt --target http://ex.org/label --modalities-grid none,numeric,all --literals split --csv ablation.csv
     """
     with handle_errors():
-        from rdf2mm.ablation import default_grid, run_ablation
+        from rdf2mm.ablation import STRUCTURE, cell_config, default_grid, run_ablation
         from rdf2mm.config import TrainConfig, load_config_file
         from rdf2mm.errors import UsageError
 
@@ -80,6 +83,7 @@ def ablate_command(
             "modality_map": modality_map, "text_encoder": text_encoder, "embed_dim": embed_dim, "hidden": hidden,
             "layers": layers, "aggregation": aggregation, "entity_dropout": entity_dropout, "dropout": dropout, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
             "patience": patience, "device": device, "threads": threads, "seed": seed,
+            "shuffle_literals": shuffle_literals,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:
@@ -107,11 +111,9 @@ def ablate_command(
                 warn(data["message"])
             elif stage == "cell":
                 # each cell is one tracked run, named like its run directory
-                cell = copy.deepcopy(cfg)
-                cell.modalities, cell.literals, cell.seeds = data["config"], data["literals"], seeds
-                cell.out = str(Path(cfg.out) / f"{data['literals']}-{data['config']}")
+                cell = cell_config(cfg, data["config"], data["literals"], seeds)
                 tracking.begin(cell, tags={"rdf2mm.ablation": str(cfg.out)})
-                name = "structure only" if data["config"] == "none" else data["config"]
+                name = "structure only" if data["config"] == STRUCTURE else data["config"]
                 info(f"[{data['index']}/{data['total']}] {name} ({data['literals']} literals)")
             elif stage == "cell_done":
                 tracking.end(data.get("run_dir"))
@@ -138,19 +140,24 @@ def _fmt(mean: Any, std: Any) -> str:
 def _print_table(result: Any) -> None:
     from rich.table import Table
 
+    from rdf2mm.ablation import SHUFFLED
+
     metric_name = "test MRR (filtered)" if result.task == "link-prediction" else "test accuracy"
     second_name = "test Hits@10" if result.task == "link-prediction" else "test macro-F1"
-    table = Table(title=f"Ablation, {result.seeds} seed(s) per row; p: Welch's t-test vs structure only")
-    for name, justify in (("config", "left"), ("literals", "left"), (metric_name, "right"),
-                          (second_name, "right"), ("p", "right")):
+    controlled = any(c.name == SHUFFLED for c in result.cells)
+    title = f"Ablation, {result.seeds} seed(s) per row; p: Welch's t-test vs structure only"
+    table = Table(title=title + (" and vs the shuffled control" if controlled else ""))
+    columns = [("config", "left"), ("literals", "left"), (metric_name, "right"), (second_name, "right"),
+               ("p vs structure", "right"), *([("p vs shuffled", "right")] if controlled else [])]
+    for name, justify in columns:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row, cell in zip(result.rows(), result.cells):
-        p = row["p_value"]
+        ps = [row["p_value"], *([row["p_value_shuffled"]] if controlled else [])]
         table.add_row(
             "structure only" if cell.name == "none" else cell.name, cell.literals,
             _fmt(row[result.metric], row[f"{result.metric}_std"]),
             _fmt(row[result.secondary], row[f"{result.secondary}_std"]),
-            "-" if p is None else f"{p:.3g}",
+            *("-" if p is None else f"{p:.3g}" for p in ps),
         )
     out.print(table)
 

@@ -65,6 +65,7 @@ def train_command(
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     force: bool = typer.Option(False, "--force", help="Let --out replace a folder or file rdf2mm did not write (its contents are deleted). Without it, only an empty folder or an rdf2mm run directory is replaced."),
     deterministic: Optional[bool] = option("deterministic"),
+    shuffle_literals: Optional[bool] = option("shuffle_literals"),
     no_cache: bool = no_cache_option(),
     json_out: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON object on stdout."),
     tracker: Optional[list[str]] = tracker_option(),
@@ -120,7 +121,7 @@ def train_command(
             "fanout": fanout, "eval_every": eval_every,
             "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
             "store": store, "checkpoint_every": checkpoint_every, "deterministic": deterministic,
-            "encoder_refresh": encoder_refresh,
+            "encoder_refresh": encoder_refresh, "shuffle_literals": shuffle_literals,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:

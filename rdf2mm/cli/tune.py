@@ -36,6 +36,7 @@ def tune_command(
     device: Optional[str] = option("device"),
     threads: Optional[str] = option("threads"),
     seed: Optional[int] = option("seed", help=f"Seed of the runs and of the sampler (default: {DEFAULTS.seed})."),
+    shuffle_literals: Optional[bool] = option("shuffle_literals"),
     no_cache: bool = no_cache_option(),
     tracker: Optional[list[str]] = tracker_option(),
     tracking_uri: Optional[str] = tracking_uri_option(),
@@ -68,7 +69,7 @@ def tune_command(
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {"task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
                  "modalities": modalities, "text_encoder": text_encoder, "epochs": epochs, "device": device,
-                 "threads": threads, "seed": seed}
+                 "threads": threads, "seed": seed, "shuffle_literals": shuffle_literals}
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:
             settings["graph"] = list(graph)

@@ -21,7 +21,8 @@ from rdf2mm.errors import InputError, UsageError
 from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.graph.message_graph import MessageGraph, build_message_graph
-from rdf2mm.modalities.preprocess import PreparedLiterals, prepare_literals
+from rdf2mm.encoding.shuffle import shuffled_literal_edges
+from rdf2mm.modalities.preprocess import MODALITY_CODES, PreparedLiterals, infer_modalities, prepare_literals
 from rdf2mm.modalities.registry import MODALITY_NAMES, ModalityMap, parse_modalities_option
 
 
@@ -44,6 +45,8 @@ class EncodedGraph:
     modality_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     fingerprint: str | None = None
+    #: the seed of the shuffled-literal control, or None (see :mod:`rdf2mm.encoding.shuffle`)
+    shuffle_seed: int | None = None
     #: seconds per stage
     timings: dict[str, float] = field(default_factory=dict)
     #: set once written (see :meth:`write`)
@@ -125,13 +128,17 @@ def encode_graph(
     modality_map: str | Path | ModalityMap | None = None,
     text_vocab: list[str] | None = None,
     on_stage: StageHook | None = None,
+    shuffle_seed: int | None = None,
 ) -> EncodedGraph:
     """Message graph and parsed literals of ``kg``, as ``rdf2mm train`` builds them.
 
     Only the literals that become nodes are parsed (none with ``literals="none"``).
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
-    indexed exactly as it was in training. Stages are ``message_graph`` and
-    ``literals:<modality>``.
+    indexed exactly as it was in training. ``shuffle_seed`` applies the shuffled-literal
+    control (:mod:`rdf2mm.encoding.shuffle`): the literals of each chosen modality are
+    permuted among the literal nodes of their predicate before the message graph is
+    built (the parsed values are the same; which entity holds which is not). Stages are
+    ``message_graph`` and ``literals:<modality>``.
     """
     if not isinstance(modalities, str):
         modalities = ",".join(modalities) or "none"
@@ -141,7 +148,13 @@ def encode_graph(
     chosen = parse_modalities_option(modalities)
     timings: dict[str, float] = {}
     with stage(on_stage, timings, "message_graph"):
-        mg = build_message_graph(kg, literals=literals, inverse=inverse)  # type: ignore[arg-type]
+        lit_edges = None
+        if shuffle_seed is not None:
+            _, lit_mod = infer_modalities(kg, mmap)
+            codes = [MODALITY_CODES.index(m) for m in chosen]
+            lit_edges = shuffled_literal_edges(kg.literal_edges, lit_mod, codes, shuffle_seed)
+        mg = build_message_graph(kg, literals=literals, inverse=inverse,  # type: ignore[arg-type]
+                                 literal_edges=lit_edges)
         used = np.unique(mg.node_literal) if mg.num_literal_nodes else np.zeros(0, np.int64)
     options: dict[str, dict[str, Any]] = {"textual": {"encoder": text_encoder}}
     if text_vocab is not None and text_encoder == "charcnn":
@@ -168,6 +181,7 @@ def encode_graph(
     return EncodedGraph(
         kg=kg, mg=mg, prepared=prepared, options=opts, edge_index=edge_index, edge_type=edge_type,
         relation_names=names, modalities=chosen, modality_options=options, timings=timings,
+        shuffle_seed=shuffle_seed,
     )
 
 

@@ -59,11 +59,14 @@ def build_message_graph(
     literals: LiteralMode = "split",
     inverse: bool = True,
     literal_mask: np.ndarray | None = None,
+    literal_edges: np.ndarray | None = None,
 ) -> MessageGraph:
     """Turn ``kg`` into the node/edge lists the model uses.
 
     ``literal_mask`` (bool per literal id, optional) keeps only the literals it marks,
-    e.g. to drop literals of unwanted modalities entirely.
+    e.g. to drop literals of unwanted modalities entirely. ``literal_edges`` replaces
+    ``kg.literal_edges`` (the same shape; e.g. the shuffled-literal control's, see
+    :mod:`rdf2mm.encoding.shuffle`).
     """
     if literals not in LITERAL_MODES:
         raise ValueError(f"literals must be one of {LITERAL_MODES}, not {literals!r}")
@@ -73,8 +76,9 @@ def build_message_graph(
     typ = [kg.edges[:, 1]]
     dst = [kg.edges[:, 2]]
     node_literal = np.zeros(0, dtype=np.int64)
-    if literals != "none" and len(kg.literal_edges):
-        lit_edges = kg.literal_edges
+    all_literal_edges = kg.literal_edges if literal_edges is None else literal_edges
+    if literals != "none" and len(all_literal_edges):
+        lit_edges = all_literal_edges
         if literal_mask is not None:
             lit_edges = lit_edges[literal_mask[lit_edges[:, 2]]]
         if literals == "split":

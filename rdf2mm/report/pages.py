@@ -118,8 +118,8 @@ def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
     metric = summary["metric"]
     seeds = summary.get("seeds")
     sections = [f'<p class="note">Bars: mean {_esc(metric)} over {_esc(seeds)} seeds per configuration; '
-                "whiskers: ± one standard deviation. p: Welch's t-test against structure only with the "
-                "same literal mode.</p>"]
+                "whiskers: ± one standard deviation. p: Welch's t-test against structure only (and against "
+                "the shuffled-literal control, where the grid has one) with the same literal mode.</p>"]
     name = lambda c: "structure only" if c == "none" else c  # noqa: E731
     for mode in sorted({c["literals"] for c in summary["cells"]}):
         cells = [c for c in summary["cells"] if c["literals"] == mode]
@@ -129,16 +129,24 @@ def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
         sections.append(f"<h2>{_esc(metric)} per configuration ({_esc(mode)} literals)</h2>"
                         + bar_chart(f"ablation-{mode}", values, metric, errors=errors, wide=True))
     secondary = summary.get("secondary")
+    # summaries written before the control existed have no shuffled row: no column for it
+    controlled = any(c["config"] == "shuffled" for c in summary["cells"])
+
+    def shown_p(p: Any) -> str:
+        return "—" if not isinstance(p, float) else f"p = {p:.4f}" + (" (significant at 0.05)" if p < 0.05 else "")
+
     rows = []
     for c in summary["cells"]:
-        p = c.get("p_value")
         row = [name(c["config"]), c["literals"], _pm(c.get(metric), c.get(f"{metric}_std"))]
         if secondary:
             row.append(_pm(c.get(secondary), c.get(f"{secondary}_std")))
-        row.append("—" if not isinstance(p, float) else f"p = {p:.4f}" + (" (significant at 0.05)" if p < 0.05 else ""))
+        row.append(shown_p(c.get("p_value")))
+        if controlled:
+            row.append(shown_p(c.get("p_value_shuffled")))
         rows.append(tuple(row))
     header = ("configuration", "literals", f"{metric} (mean ± std)",
-              *((f"{secondary} (mean ± std)",) if secondary else ()), "p vs structure only")
+              *((f"{secondary} (mean ± std)",) if secondary else ()), "p vs structure only",
+              *(("p vs shuffled literals",) if controlled else ()))
     sections.append("<h2>Results</h2>" + table("ablation", rows, header))
     # the cell with every modality encoded parsed every literal: its ill-typed counts are the graph's
     cells = sorted(summary["cells"], key=lambda c: c["config"] != "all")

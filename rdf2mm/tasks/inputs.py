@@ -53,16 +53,19 @@ def prepare_inputs(
     text_encoder: str = "charcnn",
     modality_map: ModalityMap | None = None,
     text_vocab: list[str] | None = None,
+    shuffle_seed: int | None = None,
 ) -> PreparedInputs:
     """Build the message graph and parse the literals of the chosen modalities
     (:func:`rdf2mm.encoding.encode_graph`, as ``rdf2mm encode`` does).
 
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
-    indexed exactly as it was in training. (How messages are aggregated is the model's
-    setting: ``ModelSettings.aggregation``.)
+    indexed exactly as it was in training. ``shuffle_seed`` (``--shuffle-literals``: the
+    run's seed) permutes each modality's literals among the literal nodes of their
+    predicate (:mod:`rdf2mm.encoding.shuffle`). (How messages are aggregated is the
+    model's setting: ``ModelSettings.aggregation``.)
     """
     enc = encode_graph(kg, modalities=modalities, literals=literals, inverse=inverse, text_encoder=text_encoder,
-                       modality_map=modality_map, text_vocab=text_vocab)
+                       modality_map=modality_map, text_vocab=text_vocab, shuffle_seed=shuffle_seed)
     return PreparedInputs(**{f.name: getattr(enc, f.name) for f in fields(EncodedGraph)})
 
 

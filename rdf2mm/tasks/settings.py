@@ -48,6 +48,9 @@ class ModelSettings:
     #: polygons) re-encoded with gradients per full-batch step, or "auto"; "1": all, every
     #: step (see rdf2mm.models.mrgcn)
     encoder_refresh: str = "auto"
+    #: the shuffled-literal control: each modality's literals permuted among the entities
+    #: (literal nodes) of their predicate, seeded by the run's seed (rdf2mm.encoding.shuffle)
+    shuffle_literals: bool = False
 
     def check_loss(self, loss: float, seed: int, epoch: int) -> None:
         """Stop a seed whose training loss is no longer a number: its weights are garbage

@@ -46,3 +46,20 @@ def test_config_errors(tmp_path):
     assert r.exit_code == 2 and "learning_rate" in r.output
     r = runner.invoke(app, ["train", "--target", TARGET])
     assert r.exit_code == 2 and "no input graph" in r.output
+
+
+def test_shuffle_literals_flag_reaches_the_run_and_its_config(tmp_path):
+    # the flag, then the saved config.toml, give the shuffled run; the file's value alone does too
+    plain, shuffled, again = tmp_path / "plain", tmp_path / "shuffled", tmp_path / "again"
+    common = ["--target", TARGET, "--epochs", "3", "--modalities", "numeric,temporal", "--device", "cpu", "--json"]
+    r0 = runner.invoke(app, ["--quiet", "train", str(EXAMPLES / "museum.ttl"), *common, "--out", str(plain)])
+    r1 = runner.invoke(app, ["--quiet", "train", str(EXAMPLES / "museum.ttl"), *common, "--shuffle-literals",
+                             "--out", str(shuffled)])
+    assert r0.exit_code == 0 and r1.exit_code == 0, r0.output + r1.output
+    assert json.loads((plain / "config.json").read_text())["shuffle_literals"] is False
+    assert json.loads((shuffled / "config.json").read_text())["shuffle_literals"] is True
+    assert "shuffle_literals = true" in (shuffled / "config.toml").read_text()
+    r2 = runner.invoke(app, ["--quiet", "train", "--config", str(shuffled / "config.toml"), "--out", str(again), "--json"])
+    assert r2.exit_code == 0, r2.output
+    assert json.loads(r2.stdout)["test_accuracy"] == json.loads(r1.stdout)["test_accuracy"]
+    assert json.loads((again / "config.json").read_text())["shuffle_literals"] is True
