@@ -53,16 +53,18 @@ def prepare_inputs(
     text_encoder: str = "charcnn",
     modality_map: ModalityMap | None = None,
     text_vocab: list[str] | None = None,
+    image_encoder: str = "mobilenet",
 ) -> PreparedInputs:
     """Build the message graph and parse the literals of the chosen modalities
     (:func:`rdf2mm.encoding.encode_graph`, as ``rdf2mm encode`` does).
 
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
-    indexed exactly as it was in training. (How messages are aggregated is the model's
+    indexed exactly as it was in training; ``image_encoder`` is the run's
+    ``--image-encoder``. (How messages are aggregated is the model's
     setting: ``ModelSettings.aggregation``.)
     """
     enc = encode_graph(kg, modalities=modalities, literals=literals, inverse=inverse, text_encoder=text_encoder,
-                       modality_map=modality_map, text_vocab=text_vocab)
+                       modality_map=modality_map, text_vocab=text_vocab, image_encoder=image_encoder)
     return PreparedInputs(**{f.name: getattr(enc, f.name) for f in fields(EncodedGraph)})
 
 

@@ -59,7 +59,8 @@ def predict_nodes(
     kg = remove_targets(kg, meta["target_predicates"])
     mmap = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=mmap,
-                            text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"))
+                            text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"),
+                            image_encoder=cfg.image_encoder)
     model = build_classifier(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
     _load_weights(model, state, kg, run_dir, meta)
     dev = resolve_device(device)
