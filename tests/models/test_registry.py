@@ -50,7 +50,8 @@ def test_a_new_component_is_one_registration():
 
 def test_validate_names_the_registered_choices():
     for field, option, message in (("decoder", "--decoder", "distmult, complex, tucker, transe or rotate"),
-                                   ("text_encoder", "--text-encoder", "charcnn or minilm")):
+                                   ("text_encoder", "--text-encoder", "charcnn or minilm"),
+                                   ("image_encoder", "--image-encoder", "mobilenet or pretrained")):
         cfg = TrainConfig(graph=["g.nt"], **{field: "nope"}).resolve()
         with pytest.raises(UsageError, match=f"^{option} must be {message}, not 'nope'$"):
             cfg.validate()
