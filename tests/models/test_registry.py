@@ -16,7 +16,7 @@ def test_tables_hold_todays_names():
     assert MODELS.names() == ("mrgcn", "transe", "distmult", "complex", "rotate", "tucker")
     assert DECODERS.names() == ("distmult", "complex", "tucker", "transe", "rotate")
     assert TEXT_ENCODERS.names() == ("charcnn", "minilm")
-    assert IMAGE_ENCODERS.names() == ("mobilenet",)
+    assert IMAGE_ENCODERS.names() == ("mobilenet", "pretrained")
 
 
 @pytest.mark.parametrize("table", [MODELS, DECODERS, TEXT_ENCODERS, IMAGE_ENCODERS])
