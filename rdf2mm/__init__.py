@@ -54,7 +54,7 @@ def encode(graph: KnowledgeGraph | str | Path | Sequence[str | Path], out: str |
 
     ``graph`` is a KnowledgeGraph or what :func:`read` takes. Options (keyword): ``to``
     ("files" or "pyg"), ``hetero``, ``modalities``, ``literals``, ``inverse``,
-    ``self_loops``, ``text_encoder``, ``modality_map``, ``format``, ``cache``,
+    ``self_loops``, ``text_encoder``, ``image_encoder``, ``modality_map``, ``format``, ``cache``,
     ``overwrite``. Writes to ``out`` when given; returns the encoded graph (``.manifest``,
     ``.to_pyg()``, ``.kg``, ``.prepared``).
     """

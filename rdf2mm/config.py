@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.errors import InputError, UsageError
-from rdf2mm.models.registry import DECODERS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text
+from rdf2mm.models.registry import DECODERS, IMAGE_ENCODERS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text
 from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, refresh_fraction, task_defaults
 from rdf2mm.training.threads import environment_threads, parse_threads
 
@@ -64,6 +64,8 @@ class TrainConfig:
     #: split, merged or none (None: the task's default, see rdf2mm.tasks.settings)
     literals: str | None = None
     text_encoder: str = "charcnn"
+    #: mobilenet (a CNN trained from scratch) or pretrained (frozen EfficientNet-Lite0 features)
+    image_encoder: str = "mobilenet"
     inverse: bool = True
     self_loops: bool = ModelSettings.self_loops
     #: share of a costly (convolutional) encoder's values re-encoded with gradients per
@@ -192,6 +194,7 @@ class TrainConfig:
             raise UsageError("--aggregation auto chooses on node-classification validation accuracy; "
                              "link prediction takes mean or sum")
         TEXT_ENCODERS.check(self.text_encoder)
+        IMAGE_ENCODERS.check(self.image_encoder)
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise UsageError(f"--device must be {choices_text(DEVICES)}, not {self.device!r}")
         threads = parse_threads(self.threads)

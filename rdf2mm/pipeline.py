@@ -113,7 +113,8 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     kg = remove_targets(kg, labels.target_predicates)
     candidates = candidate_aggregations(cfg, labels)
     inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
-                            shuffle_seed=cfg.seed if cfg.shuffle_literals else None)
+                            shuffle_seed=cfg.seed if cfg.shuffle_literals else None,
+                            image_encoder=cfg.image_encoder)
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
     use_training_threads(cfg, inputs)  # cfg.threads: the count used

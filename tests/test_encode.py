@@ -249,7 +249,8 @@ def test_cli_json_prints_the_manifest(nt_file, tmp_path):
     manifest = json.loads(result.stdout)
     assert manifest == json.loads((out / "manifest.json").read_text())
     assert manifest["options"] == {"modalities": "numeric,textual", "literals": "merged", "inverse": False,
-                                   "self_loops": True, "text_encoder": "charcnn", "modality_map": None}
+                                   "self_loops": True, "text_encoder": "charcnn", "modality_map": None,
+                                   "image_encoder": "mobilenet"}
     assert set(manifest["modalities"]) == {"numeric", "textual"}
 
 

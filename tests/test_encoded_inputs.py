@@ -20,7 +20,8 @@ def test_training_inputs_are_the_encoded_graph(tmp_path):
     assert not hasattr(inputs, "aggregation")  # a model setting, not the data's
     assert inputs.modalities == enc.modalities  # asked for, canonical order
     assert set(inputs.encoded_modalities) <= set(inputs.modalities)
-    assert inputs.modality_options == enc.modality_options == {"textual": {"encoder": "charcnn"}}
+    assert inputs.modality_options == enc.modality_options == {"textual": {"encoder": "charcnn"},
+                                                               "visual": {"encoder": "mobilenet"}}
     assert np.array_equal(inputs.mg.edge_index, enc.mg.edge_index)
     assert inputs.prepared.report == enc.prepared.report
     for name in enc.encoded_modalities:

@@ -33,6 +33,7 @@ def ablate_command(
     format: Optional[str] = option("format"),
     modality_map: Optional[str] = option("modality_map"),
     text_encoder: Optional[str] = option("text_encoder"),
+    image_encoder: Optional[str] = option("image_encoder"),
     embed_dim: Optional[int] = option("embed_dim"),
     hidden: Optional[int] = option("hidden"),
     layers: Optional[int] = option("layers"),
@@ -80,7 +81,7 @@ def ablate_command(
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {
             "task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
-            "modality_map": modality_map, "text_encoder": text_encoder, "embed_dim": embed_dim, "hidden": hidden,
+            "modality_map": modality_map, "text_encoder": text_encoder, "image_encoder": image_encoder, "embed_dim": embed_dim, "hidden": hidden,
             "layers": layers, "aggregation": aggregation, "entity_dropout": entity_dropout, "dropout": dropout, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
             "patience": patience, "device": device, "threads": threads, "seed": seed,
             "shuffle_literals": shuffle_literals,

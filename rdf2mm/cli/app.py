@@ -76,7 +76,7 @@ METAVARS: dict[str, str] = {
     "--test": "FILE", "--config": "FILE", "--modality-map": "FILE", "--csv": "FILE", "--out": "DIR",
     "--resume": "RUN_DIR", "--store": "STORE", "--format": "FORMAT", "--output": "FORMAT[,FORMAT...]",
     "--fanout": "N[,N...]", "--threads": "N|auto", "--literals": "MODE", "--device": "DEVICE", "--task": "TASK",
-    "--text-encoder": "ENCODER", "--aggregation": "AGG", "--decoder": "DECODER", "--batching": "MODE",
+    "--text-encoder": "ENCODER", "--image-encoder": "ENCODER", "--aggregation": "AGG", "--decoder": "DECODER", "--batching": "MODE",
     "--predictions-format": "FORMAT", "--split": "F,F,F", "--lp-split": "F,F,F", "--sparql-update": "URL",
     "--gsp": "URL", "--user": "USER", "--password": "PASSWORD", "--token": "TOKEN", "--vectors": "KIND",
     "--as": "KIND", "--image-format": "FORMAT", "--timeout": "SECONDS",

@@ -20,6 +20,7 @@ def encode_command(
     modalities: str = typer.Option("all", "--modalities", "-m", help="all (default), none, or a list: numeric,temporal,textual,visual,spatial,boolean."),
     literals: str = typer.Option("split", "--literals", help="split (default): a node per literal occurrence; merged: a node per distinct literal; none."),
     text_encoder: str = typer.Option("charcnn", "--text-encoder", help="charcnn (character indices, default) or minilm (frozen all-MiniLM-L6-v2 features)."),
+    image_encoder: str = typer.Option("mobilenet", "--image-encoder", help="mobilenet (pixels, default) or pretrained (frozen EfficientNet-Lite0 features, 1280 per image)."),
     modality_map: Optional[str] = typer.Option(None, "--modality-map", help="TOML file adding or overriding datatype -> modality rules."),
     no_inverse: bool = typer.Option(False, "--no-inverse", help="Leave out inverse relations (by default every edge has a reversed twin typed ^predicate)."),
     self_loops: bool = typer.Option(False, "--self-loops", help="Add one self-loop per node, typed with an extra 'self' relation."),
@@ -51,7 +52,7 @@ def encode_command(
         enc = encode(
             graph, out_dir, to=as_, format=format, cache=not no_cache, modalities=modalities, literals=literals,
             inverse=not no_inverse, self_loops=self_loops, text_encoder=text_encoder, modality_map=modality_map,
-            overwrite=overwrite, hetero=hetero, on_stage=note, force=force,
+            image_encoder=image_encoder, overwrite=overwrite, hetero=hetero, on_stage=note, force=force,
         )
         manifest = enc.manifest or {}
         if json_out:

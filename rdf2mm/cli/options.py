@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from rdf2mm.config import DEVICES, PREDICTION_FORMATS, TASKS, TrainConfig
-from rdf2mm.models.registry import DECODERS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text
+from rdf2mm.models.registry import DECODERS, IMAGE_ENCODERS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text
 from rdf2mm.tasks.settings import (
     AUTO_NEGATIVES, AUTO_REFRESH, MIN_REFRESH, MINI_BATCH_NEGATIVES, ONE_TO_N_MAX_CELLS, LPSettings, ModelSettings,
     NCSettings,
@@ -73,6 +73,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "modalities": _spec("--modalities", "-m", help=f"{DEFAULTS.modalities} (default), none, or a list: numeric,temporal,textual,visual,spatial,boolean."),
     "literals": _spec("--literals", help=f"{NCSettings.literals} (default for node classification): a node per distinct literal; {LPSettings.literals} (default for link prediction): a node per literal occurrence; none."),
     "text_encoder": _spec("--text-encoder", help=f"{TEXT_ENCODERS.choices(DEFAULTS.text_encoder)} (frozen all-MiniLM-L6-v2 features, offline)."),
+    "image_encoder": _spec("--image-encoder", help=f"{IMAGE_ENCODERS.choices(DEFAULTS.image_encoder)}: a small CNN trained from scratch on 64 x 64 images, or an MLP on frozen ImageNet EfficientNet-Lite0 features of 224 x 224 images (offline, computed once and cached on disk; for photographs and scans, and few labels)."),
     "modality_map": _spec("--modality-map", help="TOML file adding or overriding datatype -> modality rules."),
     "model": _spec("--model", help=f"{MODELS.choices(ModelSettings.model)}. mrgcn: the multimodal R-GCN, for both tasks; {choices_text(PLAIN_KGE_MODELS)}: plain KGE baselines for link prediction only, an entity table of --embed-dim columns scored by the decoder of that name (no literals, no graph encoder; --decoder, --hidden, --layers and the literal options are not read)."),
     "embed_dim": _spec("--embed-dim", help=f"Size of node input vectors ({_by_task('embed_dim')})."),

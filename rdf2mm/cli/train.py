@@ -33,6 +33,7 @@ def train_command(
     modalities: Optional[str] = option("modalities"),
     literals: Optional[str] = option("literals"),
     text_encoder: Optional[str] = option("text_encoder"),
+    image_encoder: Optional[str] = option("image_encoder"),
     modality_map: Optional[str] = option("modality_map"),
     embed_dim: Optional[int] = option("embed_dim"),
     hidden: Optional[int] = option("hidden"),
@@ -112,6 +113,7 @@ def train_command(
         flags = {
             "task": task, "model": model, "target": target, "train": train, "valid": valid, "test": test, "format": format,
             "modalities": modalities, "literals": literals, "text_encoder": text_encoder,
+            "image_encoder": image_encoder,
             "modality_map": modality_map, "embed_dim": embed_dim, "hidden": hidden, "layers": layers,
             "bases": bases, "blocks": blocks, "aggregation": aggregation, "dropout": dropout, "entity_dropout": entity_dropout, "lr": lr, "weight_decay": weight_decay,
             "epochs": epochs, "patience": patience, "device": device, "threads": threads, "seed": seed, "seeds": seeds,

@@ -33,6 +33,7 @@ def tune_command(
     format: Optional[str] = option("format"),
     modalities: Optional[str] = option("modalities"),
     text_encoder: Optional[str] = option("text_encoder"),
+    image_encoder: Optional[str] = option("image_encoder"),
     device: Optional[str] = option("device"),
     threads: Optional[str] = option("threads"),
     seed: Optional[int] = option("seed", help=f"Seed of the runs and of the sampler (default: {DEFAULTS.seed})."),
@@ -68,8 +69,9 @@ def tune_command(
         tracking = make_tracking(tracker, tracking_uri, experiment, folder=folder)
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {"task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
-                 "modalities": modalities, "text_encoder": text_encoder, "epochs": epochs, "device": device,
-                 "threads": threads, "seed": seed, "shuffle_literals": shuffle_literals}
+                 "modalities": modalities, "text_encoder": text_encoder, "image_encoder": image_encoder,
+                 "epochs": epochs, "device": device, "threads": threads, "seed": seed,
+                 "shuffle_literals": shuffle_literals}
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:
             settings["graph"] = list(graph)

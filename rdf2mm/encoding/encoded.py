@@ -129,6 +129,7 @@ def encode_graph(
     text_vocab: list[str] | None = None,
     on_stage: StageHook | None = None,
     shuffle_seed: int | None = None,
+    image_encoder: str = "mobilenet",
 ) -> EncodedGraph:
     """Message graph and parsed literals of ``kg``, as ``rdf2mm train`` builds them.
 
@@ -137,13 +138,14 @@ def encode_graph(
     indexed exactly as it was in training. ``shuffle_seed`` applies the shuffled-literal
     control (:mod:`rdf2mm.encoding.shuffle`): the literals of each chosen modality are
     permuted among the literal nodes of their predicate before the message graph is
-    built (the parsed values are the same; which entity holds which is not). Stages are
-    ``message_graph`` and ``literals:<modality>``.
+    built (the parsed values are the same; which entity holds which is not).
+    ``image_encoder`` ``pretrained`` parses images into frozen EfficientNet-Lite0
+    features. Stages are ``message_graph`` and ``literals:<modality>``.
     """
     if not isinstance(modalities, str):
         modalities = ",".join(modalities) or "none"
     mmap, mmap_path = _modality_map(modality_map)
-    opts = EncodeOptions(modalities, literals, inverse, self_loops, text_encoder, mmap_path)
+    opts = EncodeOptions(modalities, literals, inverse, self_loops, text_encoder, mmap_path, image_encoder)
     opts.validate()
     chosen = parse_modalities_option(modalities)
     timings: dict[str, float] = {}
@@ -156,7 +158,7 @@ def encode_graph(
         mg = build_message_graph(kg, literals=literals, inverse=inverse,  # type: ignore[arg-type]
                                  literal_edges=lit_edges)
         used = np.unique(mg.node_literal) if mg.num_literal_nodes else np.zeros(0, np.int64)
-    options: dict[str, dict[str, Any]] = {"textual": {"encoder": text_encoder}}
+    options: dict[str, dict[str, Any]] = {"textual": {"encoder": text_encoder}, "visual": {"encoder": image_encoder}}
     if text_vocab is not None and text_encoder == "charcnn":
         options["textual"]["vocab"] = text_vocab
     started: dict[str, float] = {}
@@ -199,6 +201,7 @@ def encode(
     text_encoder: str = "charcnn",
     modality_map: str | Path | ModalityMap | None = None,
     overwrite: bool = False,
+    image_encoder: str = "mobilenet",
     hetero: bool = False,
     on_stage: StageHook | None = None,
     force: bool = False,
@@ -227,7 +230,7 @@ def encode(
         raise InputError("the graph has no entities: nothing to encode")
     enc = encode_graph(
         kg, modalities=modalities, literals=literals, inverse=inverse, self_loops=self_loops,
-        text_encoder=text_encoder, modality_map=modality_map, on_stage=on_stage,
+        text_encoder=text_encoder, modality_map=modality_map, on_stage=on_stage, image_encoder=image_encoder,
     )
     enc.timings = {**timings, **enc.timings}
     enc.sources, enc.fingerprint = sources, fingerprint

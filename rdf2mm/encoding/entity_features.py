@@ -48,7 +48,6 @@ import numpy as np
 import torch
 
 from rdf2mm.encoding.shuffle import group_permutation
-from rdf2mm.errors import UsageError
 from rdf2mm.modalities.base import ParsedLiterals
 from rdf2mm.modalities.layouts import SEQ_CHANNELS
 from rdf2mm.modalities.preprocess import MODALITY_CODES, prepare_literals
@@ -60,6 +59,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: width of the frozen MiniLM and EfficientNet-Lite0 features
 TEXT_DIM = 384
 IMAGE_DIM = 1280
+#: the encoder whose parse is a frozen feature vector, for the modalities that have several
+FROZEN_ENCODER = {"textual": "minilm", "visual": "pretrained"}
 #: where the features are memoised on a PreparedInputs
 _MEMO = "_entity_features"
 
@@ -226,7 +227,9 @@ def _parsed_literals(
             continue
         needed[name] = ids
         md = prepared.data.get(name)
-        usable = md is not None and (name != "textual" or md.parsed.meta.get("encoder") == "minilm")
+        # frozen features only: text as MiniLM, images as EfficientNet-Lite0 (decoded at its
+        # own input size), whatever the run's encoders are
+        usable = md is not None and (name not in FROZEN_ENCODER or md.parsed.meta.get("encoder") == FROZEN_ENCODER[name])
         if usable:
             row_of = np.full(kg.num_literals, -1, dtype=np.int64)
             row_of[md.literal_ids] = np.arange(len(md.literal_ids))
@@ -237,10 +240,11 @@ def _parsed_literals(
             again.append(name)
     if again:
         options = {k: dict(v) for k, v in inputs.modality_options.items()}
-        text = {"encoder": "minilm"}
-        if cache_dir is not None:
-            text["cache_dir"] = str(Path(cache_dir) / "minilm")
-        options["textual"] = text
+        for name, encoder in FROZEN_ENCODER.items():
+            frozen: dict[str, Any] = {"encoder": encoder}
+            if cache_dir is not None:
+                frozen["cache_dir"] = str(Path(cache_dir) / ("minilm" if name == "textual" else "images"))
+            options[name] = frozen
         fresh = prepare_literals(kg, again, ModalityMap(prepared.datatype_modality), options,
                                  literal_ids=np.concatenate([needed[m] for m in again]))
         for name in again:
@@ -265,7 +269,7 @@ def _modality(
     if len(good) == 0:
         entry.update(predicates=0, dim=0, entities_with=0, entities_without=E)
         return None, entry
-    feats = _row_features(name, parsed, np.unique(lit_row[ok]), cache_dir)
+    feats = _row_features(name, parsed)
     item_values = feats[lit_row[ok]]
     rel_ids = np.unique(good[:, 1])
     col_of = np.full(kg.num_relations, -1, dtype=np.int64)
@@ -293,8 +297,8 @@ def _modality(
     return features, entry
 
 
-def _row_features(name: str, parsed: ParsedLiterals, used: np.ndarray, cache_dir: Path | None) -> np.ndarray:
-    """float32 [n, D] per parsed row (only the rows in ``used`` are computed where that is costly)."""
+def _row_features(name: str, parsed: ParsedLiterals) -> np.ndarray:
+    """float32 [n, D] per parsed row (text and images are frozen features already)."""
     data = parsed.data
     n = len(parsed)
     if name == "spatial":
@@ -302,21 +306,6 @@ def _row_features(name: str, parsed: ParsedLiterals, used: np.ndarray, cache_dir
         mean = np.asarray(parsed.meta.get("global_mean", np.zeros(g.shape[1])), dtype=np.float32)
         std = np.asarray(parsed.meta.get("global_std", np.ones(g.shape[1])), dtype=np.float32)
         return (g - mean) / np.where(std > 0, std, 1.0)
-    if name == "visual" and not (data.ndim == 2 and np.issubdtype(data.dtype, np.floating)):
-        # decoded pixels: the frozen pretrained CNN's features (rdf2mm.modalities.pretrained_images)
-        try:
-            from rdf2mm.modalities.pretrained_images import image_features
-        except ImportError as exc:
-            raise UsageError("visual entity features need the pretrained image encoder "
-                             f"(rdf2mm.modalities.pretrained_images): {exc}; leave visual out of the modalities") from exc
-
-        out = np.zeros((n, IMAGE_DIM), dtype=np.float32)
-        if len(used):
-            feats = image_features(np.ascontiguousarray(data[used]),
-                                   cache_dir=Path(cache_dir) / "images" if cache_dir is not None else None)
-            out = np.zeros((n, feats.shape[1]), dtype=np.float32)
-            out[used] = feats
-        return out
     return np.asarray(data, dtype=np.float32).reshape(n, -1)
 
 

@@ -14,7 +14,7 @@ from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.graph.message_graph import MessageGraph
 from rdf2mm.modalities.preprocess import PreparedLiterals
 from rdf2mm.modalities.registry import MODALITY_NAMES, parse_modalities_option
-from rdf2mm.models.registry import TEXT_ENCODERS as _TEXT_ENCODERS, choices_text
+from rdf2mm.models.registry import IMAGE_ENCODERS as _IMAGE_ENCODERS, TEXT_ENCODERS as _TEXT_ENCODERS, choices_text
 
 FORMAT_NAME = "rdf2mm-encoded"
 FORMAT_VERSION = 1
@@ -40,11 +40,13 @@ class EncodeOptions:
     text_encoder: str = "charcnn"
     #: path of a TOML modality map (recorded in the manifest), or None for the defaults
     modality_map: str | None = None
+    image_encoder: str = "mobilenet"
 
     def validate(self) -> None:
         if self.literals not in LITERAL_MODES:
             raise UsageError(f"--literals must be {choices_text(LITERAL_MODES)}, not {self.literals!r}")
         _TEXT_ENCODERS.check(self.text_encoder)
+        _IMAGE_ENCODERS.check(self.image_encoder)
         parse_modalities_option(self.modalities)
 
 

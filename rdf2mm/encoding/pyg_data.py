@@ -34,6 +34,8 @@ def _modality_meta(enc: Encoded) -> dict[str, Any]:
     meta = {m: dict(enc.prepared.data[m].parsed.meta) for m in enc.encoded_modalities}
     if "textual" in meta:
         meta["textual"].setdefault("encoder", enc.options.text_encoder)
+    if "visual" in meta:
+        meta["visual"].setdefault("encoder", enc.options.image_encoder)
     return meta
 
 

@@ -165,14 +165,15 @@ def _texts(lexical: Sequence[Any]) -> tuple[list[str], np.ndarray, Counter]:
 
 
 # ------------------------------------------------------------------ minilm + cache
-def default_cache_dir() -> Path:
-    """``$RDF2MM_CACHE/minilm``, else ``$XDG_CACHE_HOME/rdf2mm/minilm``, else ``~/.cache/rdf2mm/minilm``."""
+def default_cache_dir(name: str = "minilm") -> Path:
+    """``$RDF2MM_CACHE/<name>``, else ``$XDG_CACHE_HOME/rdf2mm/<name>``, else ``~/.cache/rdf2mm/<name>``
+    (``name``: the frozen model whose features the folder caches)."""
     root = os.environ.get("RDF2MM_CACHE")
     if root:
-        return Path(root) / "minilm"
+        return Path(root) / name
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "rdf2mm" / "minilm"
+    return base / "rdf2mm" / name
 
 
 def text_key(text: str) -> bytes:
@@ -226,21 +227,28 @@ def _encode_minilm(texts: list[str], batch_size: int) -> np.ndarray:
 
 
 class EmbeddingCache:
-    """On-disk cache of text embeddings, keyed by :func:`text_key`.
+    """On-disk cache of frozen features, keyed by 32-byte digests (:func:`text_key` for
+    MiniLM's strings; the pretrained image features use it too, keyed by pixel content).
 
-    Each run that computes new strings adds one shard, a safetensors file holding
+    Each run that computes new values adds one shard, a safetensors file holding
     ``keys`` (uint8 ``[k, 32]``) and ``vectors`` (float32 ``[k, dim]``), written to a
     temporary file and renamed into place, so readers never see half a shard and no
-    pickle is involved. When shards pile up they are merged into one.
+    pickle is involved. When shards pile up they are merged into one. With ``defer``
+    the new vectors are held until :meth:`flush`, so that a caller computing in chunks
+    still writes one shard.
     """
 
     MAX_SHARDS = 16
 
-    def __init__(self, directory: str | Path, dim: int = MINILM_DIM) -> None:
+    def __init__(self, directory: str | Path, dim: int = MINILM_DIM, model: str = MINILM_ID,
+                 defer: bool = False) -> None:
         self.dir = Path(directory)
         self.dim = dim
+        self.model = model
+        self.defer = defer
         self.hits = 0
         self.computed = 0
+        self._pending: list[tuple[list[bytes], np.ndarray]] = []
 
     def _shards(self) -> list[Path]:
         if not self.dir.is_dir():
@@ -284,7 +292,7 @@ class EmbeddingCache:
         try:
             target = self.dir / f"shard-{uuid.uuid4().hex}.safetensors"
             with atomic_path(target) as tmp:
-                save_file(tensors, str(tmp), metadata={"model": MINILM_ID})
+                save_file(tensors, str(tmp), metadata={"model": self.model})
             self._maybe_compact()
         except OSError:
             pass
@@ -321,19 +329,36 @@ class EmbeddingCache:
 
     def get_or_compute(self, texts: list[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Vectors for ``texts`` (float32 ``[len(texts), dim]``), computing and storing only the misses."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
+        return self.get_or_compute_keys([text_key(t) for t in texts], lambda missing: compute([texts[i] for i in missing]))
+
+    def get_or_compute_keys(self, keys: list[bytes], compute: Callable[[list[int]], np.ndarray]) -> np.ndarray:
+        """Vectors for ``keys`` (float32 ``[len(keys), dim]``): ``compute`` gets the positions
+        of the misses and returns their vectors, which are stored (or held, with ``defer``).
+        Counts add up over calls in :attr:`hits` and :attr:`computed`."""
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        if not keys:
             return out
-        keys = [text_key(t) for t in texts]
         found = self.lookup(keys)
         missing = [i for i, k in enumerate(keys) if k not in found]
         for i, k in enumerate(keys):
             if k in found:
                 out[i] = found[k]
-        self.hits = len(texts) - len(missing)
+        self.hits += len(keys) - len(missing)
         if missing:
-            vecs = compute([texts[i] for i in missing])
+            vecs = np.asarray(compute(missing), dtype=np.float32).reshape(len(missing), self.dim)
             out[missing] = vecs
-            self.computed = len(missing)
-            self.store([keys[i] for i in missing], vecs)
+            self.computed += len(missing)
+            new_keys = [keys[i] for i in missing]
+            if self.defer:
+                self._pending.append((new_keys, vecs))
+            else:
+                self.store(new_keys, vecs)
         return out
+
+    def flush(self) -> None:
+        """Write the vectors held back by ``defer`` as one shard."""
+        if self._pending:
+            keys = [k for ks, _ in self._pending for k in ks]
+            vecs = np.concatenate([v for _, v in self._pending])
+            self._pending = []
+            self.store(keys, vecs)

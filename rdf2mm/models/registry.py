@@ -133,7 +133,9 @@ TEXT_ENCODERS.register("charcnn", "rdf2mm.modalities.encoders.textual:CharCNN", 
 TEXT_ENCODERS.register("minilm", "rdf2mm.modalities.encoders.textual:FeatureMLP",
                        "an MLP on frozen all-MiniLM-L6-v2 sentence features (offline)")
 
-#: encoders of visual literals (base64 images)
-IMAGE_ENCODERS = Registry("image encoder")
+#: encoders of visual literals (base64 images, ``--image-encoder``)
+IMAGE_ENCODERS = Registry("image encoder", "--image-encoder")
 IMAGE_ENCODERS.register("mobilenet", "rdf2mm.modalities.encoders.visual:MobileNetEncoder",
                         "a small MobileNet-style CNN trained from scratch")
+IMAGE_ENCODERS.register("pretrained", "rdf2mm.modalities.encoders.textual:FeatureMLP",
+                        "an MLP on frozen EfficientNet-Lite0 (ImageNet) features (offline)")

@@ -54,6 +54,7 @@ def prepare_inputs(
     modality_map: ModalityMap | None = None,
     text_vocab: list[str] | None = None,
     shuffle_seed: int | None = None,
+    image_encoder: str = "mobilenet",
 ) -> PreparedInputs:
     """Build the message graph and parse the literals of the chosen modalities
     (:func:`rdf2mm.encoding.encode_graph`, as ``rdf2mm encode`` does).
@@ -61,11 +62,13 @@ def prepare_inputs(
     ``text_vocab`` fixes the character vocabulary (a saved run's), so that text is
     indexed exactly as it was in training. ``shuffle_seed`` (``--shuffle-literals``: the
     run's seed) permutes each modality's literals among the literal nodes of their
-    predicate (:mod:`rdf2mm.encoding.shuffle`). (How messages are aggregated is the
-    model's setting: ``ModelSettings.aggregation``.)
+    predicate (:mod:`rdf2mm.encoding.shuffle`); ``image_encoder`` is the run's
+    ``--image-encoder``. (How messages are aggregated is the model's setting:
+    ``ModelSettings.aggregation``.)
     """
     enc = encode_graph(kg, modalities=modalities, literals=literals, inverse=inverse, text_encoder=text_encoder,
-                       modality_map=modality_map, text_vocab=text_vocab, shuffle_seed=shuffle_seed)
+                       modality_map=modality_map, text_vocab=text_vocab, shuffle_seed=shuffle_seed,
+                       image_encoder=image_encoder)
     return PreparedInputs(**{f.name: getattr(enc, f.name) for f in fields(EncodedGraph)})
 
 

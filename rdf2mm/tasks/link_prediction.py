@@ -98,6 +98,7 @@ def load_lp_data(cfg: TrainConfig, progress: Progress | None = None) -> LPData:
     inputs = prepare_inputs(
         splits.graph, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=modality_map,
         shuffle_seed=cfg.seed if cfg.shuffle_literals else None,
+        image_encoder=cfg.image_encoder,
     )
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})

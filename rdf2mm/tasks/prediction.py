@@ -60,7 +60,8 @@ def predict_nodes(
     mmap = ModalityMap.from_toml(cfg.modality_map) if cfg.modality_map else ModalityMap()
     inputs = prepare_inputs(kg, cfg.modalities, cfg.literals, cfg.inverse, cfg.text_encoder, modality_map=mmap,
                             text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"),
-                            shuffle_seed=cfg.seed if cfg.shuffle_literals else None)
+                            shuffle_seed=cfg.seed if cfg.shuffle_literals else None,
+                            image_encoder=cfg.image_encoder)
     model = build_classifier(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
     _load_weights(model, state, kg, run_dir, meta)
     dev = resolve_device(device)

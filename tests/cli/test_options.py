@@ -11,7 +11,7 @@ import typer
 from rdf2mm.cli import app
 from rdf2mm.cli.options import OPTIONS, show
 from rdf2mm.config import AGGREGATIONS, BATCHING_MODES, DEVICES, LITERAL_MODES, PREDICTION_FORMATS, TASKS, TrainConfig
-from rdf2mm.models.registry import DECODERS, TEXT_ENCODERS
+from rdf2mm.models.registry import DECODERS, IMAGE_ENCODERS, TEXT_ENCODERS
 
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: options that share a field's name but mean something else in that command
@@ -117,6 +117,7 @@ def test_help_choices_are_the_registered_ones():
     help_of = _options("train")
     assert all(name in help_of["decoder"] for name in DECODERS.names())
     assert all(name in help_of["text_encoder"] for name in TEXT_ENCODERS.names())
+    assert all(name in help_of["image_encoder"] for name in IMAGE_ENCODERS.names())
     assert re.search(r"a list: ([\w,]+)", help_of["modalities"])[1].split(",") == list(MODALITY_NAMES)
     assert all(mode in help_of["literals"] for mode in LITERAL_MODES)
     assert all(agg in help_of["aggregation"] for agg in ("auto", *AGGREGATIONS))
@@ -133,7 +134,7 @@ def _valid_values() -> dict[str, set[str]]:
     return {
         "--batching": set(BATCHING_MODES), "--literals": set(LITERAL_MODES),
         "--aggregation": {"auto", *AGGREGATIONS}, "--decoder": set(DECODERS.names()),
-        "--text-encoder": set(TEXT_ENCODERS.names()), "--device": {*DEVICES, "cuda:0", "cuda:1"},
+        "--text-encoder": set(TEXT_ENCODERS.names()), "--image-encoder": set(IMAGE_ENCODERS.names()), "--device": {*DEVICES, "cuda:0", "cuda:1"},
         "--task": set(TASKS), "--predictions-format": set(PREDICTION_FORMATS),
         "--modalities": {"all", "none", *MODALITY_NAMES},
     }

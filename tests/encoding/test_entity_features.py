@@ -6,8 +6,6 @@ import base64
 import hashlib
 import io
 import math
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -15,9 +13,8 @@ import torch
 from PIL import Image
 
 from rdf2mm.encoding.entity_features import EntityFeatures, entity_features
-from rdf2mm.errors import UsageError
 from rdf2mm.graph.ingest import read_graph
-from rdf2mm.modalities import textual
+from rdf2mm.modalities import pretrained_images, textual
 from rdf2mm.modalities.temporal import FEATURES, TemporalModality
 from rdf2mm.tasks.inputs import prepare_inputs
 
@@ -47,11 +44,14 @@ ex:d ex:height "2.5"^^xsd:double , "1e5"^^xsd:integer ; ex:knows ex:b .
 """
 
 
-def _fake_features(images: np.ndarray, *, cache_dir=None, batch_size: int = 64) -> np.ndarray:
-    """Stands in for the pretrained CNN: per image its mean colour (0..1) and a constant 1."""
+def _fake_features(images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Stands in for the pretrained CNN's inference: per image its mean colour (0..1) and a
+    constant 1, in the first four of the 1280 columns."""
     calls.append(len(images))
-    mean = images.astype(np.float64).mean(axis=(2, 3)) / 255.0
-    return np.concatenate([mean, np.ones((len(images), 1))], axis=1).astype(np.float32)
+    out = np.zeros((len(images), 1280), np.float32)
+    out[:, :3] = images.astype(np.float64).mean(axis=(2, 3)) / 255.0
+    out[:, 3] = 1.0
+    return out
 
 
 calls: list[int] = []
@@ -66,13 +66,12 @@ def _fake_minilm(texts: list[str], batch_size: int) -> np.ndarray:
 
 
 @pytest.fixture()
-def frozen(monkeypatch):
-    """The frozen encoders replaced by cheap exact ones: the pretrained image module (absent
-    on some branches) and MiniLM's inference (its cache and parse path stay real)."""
+def frozen(monkeypatch, tmp_path):
+    """The frozen encoders' inference replaced by cheap exact stand-ins (EfficientNet-Lite0's
+    and MiniLM's; their caches and parse paths stay real)."""
     calls.clear()
-    module = types.ModuleType("rdf2mm.modalities.pretrained_images")
-    module.image_features = _fake_features  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rdf2mm.modalities.pretrained_images", module)
+    monkeypatch.setenv("RDF2MM_CACHE", str(tmp_path / "cache"))  # no features from other tests
+    monkeypatch.setattr(pretrained_images, "compute_features", _fake_features)
     monkeypatch.setattr(textual, "_encode_minilm", _fake_minilm)
 
 
@@ -121,9 +120,9 @@ def test_ragged_values_masks_and_counts(graph, frozen, tmp_path):
 
     # visual: three images of one predicate -> their mean in values, three items; one ill-typed
     vis = feats.modalities["visual"]
-    assert vis.values.shape == (E, 1, 4) and vis.item_values.shape == (3, 4)
+    assert vis.values.shape == (E, 1, 1280) and vis.item_values.shape == (3, 1280)
     assert vis.item_entity.tolist() == [a, a, a] and vis.item_predicate.tolist() == [0, 0, 0]
-    assert vis.values[a, 0].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0], abs=1e-6)
+    assert vis.values[a, 0, :4].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0], abs=1e-6)
     assert sorted(map(tuple, vis.item_values[:, :3].round().tolist())) == [(0, 0, 1), (0, 1, 0), (1, 0, 0)]
     assert vis.mask[:, 0].tolist() == [i == a for i in range(E)]
     assert feats.report["modalities"]["visual"]["skipped_by_reason"] == {"not base64": 1}
@@ -197,12 +196,6 @@ def test_modalities_the_graph_lacks_are_reported_absent(tmp_path, frozen):
     assert "boolean" in feats.report["absent"] and "numeric" in feats.report["absent"]
     assert feats.report["modalities"]["boolean"]["skipped_by_reason"] == {"not a boolean": 1}
     assert feats.shuffled(0).modalities == {}
-
-
-def test_visual_without_the_pretrained_encoder_is_a_usage_error(graph, monkeypatch):
-    monkeypatch.setitem(sys.modules, "rdf2mm.modalities.pretrained_images", None)  # import fails
-    with pytest.raises(UsageError, match="pretrained image"):
-        entity_features(prepare_inputs(graph, "visual", "split"))
 
 
 # ---------------------------------------------------------------------------- the control

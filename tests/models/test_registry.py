@@ -16,7 +16,7 @@ def test_tables_hold_todays_names():
     assert MODELS.names() == ("mrgcn", "transe", "distmult", "complex", "rotate", "tucker")
     assert DECODERS.names() == ("distmult", "complex", "tucker", "transe", "rotate")
     assert TEXT_ENCODERS.names() == ("charcnn", "minilm")
-    assert IMAGE_ENCODERS.names() == ("mobilenet",)
+    assert IMAGE_ENCODERS.names() == ("mobilenet", "pretrained")
 
 
 @pytest.mark.parametrize("table", [MODELS, DECODERS, TEXT_ENCODERS, IMAGE_ENCODERS])
@@ -50,7 +50,8 @@ def test_a_new_component_is_one_registration():
 
 def test_validate_names_the_registered_choices():
     for field, option, message in (("decoder", "--decoder", "distmult, complex, tucker, transe or rotate"),
-                                   ("text_encoder", "--text-encoder", "charcnn or minilm")):
+                                   ("text_encoder", "--text-encoder", "charcnn or minilm"),
+                                   ("image_encoder", "--image-encoder", "mobilenet or pretrained")):
         cfg = TrainConfig(graph=["g.nt"], **{field: "nope"}).resolve()
         with pytest.raises(UsageError, match=f"^{option} must be {message}, not 'nope'$"):
             cfg.validate()

@@ -80,7 +80,8 @@ class FeatureMLP(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: int = 128, dropout: float = 0.1) -> None:
         super().__init__()
-        # the features are unit-norm (entries ~0.05): normalise so the MLP sees unit scale
+        # frozen features come at their model's scale (MiniLM's are unit-norm, entries
+        # ~0.05; EfficientNet's pooled ReLU6 outputs 0..6): normalise to unit scale
         self.net = nn.Sequential(
             nn.LayerNorm(in_dim),
             nn.Linear(in_dim, hidden),
