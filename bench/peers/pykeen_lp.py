@@ -81,7 +81,17 @@ def main() -> None:
         model=model, triples_factory=tf, optimizer=torch.optim.Adam(model.parameters(), lr=args.lr),
         negative_sampler="basic", negative_sampler_kwargs={"num_negs_per_pos": args.negatives},
     )
-    train_kw = {"batch_size": args.batch_size, "use_tqdm": False, "gradient_clipping_max_norm": args.clip}
+    train_kw: dict = {"batch_size": args.batch_size, "use_tqdm": False}
+    if args.clip:
+        # PyKEEN 1.11's own ``gradient_clipping_max_norm`` fails ("Callback was never
+        # initialized"): the same clipping (total norm, before every optimiser step) as a callback
+        from pykeen.training.callbacks import TrainingCallback
+
+        class ClipGradients(TrainingCallback):
+            def pre_step(self, **kwargs: object) -> None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=args.clip)
+
+        train_kw["callbacks"] = [ClipGradients()]
     epochs: list[float] = []
     if args.one_call:
         t = time.perf_counter()
