@@ -77,7 +77,6 @@ from rdf2mm.synthetic.literals import LiteralMixin, shape_images
 from rdf2mm.synthetic.output import _move_into, _Sink, _Syntax
 from rdf2mm.synthetic.params import (
     _S_LABELS,
-    _S_STRUCT,
     ENTITY_CHUNK,
     EX,
     IMAGE_BATCH,
@@ -313,7 +312,7 @@ class _PlantedLP(StructureMixin, LiteralMixin):
 
             typ = syn.rdf_type
             for kind, count, cls in (("item", self.n, "Item"), ("group", self.g, "Group"), ("tag", self.t, "Tag"),
-                                     ("category", self.k, "Category")):
+                                     ("category", self.k, HUB_CLASS[len(EX):])):
                 for lo in range(0, count, ENTITY_CHUNK):
                     ids = range(lo, min(count, lo + ENTITY_CHUNK))
                     everywhere([f"{o}{kind}_{i}{c} {typ} {syn.ex(cls)} .\n" for i in ids], "type_triples")
@@ -381,6 +380,7 @@ class _PlantedLP(StructureMixin, LiteralMixin):
             "seed": p["seed"],
             "namespace": EX,
             "planted_relation": PLANTED_PREDICATE,
+            "hub_class": HUB_CLASS,
             "tails": [f"{EX}category_{z}" for z in range(k)],
             "literal_predicates": {m: EX + PLANTED_LITERALS[m][0] for m in p["planted_modalities"]},
             "planted": {m: m == p["plant"] for m in PLANTABLE},
