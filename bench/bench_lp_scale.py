@@ -70,10 +70,14 @@ def ensure_shape(name: str, work: Path, extra: list[str] | None = None) -> Path:
     return folder
 
 
-def rdf2mm_train(folder: Path, threads: int, extra: list[str], timeout: float) -> dict[str, Any]:
-    run_dir = folder.parent / f"run-{folder.name}"
-    cmd = [sys.executable, "-m", "rdf2mm", "-q", "train", str(folder / "train.nt"), "--task", "link-prediction",
-           "--train", str(folder / "train.nt"), "--valid", str(folder / "valid.nt"), "--test", str(folder / "test.nt"),
+def rdf2mm_train(folder: Path, threads: int, extra: list[str], timeout: float,
+                 files: tuple[Path, Path, Path] | None = None, run_dir: Path | None = None) -> dict[str, Any]:
+    """One ``rdf2mm train --task link-prediction`` process on ``folder``'s train/valid/test.nt
+    (or the given ``files``): its figures, time and memory."""
+    run_dir = run_dir or folder.parent / f"run-{folder.name}"
+    train, valid, test = files or (folder / "train.nt", folder / "valid.nt", folder / "test.nt")
+    cmd = [sys.executable, "-m", "rdf2mm", "-q", "train", str(train), "--task", "link-prediction",
+           "--train", str(train), "--valid", str(valid), "--test", str(test),
            "--device", "cpu", "--json", "--no-cache", "--threads", str(threads), "--out", str(run_dir), "--force",
            *extra]
     res = run(rusage_wrapped(cmd), env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}, timeout=timeout)

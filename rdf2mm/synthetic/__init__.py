@@ -44,11 +44,14 @@ Modules: :mod:`~rdf2mm.synthetic.params` (namespaces, datatypes, sizes, validati
 :mod:`~rdf2mm.synthetic.structure` (labels, groups, tags, links and their split),
 :mod:`~rdf2mm.synthetic.literals` (the literals of every modality),
 :mod:`~rdf2mm.synthetic.output` (term spelling, byte-stable files),
-:mod:`~rdf2mm.synthetic.generator` (:func:`generate`).
+:mod:`~rdf2mm.synthetic.generator` (:func:`generate`),
+:mod:`~rdf2mm.synthetic.lp_planted` (:func:`generate_planted_lp`: link-prediction graphs
+whose target tails are planted in one modality, with entities missing modalities).
 """
 from __future__ import annotations
 
 from rdf2mm.synthetic.generator import GeneratedDataset, generate
+from rdf2mm.synthetic.lp_planted import PLANTABLE, PLANTED_PREDICATE, generate_planted_lp
 from rdf2mm.synthetic.params import (
     DATATYPE_MODALITY,
     EX,
@@ -64,11 +67,14 @@ __all__ = [
     "DATATYPE_MODALITY",
     "EX",
     "MODALITIES",
+    "PLANTABLE",
+    "PLANTED_PREDICATE",
     "TARGET_CLASS",
     "TARGET_PREDICATE",
     "GeneratedDataset",
     "class_iri",
     "generate",
+    "generate_planted_lp",
     "item_iri",
     "parse_signal",
 ]
