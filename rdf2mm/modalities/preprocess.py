@@ -15,6 +15,7 @@ import numpy as np
 
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.modalities.base import ParsedLiterals
+from rdf2mm.modalities.forked_check import MIN_LITERALS, ForkedCheck, can_fork, child_share, join
 from rdf2mm.modalities.registry import MODALITY_NAMES, ModalityMap, get_modality
 from rdf2mm.vocab import RDF_LANGSTRING
 
@@ -100,33 +101,62 @@ def prepare_literals(
     groups = _first_predicate(kg)
     # counts are per triple (occurrence), like the literal counts they sit next to
     occurrences = np.bincount(kg.literal_edges[:, 2], minlength=kg.num_literals) if len(kg.literal_edges) else np.zeros(kg.num_literals, np.int64)
-    for code, name in enumerate(MODALITY_NAMES):
-        if name not in wanted:
-            continue
+    # Validation only: the images (by far the costliest literals to check) are checked
+    # partly in a forked child on the second CPU while this process checks the other
+    # modalities, then the rest of the images (rdf2mm.modalities.forked_check).
+    order = [(code, name) for code, name in enumerate(MODALITY_NAMES) if name in wanted]
+    forked: dict[str, tuple[np.ndarray, ForkedCheck, int]] = {}
+    if validate_only and "visual" in wanted and can_fork():
+        order.sort(key=lambda item: item[1] != "visual")  # start the child first
+        per_code = np.bincount(lit_mod[selected], minlength=len(MODALITY_CODES))
+        images = int(per_code[MODALITY_NAMES.index("visual")])
+        others = sum(int(per_code[c]) for c, n in order if n != "visual")
+    for code, name in order:
         ids = np.flatnonzero((lit_mod == code) & selected)
         if len(ids) == 0:
             continue
-        if on_stage:
-            on_stage(name, "start")
         lexical = [kg.literal_lexical[i] for i in ids]
         dts = [kg.datatypes[c] for c in kg.literal_datatype[ids]]
         if name == "textual":
             dts = [RDF_LANGSTRING if kg.literal_language[i] else d for i, d in zip(ids, dts)]
         modality = get_modality(name, **options.get(name, {}))
+        if validate_only and name == "visual" and len(ids) >= MIN_LITERALS and can_fork():
+            k = round(child_share(images, others) * len(ids))
+            forked[name] = ids, ForkedCheck(modality, lexical[:k], dts[:k], groups[ids[:k]]), k
+            continue
+        if on_stage:
+            on_stage(name, "start")
         if validate_only:
             parsed = modality.check(lexical, dts, groups[ids])
         else:
             parsed = modality.parse(lexical, dts, groups[ids])
             prepared.data[name] = ModalityData(literal_ids=ids.astype(np.int64), parsed=parsed)
-        _count_invalid(prepared, kg, ids, parsed, modality, occurrences)
-        for reason, rows in parsed.lenient.items():
-            hit = ids[rows]
-            per_dt = np.bincount(kg.literal_datatype[hit], weights=occurrences[hit], minlength=len(kg.datatypes))
-            for code in np.flatnonzero(per_dt):
-                prepared.report[kg.datatypes[code]]["accepted_nonstandard"][reason] = int(per_dt[code])
+        _record(prepared, kg, ids, parsed, modality, occurrences)
+        if on_stage:
+            on_stage(name, "end")
+    for name, (ids, job, k) in forked.items():
+        if on_stage:
+            on_stage(name, "start")
+        modality = job.args[0]
+        rest = [kg.literal_lexical[i] for i in ids[k:]]
+        here = modality.check(rest, [kg.datatypes[c] for c in kg.literal_datatype[ids[k:]]], groups[ids[k:]])
+        _record(prepared, kg, ids, join([job.result(), here]), modality, occurrences)
         if on_stage:
             on_stage(name, "end")
     return prepared
+
+
+def _record(
+    prepared: PreparedLiterals, kg: KnowledgeGraph, ids: np.ndarray, parsed: ParsedLiterals, modality: Any,
+    occurrences: np.ndarray,
+) -> None:
+    """One modality's ill-typed and accepted-but-nonstandard counts, into the report."""
+    _count_invalid(prepared, kg, ids, parsed, modality, occurrences)
+    for reason, rows in parsed.lenient.items():
+        hit = ids[rows]
+        per_dt = np.bincount(kg.literal_datatype[hit], weights=occurrences[hit], minlength=len(kg.datatypes))
+        for code in np.flatnonzero(per_dt):
+            prepared.report[kg.datatypes[code]]["accepted_nonstandard"][reason] = int(per_dt[code])
 
 
 def _count_invalid(
