@@ -278,3 +278,39 @@ def test_literale_on_the_real_entity_features(planted, tmp_path):
     plain = train_link_prediction(lp_config(path, "distmult")).metrics
     lit = train_link_prediction(lp_config(path, "literale", modalities="numeric")).metrics
     assert lit["test_mrr"] > plain["test_mrr"] + 0.15, (lit["test_mrr"], plain["test_mrr"])
+
+
+def test_a_tampered_literal_dim_is_refused_before_building(tmp_path):
+    from rdf2mm.errors import InputError
+    from rdf2mm.runs.weights import check_weights_fit_config
+
+    E = 4
+    features = EntityFeatures(E, {"textual": modality("textual", np.ones((E, 1, 40)), np.ones((E, 1), bool))})
+    state = LiteralE.from_features(features, E, 1, LPSettings(embed_dim=8, literal_dim=4)).state_dict()
+    check_weights_fit_config(TrainConfig(model="literale", embed_dim=8, literal_dim=4), state, tmp_path)
+    with pytest.raises(InputError, match="literal_dim is 1000000000 but literals.project.textual.weight is"):
+        check_weights_fit_config(TrainConfig(model="literale", embed_dim=8, literal_dim=10**9), state, tmp_path)
+
+
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+def test_literale_resumes_from_its_checkpoint_to_the_same_result(planted, monkeypatch, tmp_path):
+    from rdf2mm.pipeline import resume, train
+
+    files, numbers, absent = planted
+    plant(monkeypatch, numeric_features(numbers, absent))
+    kw = dict(epochs=8, patience=100, seeds=2, checkpoint_every=2, negatives=4)
+    straight = train(lp_config(files, "literale", tmp_path / "straight", **kw))
+    out = tmp_path / "interrupted"
+
+    def stop(stage, info):
+        if stage == "epoch" and info["seed"] == 1 and info["epoch"] == 5:
+            raise Interrupt()
+
+    with pytest.raises(KeyboardInterrupt):
+        train(lp_config(files, "literale", out, **kw), stop)
+    resumed = resume(out)
+    for k in ("test_mrr", "test_hits@10", "valid_mrr"):
+        assert resumed.metrics[k] == straight.metrics[k], k
