@@ -238,6 +238,13 @@ class TrainConfig:
         if not (math.isfinite(self.clip) and self.clip >= 0):
             raise UsageError(f"clip must be a non-negative finite number (0: no clipping), not {self.clip!r}")
         DECODERS.check(self.decoder)
+        if self.task == "link-prediction":
+            # complex-valued scorers split each embedding into real and imaginary halves
+            scorer = self.model if self.model in PLAIN_KGE_MODELS else self.decoder
+            option, width = ("--hidden", self.hidden) if self.model not in (*PLAIN_KGE_MODELS, *LITERAL_KGE_MODELS) \
+                else ("--embed-dim", self.embed_dim)
+            if scorer in ("complex", "rotate") and width % 2:
+                raise UsageError(f"{scorer} scores complex embeddings: {option} must be even, not {width}")
         if (self.negatives is not None and self.negatives < 0) or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
             raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
         if self.batching not in BATCHING_MODES:

@@ -265,6 +265,8 @@ def test_the_cli_refuses_what_a_literal_model_cannot_do(planted, tmp_path):
         (["--task", "link-prediction", "--model", "vlkge", "--modalities", "none"], "reads the entities' literals"),
         (["--task", "link-prediction", "--model", "literale", "--batching", "mini"], "full batches"),
         (["--task", "link-prediction", "--model", "literale", "--literal-dim", "0"], "--literal-dim must be at least 1"),
+        (["--task", "link-prediction", "--model", "literale", "--decoder", "complex", "--embed-dim", "9"],
+         "--embed-dim must be even"),
     ]:
         r = runner.invoke(app, [*base, *extra])
         assert r.exit_code == 2 and message in r.output, (extra, r.output)
