@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from rdf2mm.errors import InputError, UsageError
-from rdf2mm.models.registry import DECODERS, IMAGE_ENCODERS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text
+from rdf2mm.models.registry import (
+    DECODERS, IMAGE_ENCODERS, LITERAL_KGE_MODELS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text,
+)
 from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, refresh_fraction, task_defaults
 from rdf2mm.training.threads import environment_threads, parse_threads
 
@@ -77,7 +79,8 @@ class TrainConfig:
     shuffle_literals: bool = ModelSettings.shuffle_literals
     # model (None: the task's default, see rdf2mm.tasks.settings; the saved config holds the value used)
     #: mrgcn, or a plain KGE baseline (transe, distmult, complex, rotate, tucker: link prediction
-    #: only, no literals, no graph encoder; see rdf2mm.models.registry.MODELS)
+    #: only, no literals, no graph encoder), or a literal KGE model (literale, vlkge: an entity
+    #: table fused with entity literal features, link prediction only); see rdf2mm.models.registry
     model: str = ModelSettings.model
     embed_dim: int | None = None
     hidden: int | None = None
@@ -130,6 +133,8 @@ class TrainConfig:
     eval_every: int = LPSettings.eval_every
     #: memory for one block of ranking scores, MiB
     eval_memory_mb: int = LPSettings.eval_memory_mb
+    #: LiteralE: columns per predicate of a wide frozen feature (text, images) in the literal vector
+    literal_dim: int = LPSettings.literal_dim
     # output
     out: str | None = None
     #: save a checkpoint every N epochs next to the run directory (0: never); see --resume
@@ -155,6 +160,8 @@ class TrainConfig:
             self.modalities, self.literals = "none", "none"
             if self.batching == "auto":
                 self.batching = "full"
+        elif self.model in LITERAL_KGE_MODELS and self.batching == "auto":
+            self.batching = "full"  # an entity table, with its literal features beside it
         if self.deterministic and str(self.threads).strip().lower() == "auto":
             self.threads = "1"  # bit-exact runs take one thread (see rdf2mm.training.seeding)
         self.expand_names()
@@ -186,6 +193,18 @@ class TrainConfig:
             if self.batching == "mini":
                 raise UsageError(f"--model {self.model} trains its entity table in full batches: "
                                  "--batching mini samples neighbourhoods for a graph encoder it does not have")
+        if self.model in LITERAL_KGE_MODELS:
+            if self.task != "link-prediction":
+                raise UsageError(f"--model {self.model} is a literal KGE model for link prediction only "
+                                 "(for now); node classification takes --model mrgcn")
+            if self.batching == "mini":
+                raise UsageError(f"--model {self.model} trains its entity table in full batches: "
+                                 "--batching mini samples neighbourhoods for a graph encoder it does not have")
+            if self.modalities.strip().lower() == "none" or self.literals == "none":
+                raise UsageError(f"--model {self.model} reads the entities' literals: --modalities none and "
+                                 "--literals none leave it none (a plain KGE model, e.g. --model distmult, reads none)")
+            if self.literal_dim < 1:
+                raise UsageError("--literal-dim must be at least 1")
         if self.literals not in LITERAL_MODES:
             raise UsageError(f"--literals must be {choices_text(LITERAL_MODES)}, not {self.literals!r}")
         if self.aggregation not in ("auto", *AGGREGATIONS):
@@ -225,6 +244,13 @@ class TrainConfig:
         if not (math.isfinite(self.clip) and self.clip >= 0):
             raise UsageError(f"clip must be a non-negative finite number (0: no clipping), not {self.clip!r}")
         DECODERS.check(self.decoder)
+        if self.task == "link-prediction":
+            # complex-valued scorers split each embedding into real and imaginary halves
+            scorer = self.model if self.model in PLAIN_KGE_MODELS else self.decoder
+            option, width = ("--hidden", self.hidden) if self.model not in (*PLAIN_KGE_MODELS, *LITERAL_KGE_MODELS) \
+                else ("--embed-dim", self.embed_dim)
+            if scorer in ("complex", "rotate") and width % 2:
+                raise UsageError(f"{scorer} scores complex embeddings: {option} must be even, not {width}")
         if (self.negatives is not None and self.negatives < 0) or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
             raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
         if self.batching not in BATCHING_MODES:

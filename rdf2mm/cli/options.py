@@ -17,7 +17,9 @@ from typing import Any
 import typer
 
 from rdf2mm.config import DEVICES, PREDICTION_FORMATS, TASKS, TrainConfig
-from rdf2mm.models.registry import DECODERS, IMAGE_ENCODERS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text
+from rdf2mm.models.registry import (
+    DECODERS, IMAGE_ENCODERS, LITERAL_KGE_MODELS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text,
+)
 from rdf2mm.tasks.settings import (
     AUTO_NEGATIVES, AUTO_REFRESH, MIN_REFRESH, MINI_BATCH_NEGATIVES, ONE_TO_N_MAX_CELLS, LPSettings, ModelSettings,
     NCSettings,
@@ -75,7 +77,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "text_encoder": _spec("--text-encoder", help=f"{TEXT_ENCODERS.choices(DEFAULTS.text_encoder)} (frozen all-MiniLM-L6-v2 features, offline)."),
     "image_encoder": _spec("--image-encoder", help=f"{IMAGE_ENCODERS.choices(DEFAULTS.image_encoder)}: a small CNN trained from scratch on 64 x 64 images, or an MLP on frozen ImageNet EfficientNet-Lite0 features of 224 x 224 images (offline, computed once and cached on disk; for photographs and scans, and few labels)."),
     "modality_map": _spec("--modality-map", help="TOML file adding or overriding datatype -> modality rules."),
-    "model": _spec("--model", help=f"{MODELS.choices(ModelSettings.model)}. mrgcn: the multimodal R-GCN, for both tasks; {choices_text(PLAIN_KGE_MODELS)}: plain KGE baselines for link prediction only, an entity table of --embed-dim columns scored by the decoder of that name (no literals, no graph encoder; --decoder, --hidden, --layers and the literal options are not read)."),
+    "model": _spec("--model", help=f"{MODELS.choices(ModelSettings.model)}. mrgcn: the multimodal R-GCN, for both tasks; {choices_text(PLAIN_KGE_MODELS)}: plain KGE baselines for link prediction only, an entity table of --embed-dim columns scored by the decoder of that name (no literals, no graph encoder; --decoder, --hidden, --layers and the literal options are not read); {choices_text(LITERAL_KGE_MODELS)}: literal KGE models for link prediction only, an entity table of --embed-dim columns fused with each entity's frozen literal features of --modalities and scored by --decoder (literale: LiteralE's gate over a literal vector of one column per numeric predicate and --literal-dim columns per text or image predicate; vlkge: VL-KGE-style, each feature projected into the entity space and averaged over the ones the entity has; no graph encoder, --hidden and --layers are not read)."),
     "embed_dim": _spec("--embed-dim", help=f"Size of node input vectors ({_by_task('embed_dim')})."),
     "hidden": _spec("--hidden", help=f"Hidden size of the R-GCN layers ({_by_task('hidden')})."),
     "layers": _spec("--layers", help=f"R-GCN layers ({_by_task('layers')})."),
@@ -101,6 +103,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "batch_size": _spec("--batch-size", help=f"Positive triples (link prediction, default {LPSettings.batch_size}) or labelled nodes (node classification, mini-batch, default {NCSettings.batch_size}) per step."),
     "batching": _spec("--batching", help="full (whole graph each step), mini (sampled neighbourhoods) or auto (default: mini when full batch would not fit in memory, or under torchrun)."),
     "fanout": _spec("--fanout", help=f"Mini-batch: in-edges sampled per node at each hop, e.g. 20 or 25,10 (default: {show(DEFAULTS.fanout)}; 0: all, exact)."),
+    "literal_dim": _spec("--literal-dim", help=f"Link prediction, --model literale: columns each predicate's wide frozen feature (MiniLM text, 384; EfficientNet-Lite0 images, 1280) is projected to by a learned linear layer in the literal vector, so it does not swamp the numeric columns (one per predicate) (default: {LPSettings.literal_dim})."),
     "eval_every": _spec("--eval-every", help=f"Evaluate on valid every N epochs (link prediction; node classification with mini-batches). (default: {LPSettings.eval_every})."),
     "checkpoint_every": _spec("--checkpoint-every", help=f"Save a checkpoint every N epochs next to the run directory (default: {DEFAULTS.checkpoint_every}; 0: never)."),
     "encoder_refresh": _spec("--encoder-refresh", help=f"Share of each convolutional encoder's distinct values (images, character-CNN text, polygons) re-encoded with gradients per full-batch training step; the others take their current encodings from a no-gradient pass (validation's). auto (a share of {show(AUTO_REFRESH)}, at least {MIN_REFRESH} values) or a fraction; 1: all, every step ({_by_task('encoder_refresh')})."),

@@ -61,6 +61,7 @@ def train_command(
     batching: Optional[str] = option("batching"),
     fanout: Optional[str] = option("fanout"),
     eval_every: Optional[int] = option("eval_every"),
+    literal_dim: Optional[int] = option("literal_dim"),
     checkpoint_every: Optional[int] = option("checkpoint_every"),
     encoder_refresh: Optional[str] = option("encoder_refresh"),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
@@ -91,6 +92,8 @@ def train_command(
 
       rdf2mm train graph.nt --task link-prediction --model rotate   # a plain KGE baseline
 
+      rdf2mm train graph.nt --task link-prediction --model literale --decoder complex   # LiteralE
+
       torchrun --nproc-per-node 2 -m rdf2mm train graph.nt --target ex:label   # data parallel
 
       rdf2mm train graph.nt --target ex:label --tracker mlflow,tensorboard   # needs the track extra
@@ -120,7 +123,7 @@ def train_command(
             "predictions_format": predictions_format, "out": out_dir,
             "target_relations": [t.strip() for t in target_relations.split(",") if t.strip()] if target_relations else None,
             "decoder": decoder, "negatives": negatives, "batch_size": batch_size, "batching": batching,
-            "fanout": fanout, "eval_every": eval_every,
+            "fanout": fanout, "eval_every": eval_every, "literal_dim": literal_dim,
             "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
             "store": store, "checkpoint_every": checkpoint_every, "deterministic": deterministic,
             "encoder_refresh": encoder_refresh, "shuffle_literals": shuffle_literals,

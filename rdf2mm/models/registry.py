@@ -106,7 +106,8 @@ class Registry:
         return choices_text(self.names(), default)
 
 
-#: the models (``--model``): the MR-GCN of Wilcke et al. and the plain KGE baselines
+#: the models (``--model``): the MR-GCN of Wilcke et al., the plain KGE baselines and the
+#: literal KGE models
 MODELS = Registry("model", "--model")
 MODELS.register("mrgcn", "rdf2mm.models.mrgcn:MRGCN", "multimodal R-GCN: literal encoders feeding R-GCN layers")
 MODELS.register("transe", "rdf2mm.models.kge:TransEModel", "plain TransE: an entity table, no literals, no encoder")
@@ -114,10 +115,23 @@ MODELS.register("distmult", "rdf2mm.models.kge:DistMultModel", "plain DistMult: 
 MODELS.register("complex", "rdf2mm.models.kge:ComplExModel", "plain ComplEx: an entity table, no literals, no encoder")
 MODELS.register("rotate", "rdf2mm.models.kge:RotatEModel", "plain RotatE: an entity table, no literals, no encoder")
 MODELS.register("tucker", "rdf2mm.models.kge:TuckERModel", "plain TuckER: an entity table, no literals, no encoder")
+MODELS.register("literale", "rdf2mm.models.literale:LiteralE",
+                "LiteralE: an entity table gated with each entity's literal vector, on any --decoder")
+MODELS.register("vlkge", "rdf2mm.models.vlkge:VLKGE",
+                "VL-KGE-style: frozen image/text (and other) features projected and fused into an entity table")
 
 #: the models that are an entity table scored by the decoder of the same name: no
 #: literals, no graph encoder, link prediction only
 PLAIN_KGE_MODELS = ("transe", "distmult", "complex", "rotate", "tucker")
+
+#: the models that read entity-level literal features (rdf2mm.encoding.entity_features):
+#: an entity table fused with them, scored by a KGE decoder; built by their
+#: ``from_features`` classmethod, link prediction only
+LITERAL_KGE_MODELS = ("literale", "vlkge")
+
+#: every model that is an entity table (plain or fused with literal features) rather
+#: than a graph encoder: full-batch training, no message passing
+KGE_MODELS = PLAIN_KGE_MODELS + LITERAL_KGE_MODELS
 
 #: triple scorers on top of the entity embeddings (link prediction)
 DECODERS = Registry("decoder", "--decoder")

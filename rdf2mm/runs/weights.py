@@ -68,6 +68,11 @@ def check_weights_fit_config(cfg: TrainConfig, state: dict[str, torch.Tensor], w
     entity = next((v for k, v in state.items() if k.endswith("features.entity.weight") or k == "entity.weight"), None)
     if entity is not None and (entity.dim() != 2 or entity.shape[1] != cfg.embed_dim):
         problems.append(f"embed_dim is {cfg.embed_dim} but the entity embeddings are {tuple(entity.shape)}")
+    # LiteralE's projections of wide features: [literal_dim, D] each
+    for key, value in state.items():
+        if key.startswith("literals.project.") and key.endswith(".weight") and \
+                (value.dim() != 2 or value.shape[0] != cfg.literal_dim):
+            problems.append(f"literal_dim is {cfg.literal_dim} but {key} is {tuple(value.shape)}")
     layers: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in state.items():
         if m := re.search(r"(?:^|\.)layers\.(\d+)\.(\w+)$", key):

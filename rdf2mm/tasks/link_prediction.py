@@ -22,7 +22,7 @@ import numpy as np
 
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import InputError, UsageError
-from rdf2mm.models.registry import PLAIN_KGE_MODELS
+from rdf2mm.models.registry import KGE_MODELS, PLAIN_KGE_MODELS
 from rdf2mm.runs.link_prediction import write_lp_run
 from rdf2mm.runs.result import RunResult
 from rdf2mm.tasks.evaluation import filtered_candidate_counts, random_mrr
@@ -121,11 +121,12 @@ def train_link_prediction(cfg: TrainConfig, progress: Progress | None = None, re
     use_training_threads(cfg, data.inputs)  # cfg.threads: the count used
     settings = LPSettings.from_config(cfg)
     batching, _ = plan_batching(cfg, data.inputs, settings, settings.hidden, workers, device, note)
-    if cfg.model in PLAIN_KGE_MODELS:
+    if cfg.model in KGE_MODELS:
         if batching.mini:
             raise UsageError(f"--model {cfg.model} trains in one process: several workers (torchrun) split "
                              "mini-batches of sampled neighbourhoods, which an entity table does not have")
-        batching = replace(batching, reason="a plain KGE model trains its entity table in full batches")
+        kind = "plain" if cfg.model in PLAIN_KGE_MODELS else "literal"
+        batching = replace(batching, reason=f"a {kind} KGE model trains its entity table in full batches")
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
     ckpt = workers_checkpoint(cfg, workers, resume, len(data.splits.train), "training triples",
                               input_identity(cfg, data.fingerprint, data.inputs, len(data.splits.train)))

@@ -24,7 +24,7 @@ from rdf2mm.graph.sampling import NeighbourSampler
 from rdf2mm.models.decoders import Decoder, make_decoder
 from rdf2mm.models.kge import PlainKGE
 from rdf2mm.models.link_predictor import LinkPredictor
-from rdf2mm.models.registry import MODELS, PLAIN_KGE_MODELS
+from rdf2mm.models.registry import LITERAL_KGE_MODELS, MODELS, PLAIN_KGE_MODELS
 from rdf2mm.tasks.evaluation import FilterIndex, TripleRanks, rank_triples
 from rdf2mm.tasks.lp_losses import Corruptor, bce_negative_sampling, bce_negative_sampling_minibatch, bce_one_to_n
 from rdf2mm.tasks.lp_splits import LinkSplits
@@ -36,14 +36,30 @@ if TYPE_CHECKING:
     from rdf2mm.models.rgcn import RelationalAdjacency
     from rdf2mm.tasks.inputs import PreparedInputs
 
-def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor | PlainKGE:
+#: the permutation seed of the shuffled-literal control for the literal KGE models: one
+#: fixed permutation, so a saved run is rebuilt with the features it was trained on
+SHUFFLE_SEED = 0
+
+
+def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor | PlainKGE | torch.nn.Module:
     """A fresh encoder (see :func:`~rdf2mm.tasks.inputs.build_encoder`) and ``s.decoder``;
-    for a plain KGE ``s.model``, its entity table (``s.embed_dim`` wide) and decoder alone."""
+    for a plain KGE ``s.model``, its entity table (``s.embed_dim`` wide) and decoder alone;
+    for a literal KGE ``s.model`` (``LITERAL_KGE_MODELS``), the model its ``from_features``
+    builds on the entity features of ``inputs`` (computed once per inputs, deterministically,
+    so a reloaded run gets the same ones)."""
     from rdf2mm.tasks.inputs import build_encoder  # noqa: PLC0415 - heavy modality imports
 
     if s.model in PLAIN_KGE_MODELS:
         model: PlainKGE = MODELS.make(s.model, inputs.kg.num_entities, inputs.kg.num_relations, s.embed_dim)
         return model
+    if s.model in LITERAL_KGE_MODELS:
+        from rdf2mm.encoding.entity_features import entity_features  # noqa: PLC0415 - encoders load on demand
+
+        shuffle = SHUFFLE_SEED if s.shuffle_literals else None
+        features = entity_features(inputs, modalities=tuple(inputs.modalities), shuffle_seed=shuffle)
+        literal_model: torch.nn.Module = MODELS.get(s.model).from_features(
+            features, inputs.kg.num_entities, inputs.kg.num_relations, s)
+        return literal_model
     encoder = build_encoder(inputs, s, out_dim=s.hidden)
     decoder = make_decoder(s.decoder, inputs.kg.num_relations, s.hidden)
     return LinkPredictor(encoder, decoder, inputs.mg.num_entities)

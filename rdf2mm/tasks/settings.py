@@ -19,7 +19,8 @@ class ModelSettings:
     """
 
     #: ``mrgcn``, or a plain KGE baseline (``rdf2mm.models.registry.PLAIN_KGE_MODELS``): an
-    #: entity table of ``embed_dim`` columns scored by the decoder of its name
+    #: entity table of ``embed_dim`` columns scored by the decoder of its name, or a literal
+    #: KGE model (``LITERAL_KGE_MODELS``): such a table fused with entity literal features
     model: str = "mrgcn"
     embed_dim: int = 32
     hidden: int = 32
@@ -96,6 +97,9 @@ class LPSettings(ModelSettings):
     negatives: int | None = None
     eval_every: int = 1
     eval_memory_mb: int = 512
+    #: LiteralE: the columns each predicate's wide frozen feature (text, images) is
+    #: projected to in the literal vector; numeric literals keep one column each
+    literal_dim: int = 16
     #: every value, every step: a link-prediction epoch takes many steps, each of which
     #: would refill the cache, and the subsampled gradient cost synth-lp some MRR
     #: (0.295 -> 0.280, 2 seeds)
