@@ -114,10 +114,20 @@ MODELS.register("distmult", "rdf2mm.models.kge:DistMultModel", "plain DistMult: 
 MODELS.register("complex", "rdf2mm.models.kge:ComplExModel", "plain ComplEx: an entity table, no literals, no encoder")
 MODELS.register("rotate", "rdf2mm.models.kge:RotatEModel", "plain RotatE: an entity table, no literals, no encoder")
 MODELS.register("tucker", "rdf2mm.models.kge:TuckERModel", "plain TuckER: an entity table, no literals, no encoder")
+MODELS.register("ikrl", "rdf2mm.models.ikrl:IKRL",
+                "IKRL: attention over an entity's images beside a structure embedding, four TransE energies")
+MODELS.register("mose", "rdf2mm.models.mose:MoSE",
+                "MoSE: an embedding and a KGE score per modality, ensembled at inference (--ensemble)")
+MODELS.register("momok", "rdf2mm.models.momok:MoMoK",
+                "MoMoK: relation-guided experts per modality (--experts), a joint modality, TuckER scores, CLUB")
 
 #: the models that are an entity table scored by the decoder of the same name: no
 #: literals, no graph encoder, link prediction only
 PLAIN_KGE_MODELS = ("transe", "distmult", "complex", "rotate", "tucker")
+
+#: the models that read entity-level literal features (rdf2mm.encoding.entity_features)
+#: and build themselves with ``from_features``: link prediction on a KGE decoder
+LITERAL_KGE_MODELS = ("literale", "vlkge", "ikrl", "mose", "momok")
 
 #: triple scorers on top of the entity embeddings (link prediction)
 DECODERS = Registry("decoder", "--decoder")
