@@ -97,3 +97,21 @@ def test_missing_modalities_are_handled(graph):
     assert 0 < res.metrics["test_mrr"] <= 1
     structure_only = MoSE.from_features(F.features(graph), graph.num_entities, graph.num_relations, F.settings())
     assert structure_only.modalities == ("structure",)
+
+
+def test_bad_model_options_are_usage_errors():
+    from rdf2mm.config import TrainConfig
+    from rdf2mm.errors import UsageError
+
+    base = dict(graph=["g.nt"], task="link-prediction", model="mose")
+    with pytest.raises(UsageError, match="^--ensemble must be mean or fitted, not 'best'$"):
+        TrainConfig(**base, ensemble="best").resolve().validate()
+    with pytest.raises(UsageError, match="--experts must be at least 1"):
+        TrainConfig(**base, experts=0).resolve().validate()
+    with pytest.raises(UsageError, match="--club-weight must be a non-negative finite number"):
+        TrainConfig(**base, club_weight=float("nan")).resolve().validate()
+    cfg = TrainConfig(**base, ensemble="fitted", experts=2, club_weight=1e-3).resolve()
+    from rdf2mm.tasks.settings import LPSettings
+
+    s = LPSettings.from_config(cfg)
+    assert (s.ensemble, s.experts, s.club_weight) == ("fitted", 2, 1e-3)
