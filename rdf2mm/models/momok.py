@@ -110,27 +110,38 @@ class RelationTemperature(nn.Module):
 
 
 class _RelationAware(Decoder):
-    """A TuckER score on relation-aware embeddings that :meth:`embed` builds from the representation."""
+    """A TuckER score on relation-aware embeddings built from the representation: what does
+    not depend on the relation is read once (:meth:`inputs`), then mixed per relation (:meth:`mixed`)."""
 
     def __init__(self, temperature: RelationTemperature, num_relations: int, dim: int) -> None:
         super().__init__(num_relations, dim)
         self.temperature = temperature
         self.tucker = TuckER(num_relations, dim)
 
-    def embed(self, x: Tensor, tau: Tensor) -> Tensor:
+    def inputs(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """The (experts ``[n, K, d]``, gate logits ``[n, K]``) pairs this score mixes."""
         raise NotImplementedError
+
+    def mixed(self, inputs: list[tuple[Tensor, Tensor]], tau: Tensor) -> Tensor:
+        """``[n, d]``: the relation-aware embeddings under temperature ``tau``."""
+        raise NotImplementedError
+
+    def embed(self, x: Tensor, tau: Tensor) -> Tensor:
+        return self.mixed(self.inputs(x), tau)
 
     def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         tau = self.temperature(r)[:, None]
         return self.tucker.score(self.embed(h, tau), r, self.embed(t, tau))
 
+    def _all(self, q: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
+        cand = self.inputs(candidates)
+        return by_relation(q, r, lambda rel: self.mixed(cand, self.temperature(rel)))
+
     def score_all_tails(self, h: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
-        q = self.tucker.tail_query(self.embed(h, self.temperature(r)[:, None]), r)
-        return by_relation(q, r, lambda rel: self.embed(candidates, self.temperature(rel)))
+        return self._all(self.tucker.tail_query(self.embed(h, self.temperature(r)[:, None]), r), r, candidates)
 
     def score_all_heads(self, t: Tensor, r: Tensor, candidates: Tensor) -> Tensor:
-        q = self.tucker.head_query(self.embed(t, self.temperature(r)[:, None]), r)
-        return by_relation(q, r, lambda rel: self.embed(candidates, self.temperature(rel)))
+        return self._all(self.tucker.head_query(self.embed(t, self.temperature(r)[:, None]), r), r, candidates)
 
 
 class ModalityScorer(_RelationAware):
@@ -142,8 +153,11 @@ class ModalityScorer(_RelationAware):
         super().__init__(temperature, num_relations, dim)
         self.block = block
 
-    def embed(self, x: Tensor, tau: Tensor) -> Tensor:
-        return mix(self.block.experts(x), self.block.logits(x), tau)
+    def inputs(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
+        return [(self.block.experts(x), self.block.logits(x))]
+
+    def mixed(self, inputs: list[tuple[Tensor, Tensor]], tau: Tensor) -> Tensor:
+        return mix(*inputs[0], tau)
 
 
 class JointScorer(_RelationAware):
@@ -157,8 +171,11 @@ class JointScorer(_RelationAware):
         # zero: the joint embedding starts as the modalities' mean
         self.attention = nn.Parameter(torch.zeros(dim))
 
-    def embed(self, x: Tensor, tau: Tensor) -> Tensor:
-        projected = torch.stack([mix(b.projected(x), b.logits(x), tau) for b in self.blocks], dim=1)  # [n, M, d]
+    def inputs(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
+        return [(b.projected(x), b.logits(x)) for b in self.blocks]
+
+    def mixed(self, inputs: list[tuple[Tensor, Tensor]], tau: Tensor) -> Tensor:
+        projected = torch.stack([mix(v, u, tau) for v, u in inputs], dim=1)  # [n, M, d]
         alpha = torch.softmax(self.attention * projected, dim=1)
         return (alpha * projected).sum(1)
 
