@@ -18,7 +18,7 @@ from rdf2mm.errors import InputError, UsageError
 from rdf2mm.models.registry import (
     DECODERS, IMAGE_ENCODERS, LITERAL_KGE_MODELS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text,
 )
-from rdf2mm.tasks.settings import TASK_SETTINGS, LPSettings, ModelSettings, refresh_fraction, task_defaults
+from rdf2mm.tasks.settings import ENSEMBLES, TASK_SETTINGS, LPSettings, ModelSettings, refresh_fraction, task_defaults
 from rdf2mm.training.threads import environment_threads, parse_threads
 
 #: the tasks, each with its settings class (and so its defaults) in rdf2mm.tasks.settings
@@ -135,6 +135,12 @@ class TrainConfig:
     eval_memory_mb: int = LPSettings.eval_memory_mb
     #: LiteralE: columns per predicate of a wide frozen feature (text, images) in the literal vector
     literal_dim: int = LPSettings.literal_dim
+    #: mose: mean, or fitted (per-relation weights fitted on the validation split after training)
+    ensemble: str = LPSettings.ensemble
+    #: momok: experts per modality
+    experts: int = LPSettings.experts
+    #: momok: weight of the CLUB mutual-information loss between a modality's experts
+    club_weight: float = LPSettings.club_weight
     # output
     out: str | None = None
     #: save a checkpoint every N epochs next to the run directory (0: never); see --resume
@@ -253,6 +259,12 @@ class TrainConfig:
                 raise UsageError(f"{scorer} scores complex embeddings: {option} must be even, not {width}")
         if (self.negatives is not None and self.negatives < 0) or self.batch_size < 1 or self.eval_every < 1 or self.eval_memory_mb < 1:
             raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
+        if self.ensemble not in ENSEMBLES:
+            raise UsageError(f"--ensemble must be {choices_text(ENSEMBLES)}, not {self.ensemble!r}")
+        if self.experts < 1:
+            raise UsageError("--experts must be at least 1")
+        if not (math.isfinite(self.club_weight) and self.club_weight >= 0):
+            raise UsageError(f"--club-weight must be a non-negative finite number, not {self.club_weight!r}")
         if self.batching not in BATCHING_MODES:
             raise UsageError(f"--batching must be {choices_text(BATCHING_MODES)}, not {self.batching!r}")
         if not self.fanout or any(int(f) < 0 for f in self.fanout):

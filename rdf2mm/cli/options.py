@@ -108,6 +108,9 @@ OPTIONS: dict[str, OptionSpec] = {
     "checkpoint_every": _spec("--checkpoint-every", help=f"Save a checkpoint every N epochs next to the run directory (default: {DEFAULTS.checkpoint_every}; 0: never)."),
     "encoder_refresh": _spec("--encoder-refresh", help=f"Share of each convolutional encoder's distinct values (images, character-CNN text, polygons) re-encoded with gradients per full-batch training step; the others take their current encodings from a no-gradient pass (validation's). auto (a share of {show(AUTO_REFRESH)}, at least {MIN_REFRESH} values) or a fraction; 1: all, every step ({_by_task('encoder_refresh')})."),
     "shuffle_literals": _spec("--shuffle-literals", help="The shuffled-literal control: permute each modality's literal values among the entities (literal nodes) of the same predicate, seeded by --seed, so the values' distribution is kept and their link to the entity destroyed (a model that reads the literals should lose its edge; stored in the config)."),
+    "ensemble": _spec("--ensemble", help=f"Link prediction, --model mose: how the per-modality scores combine at inference: {LPSettings.ensemble} (default: equal weights) or fitted (weights per relation fitted on the validation split when training ends)."),
+    "experts": _spec("--experts", help=f"Link prediction, --model momok: relation-guided experts per modality (default: {LPSettings.experts})."),
+    "club_weight": _spec("--club-weight", help=f"Link prediction, --model momok: weight of the CLUB mutual-information loss between a modality's experts (default: {show(LPSettings.club_weight)})."),
     "deterministic": _spec("--deterministic", help="Bit-exact results on CPU at any thread count: deterministic torch algorithms and one intra-op thread (slower; stored in the config)."),
 }
 

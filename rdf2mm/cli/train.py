@@ -64,6 +64,9 @@ def train_command(
     literal_dim: Optional[int] = option("literal_dim"),
     checkpoint_every: Optional[int] = option("checkpoint_every"),
     encoder_refresh: Optional[str] = option("encoder_refresh"),
+    ensemble: Optional[str] = option("ensemble"),
+    experts: Optional[int] = option("experts"),
+    club_weight: Optional[float] = option("club_weight"),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     force: bool = typer.Option(False, "--force", help="Let --out replace a folder or file rdf2mm did not write (its contents are deleted). Without it, only an empty folder or an rdf2mm run directory is replaced."),
     deterministic: Optional[bool] = option("deterministic"),
@@ -127,6 +130,7 @@ def train_command(
             "output": [o.strip() for o in output.split(",") if o.strip()] if output else None,
             "store": store, "checkpoint_every": checkpoint_every, "deterministic": deterministic,
             "encoder_refresh": encoder_refresh, "shuffle_literals": shuffle_literals,
+            "ensemble": ensemble, "experts": experts, "club_weight": club_weight,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:

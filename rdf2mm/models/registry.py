@@ -119,15 +119,21 @@ MODELS.register("literale", "rdf2mm.models.literale:LiteralE",
                 "LiteralE: an entity table gated with each entity's literal vector, on any --decoder")
 MODELS.register("vlkge", "rdf2mm.models.vlkge:VLKGE",
                 "VL-KGE-style: frozen image/text (and other) features projected and fused into an entity table")
+MODELS.register("ikrl", "rdf2mm.models.ikrl:IKRL",
+                "IKRL: attention over an entity's images beside a structure embedding, four TransE energies")
+MODELS.register("mose", "rdf2mm.models.mose:MoSE",
+                "MoSE: an embedding and a KGE score per modality, ensembled at inference (--ensemble)")
+MODELS.register("momok", "rdf2mm.models.momok:MoMoK",
+                "MoMoK: relation-guided experts per modality (--experts), a joint modality, TuckER scores, CLUB")
 
 #: the models that are an entity table scored by the decoder of the same name: no
 #: literals, no graph encoder, link prediction only
 PLAIN_KGE_MODELS = ("transe", "distmult", "complex", "rotate", "tucker")
 
 #: the models that read entity-level literal features (rdf2mm.encoding.entity_features):
-#: an entity table fused with them, scored by a KGE decoder; built by their
-#: ``from_features`` classmethod, link prediction only
-LITERAL_KGE_MODELS = ("literale", "vlkge")
+#: an entity table fused with them (or one per modality), scored by KGE decoders; built by
+#: their ``from_features`` classmethod, link prediction only
+LITERAL_KGE_MODELS = ("literale", "vlkge", "ikrl", "mose", "momok")
 
 #: every model that is an entity table (plain or fused with literal features) rather
 #: than a graph encoder: full-batch training, no message passing

@@ -60,11 +60,29 @@ class Corruptor:
         return torch.cat([batch, neg]), self.labels(B, dev)
 
 
+def loss_terms(emb: Tensor, decoder: Decoder) -> list[tuple[Tensor, Decoder]]:
+    """The (representation, decoder) pairs a loss is summed over: the whole and its decoder,
+    or, for a multi-score decoder whose parts train on their own scores (its
+    ``loss_parts()`` is not None: MoSE, MoMoK, see :mod:`rdf2mm.models.ensemble`), each
+    part's columns and decoder. The one place where the losses know of multi-score models."""
+    parts = getattr(decoder, "loss_parts", None)
+    chosen = parts() if parts is not None else None
+    if chosen is None:
+        return [(emb, decoder)]
+    return [(emb[:, cols], part) for part, cols in chosen]
+
+
 def bce_negative_sampling(emb: Tensor, decoder: Decoder, batch: Tensor, corrupt: Corruptor) -> Tensor:
-    """BCE on the positives and their corruptions, given every entity's embedding."""
+    """BCE on the positives and their corruptions, given every entity's embedding (summed
+    over a multi-score decoder's parts, :func:`loss_terms`; one draw of corruptions for all)."""
     both, labels = corrupt(batch)
-    logits = decoder.score(gather_rows(emb, both[:, 0]), both[:, 1], gather_rows(emb, both[:, 2])).float()
-    return F.binary_cross_entropy_with_logits(logits, labels)
+    total = None
+    for e, dec in loss_terms(emb, decoder):
+        logits = dec.score(gather_rows(e, both[:, 0]), both[:, 1], gather_rows(e, both[:, 2])).float()
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        total = loss if total is None else total + loss
+    assert total is not None
+    return total
 
 
 def bce_negative_sampling_minibatch(
@@ -130,19 +148,29 @@ def _dot_product_scores(decoder: Decoder) -> bool:
 def bce_one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, index: FilterIndex,
                  block_cells: int = ONE_TO_N_BLOCK_CELLS) -> Tensor:
     """BCE of every entity as tail of (h, r, ?) and as head of (?, r, t): 1 for the known
-    answers of ``index`` (the training triples); the mean of both directions."""
+    answers of ``index`` (the training triples); the mean of both directions (summed over
+    a multi-score decoder's parts, :func:`loss_terms`)."""
+    dev = emb.device
+    answers = (index.tails.lookup(batch[:, 0], batch[:, 1]), index.heads.lookup(batch[:, 2], batch[:, 1]))
+    known = [(torch.as_tensor(rows, device=dev), torch.as_tensor(cols, device=dev)) for rows, cols in answers]
+    total = None
+    for e, dec in loss_terms(emb, decoder):
+        loss = _one_to_n(e, dec, batch, known, block_cells)
+        total = loss if total is None else total + loss
+    assert total is not None
+    return total
+
+
+def _one_to_n(emb: Tensor, decoder: Decoder, batch: np.ndarray, known: list[tuple[Tensor, Tensor]],
+              block_cells: int) -> Tensor:
+    """:func:`bce_one_to_n` of one decoder, the known answers looked up (tails, then heads)."""
     dev = emb.device
     E, B = emb.shape[0], len(batch)
     h, r, t = (torch.as_tensor(batch[:, i], device=dev) for i in range(3))
-    directions = (
-        (gather_rows(emb, h), "tail", index.tails.lookup(batch[:, 0], batch[:, 1])),
-        (gather_rows(emb, t), "head", index.heads.lookup(batch[:, 2], batch[:, 1])),
-    )
+    directions = ((gather_rows(emb, h), "tail", known[0]), (gather_rows(emb, t), "head", known[1]))
     block = max(1, block_cells // max(B, 1))
     losses = []
-    for given, side, (rows, answers) in directions:
-        rows_t = torch.as_tensor(rows, device=dev)
-        cols_t = torch.as_tensor(answers, device=dev)
+    for given, side, (rows_t, cols_t) in directions:
         if _dot_product_scores(decoder):
             q = decoder.tail_query(given, r) if side == "tail" else decoder.head_query(given, r)
             losses.append(_BlockedOneToN.apply(q.to(emb.dtype), emb, rows_t, cols_t, block))

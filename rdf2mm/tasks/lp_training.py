@@ -175,6 +175,10 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
                 loss = bce_negative_sampling(
                     emb, model.decoder, self.train_t[torch.as_tensor(idx, device=self.device)], self.corrupt
                 )
+        extra = getattr(model, "extra_loss", None)
+        if extra is not None:
+            # a model's own term on this step's forward (MoMoK's CLUB bound between experts)
+            loss = loss + extra()
         return loss, loss.detach().float().reshape(1)
 
     def epoch_figures(self, sums: Tensor, steps: int) -> dict[str, float]:
@@ -203,6 +207,14 @@ class LinkPredictorTraining(TrainingLoop[LPResult]):
     def finish(self, metrics: dict[str, float], curve: list[dict[str, float]]) -> LPResult:
         metrics["negatives"] = self.negatives
         assert self.filter_index is not None
+        fit = getattr(self.model, "fit_ensemble", None)
+        if fit is not None and len(self.splits.valid):
+            # A multi-score model's inference weights (MoSE --ensemble fitted), fitted on the
+            # validation split with the best weights loaded: the parts' scores are computed
+            # once and only the weights are fitted, so no second training loop runs. They are
+            # buffers of the model: the run directory and a resumed seed keep them.
+            metrics.update(fit(self.entity_embeddings(), self.splits.valid, self.filter_index, self.budget,
+                               self.seed))
         return rank_splits(self.model, self.adj, self.splits, self.filter_index, self.settings, self.seed,
                            metrics, curve, self.device, embeddings=self.entity_embeddings() if self.mini else None)
 

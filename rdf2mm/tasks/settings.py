@@ -104,7 +104,17 @@ class LPSettings(ModelSettings):
     #: would refill the cache, and the subsampled gradient cost synth-lp some MRR
     #: (0.295 -> 0.280, 2 seeds)
     encoder_refresh: str = "1"
+    #: mose: how the per-modality scores combine at inference: "mean", or "fitted" (weights
+    #: per relation fitted on the validation split when training ends; rdf2mm.models.ensemble)
+    ensemble: str = "mean"
+    #: momok: experts per modality (K; the paper's 3)
+    experts: int = 3
+    #: momok: weight of the CLUB bound on the mutual information between a modality's experts
+    club_weight: float = 1e-4
 
+
+#: how a multi-score model (mose) combines its per-modality scores at inference
+ENSEMBLES = ("mean", "fitted")
 
 #: corruptions per positive in mini-batch mode when none were asked for (1-N needs every entity)
 MINI_BATCH_NEGATIVES = 16

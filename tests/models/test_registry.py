@@ -13,7 +13,8 @@ from rdf2mm.tasks.settings import LPSettings, NCSettings
 
 
 def test_tables_hold_todays_names():
-    assert MODELS.names()[:8] == ("mrgcn", "transe", "distmult", "complex", "rotate", "tucker", "literale", "vlkge")
+    assert MODELS.names() == ("mrgcn", "transe", "distmult", "complex", "rotate", "tucker", "literale", "vlkge",
+                              "ikrl", "mose", "momok")
     assert DECODERS.names() == ("distmult", "complex", "tucker", "transe", "rotate")
     assert TEXT_ENCODERS.names() == ("charcnn", "minilm")
     assert IMAGE_ENCODERS.names() == ("mobilenet", "pretrained")
