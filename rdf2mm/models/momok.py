@@ -115,8 +115,15 @@ class _RelationAware(Decoder):
 
     def __init__(self, temperature: RelationTemperature, num_relations: int, dim: int) -> None:
         super().__init__(num_relations, dim)
-        self.temperature = temperature
+        # shared by every part and owned by the model: held outside the module tree so that
+        # its parameter is saved once (safetensors refuses tensors that share memory)
+        self._temperature = (temperature,)
         self.tucker = TuckER(num_relations, dim)
+
+    @property
+    def temperature(self) -> RelationTemperature:
+        """The model's per-relation temperature (shared by the parts)."""
+        return self._temperature[0]
 
     def inputs(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
         """The (experts ``[n, K, d]``, gate logits ``[n, K]``) pairs this score mixes."""

@@ -85,3 +85,17 @@ def test_missing_modalities_are_handled(graph):
     res = F.train(graph, F.settings(embed_dim=8, epochs=6, eval_every=3, experts=2), _make(feats, graph))
     assert 0 < res.metrics["test_mrr"] <= 1
     assert res.model.K == 2
+
+
+def test_every_parameter_is_saved_once(graph, feats, tmp_path):
+    # the parts share the model's temperature; a run directory's safetensors file refuses
+    # tensors that share memory
+    from safetensors.torch import load_file, save_file
+
+    model = MoMoK.from_features(feats, graph.num_entities, graph.num_relations, F.settings(embed_dim=16))
+    state = model.state_dict()
+    assert len({t.data_ptr() for t in state.values()}) == len(state)
+    save_file(state, tmp_path / "m.safetensors")
+    fresh = MoMoK.from_features(feats, graph.num_entities, graph.num_relations, F.settings(embed_dim=16))
+    fresh.load_state_dict(load_file(tmp_path / "m.safetensors"))
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in state.items())
