@@ -239,9 +239,9 @@ def decode_image(text: str, size: int, max_pixels: int, max_bytes: int) -> tuple
 def image_reason(text: str, size: int, max_pixels: int, max_bytes: int) -> str:
     """Why :func:`decode_image` would refuse the literal (``""``: it would not); never raises.
 
-    Decodes as :func:`decode_image` does (the same draft scale, the same mode
-    conversions) but skips what cannot fail once the pixels are loaded: EXIF
-    orientation, resizing and the copy into an array.
+    Decodes as :func:`decode_image` does (the same mode conversions; JPEGs at the
+    smallest draft scale, which entropy-decodes the same bit stream) but skips what cannot
+    fail once the pixels are loaded: EXIF orientation, resizing and the copy into an array.
     """
     return _decode(text, size, max_pixels, max_bytes, pixels=False)[1]
 
@@ -267,8 +267,10 @@ def _decode(text: str, size: int, max_pixels: int, max_bytes: int, pixels: bool)
         if w * h > max_pixels:
             return None, "too large"
         if img.format == "JPEG":
-            # decode at 1/2, 1/4 or 1/8 scale directly, as long as the result is >= size
-            img.draft("RGB", (size, size))
+            # decode at 1/2, 1/4 or 1/8 scale directly, as long as the result is >= size; a
+            # check decodes at the smallest scale: the whole bit stream is still entropy-decoded
+            # (so a truncated or corrupt image fails alike), only the inverse DCT shrinks
+            img.draft("RGB", (size, size) if pixels else (1, 1))
         img.load()
         if pixels:
             img = _orient(img)  # never raises (bad EXIF keeps the pixels): skipped when only checking

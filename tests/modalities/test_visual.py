@@ -248,3 +248,30 @@ def test_parse_never_raises(items):
     assert (p.data[~p.valid] == 0).all()
     assert sum(p.errors.values()) == p.n_invalid
     assert all(np.isfinite(p.meta["mean"])) and all(np.isfinite(p.meta["std"]))
+
+
+def test_check_finds_what_parse_finds_in_damaged_jpegs():
+    # check() decodes JPEGs at the smallest draft scale: the same bit stream is entropy-
+    # decoded, so truncated and corrupted images must fail (or pass) exactly as in parse()
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(buf, format="JPEG", quality=90)
+    raw = buf.getvalue()
+    damaged = [raw]
+    damaged += [raw[: int(len(raw) * f)] for f in (0.2, 0.5, 0.8, 0.95, 0.99)]
+    for at in (0.3, 0.5, 0.7):
+        b = bytearray(raw)
+        i = int(len(b) * at)
+        b[i:i + 8] = bytes(rng.integers(0, 256, 8, dtype=np.uint8))
+        damaged.append(bytes(b))
+    items = [_b64(d) for d in damaged]
+    for size in (8, 64):
+        m = VisualModality(size=size, workers=1)
+        p, c = m.parse(items, ["x"] * len(items)), m.check(items, ["x"] * len(items))
+        assert c.valid.tolist() == p.valid.tolist() and c.errors == p.errors
+    assert not p.valid[1:6].all()  # truncations are found
