@@ -31,13 +31,14 @@ def inspect_command(
       zcat graph.nt.gz | rdf2mm inspect - --format nt
     """
     with handle_errors():
-        from rdf2mm.graph.ingest import read_graph
+        from rdf2mm.graph.ingest import read_graph_deferred
         from rdf2mm.modalities.inspection import inspect_graph
         from rdf2mm.modalities.registry import ModalityMap
 
         mmap = ModalityMap.from_toml(modality_map) if modality_map else ModalityMap()
-        kg, _ = read_graph(sources, format=format, cache=not no_cache)
-        report = inspect_graph(kg, mmap, validate=not no_validate, top=top)
+        # the parsed-graph cache is written while a child process checks the images
+        kg, _, write_cache = read_graph_deferred(sources, format=format, cache=not no_cache)
+        report = inspect_graph(kg, mmap, validate=not no_validate, top=top, while_checking=write_cache)
         if json_out:
             print_json(report)
             return

@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from rdf2mm.errors import InputError
 from rdf2mm.graph.build import GraphBuilder
@@ -42,6 +43,24 @@ def read_graph(
     Blank nodes are scoped per source file. Raises :class:`InputError` for unreadable
     or malformed input, naming the file and line.
     """
+    kg, fp, write_cache = read_graph_deferred(sources, format=format, base_iri=base_iri, cache=cache,
+                                              cache_dir=cache_dir)
+    write_cache()
+    return kg, fp
+
+
+def read_graph_deferred(
+    sources: Sequence[str | Path],
+    *,
+    format: str | None = None,
+    base_iri: str | None = None,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+) -> tuple[KnowledgeGraph, str | None, Callable[[], None]]:
+    """As :func:`read_graph`, but the parsed-graph cache is written only when the returned
+    callable is called (a no-op when there is nothing to write): ``rdf2mm inspect`` writes
+    it while a child process checks the images.
+    """
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if not sources:
@@ -61,7 +80,7 @@ def read_graph(
         kg = load_cached(key, cache_dir)
         if kg is not None:
             kg.stats["read_seconds"] = time.perf_counter() - t0
-            return kg, fp
+            return kg, fp, _nothing
     infos = list(describe_sources(sources, format=format))
     fast = _read_fast(infos, format)
     if isinstance(fast, KnowledgeGraph):
@@ -78,8 +97,12 @@ def read_graph(
     kg.stats["cache"] = "miss" if key else "off"
     kg.stats["read_seconds"] = time.perf_counter() - t0
     if key:
-        store_cached(key, kg, cache_dir)
-    return kg, fp
+        return kg, fp, partial(store_cached, key, kg, cache_dir)
+    return kg, fp, _nothing
+
+
+def _nothing() -> None:
+    """No cache to write."""
 
 
 def _read_fast(infos: list[Any], format: str | None) -> KnowledgeGraph | str:

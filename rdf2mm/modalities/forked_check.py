@@ -1,25 +1,26 @@
-"""Validate one modality's literals in a forked child process while the parent validates the rest.
+"""Validate one modality's literals in a forked child process and this one, side by side.
 
 ``rdf2mm inspect`` checks every literal. Images dominate that cost: decoding one (base64,
 pillow's header parsing, the pixels) costs about 70 µs against at most a few µs for a
 number, date, string or geometry, and most of it holds the GIL, so threads do not help.
 On a graph with 20,000 images among 10^6 triples the image checks were 1.4 of 2.2 CPU
 seconds of validation. A forked child inherits the literals without copying or pickling
-them (copy-on-write), checks a share of the images on the second core and sends back
-only the verdicts (a boolean per literal and the reasons), while the parent checks the
-other modalities and then the rest of the images. The share is set from rough costs per
-literal (:data:`COSTLY_US`, :data:`OTHER_US`) so that both finish at about the same time.
+them (copy-on-write) and checks images on the second core from the front of the list,
+while this process does its other work (the other modalities, writing the parsed-graph
+cache) and then checks images from the back; the two meet wherever the work happens to
+balance, so no estimate of either side's cost is needed. The child sends back only the
+verdicts of its chunks (a boolean per literal and the reasons).
 
 Linux only (``fork`` is the safe, cheap start method there), and only with a second CPU
-free for this process; anywhere else, or if the child fails for any reason, the check
-runs in the parent as before, with the same result.
+free for this process; anywhere else the check runs here alone. If the child fails for
+any reason, this process checks the chunks it had taken: the result is always the same.
 """
 from __future__ import annotations
 
 import multiprocessing
-from collections import Counter
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,20 +30,21 @@ from rdf2mm.modalities.base import Modality, ParsedLiterals
 
 #: below this many literals a child process costs more than it saves (about 10 ms to fork)
 MIN_LITERALS = 1000
-#: rough CPU microseconds to check one image and one literal of any other modality
-#: (measured on 10^6 generated triples with 20,000 32x32 JPEGs: 70 µs an image, 1.1 µs on
-#: average over the other 700k numbers, dates, strings, booleans and WKT geometries)
-COSTLY_US = 70.0
-OTHER_US = 1.1
+#: literals taken at a time from either end (about 20 ms of images)
+CHUNK = 256
 
 
-def child_share(costly: int, other: int) -> float:
-    """The share of ``costly`` literals (images) for the child, so that it and the parent,
-    which also checks ``other`` literals, finish together (between a half and all)."""
-    work_costly = costly * COSTLY_US
-    if work_costly <= 0:
-        return 1.0
-    return min(1.0, max(0.5, (work_costly + other * OTHER_US) / (2 * work_costly)))
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Whether a forked check can run beside this process: Linux with two CPUs or more."""
+    return sys.platform.startswith("linux") and usable_cpus() >= 2
 
 
 def join(parts: Sequence[ParsedLiterals]) -> ParsedLiterals:
@@ -60,58 +62,80 @@ def join(parts: Sequence[ParsedLiterals]) -> ParsedLiterals:
                           errors=errors, meta=parts[0].meta, lenient=lenient)
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def can_fork() -> bool:
-    """Whether a forked check can run beside the parent: Linux with two CPUs or more."""
-    return sys.platform.startswith("linux") and usable_cpus() >= 2
-
-
-def _child(conn: Any, modality: Modality, lexical: Sequence[str], datatypes: Sequence[str],
-           groups: np.ndarray | None) -> None:
-    try:
-        conn.send(modality.check(lexical, datatypes, groups))
-    except BaseException:  # noqa: BLE001 - the parent then checks in-process
-        conn.send(None)
-    finally:
-        conn.close()
-
-
-class ForkedCheck:
-    """``modality.check(lexical, datatypes, groups)`` started in a forked child; :meth:`result`
-    waits for it (or runs it here when the child could not deliver)."""
+class SharedCheck:
+    """``modality.check`` over ``lexical``, shared between a forked child (taking chunks from
+    the front) and this process (:meth:`result`, taking chunks from the back)."""
 
     def __init__(self, modality: Modality, lexical: Sequence[str], datatypes: Sequence[str],
-                 groups: np.ndarray | None) -> None:
-        self.args = (modality, lexical, datatypes, groups)
+                 groups: np.ndarray | None, fork: bool = True) -> None:
+        self.modality, self.lexical, self.datatypes, self.groups = modality, lexical, datatypes, groups
+        n = len(lexical)
         self.proc: Any = None
+        self.bounds: Any = [0, n]  # [front, back): what neither side has taken yet
+        self.lock: Any = None
+        if not fork:
+            return
         try:
             ctx = multiprocessing.get_context("fork")
+            self.bounds = ctx.Array("q", [0, n], lock=False)
+            self.lock = ctx.Lock()
             self.conn, send = ctx.Pipe(duplex=False)
-            self.proc = ctx.Process(target=_child, args=(send, *self.args), daemon=True)
+            self.proc = ctx.Process(target=self._child, args=(send,), daemon=True)
             self.proc.start()
             send.close()
         except (OSError, ValueError):  # no fork here, or no resources for a process
-            self.proc = None
+            self.proc, self.bounds, self.lock = None, [0, n], None
+
+    def _take(self, front: bool) -> tuple[int, int] | None:
+        """Claim the next chunk from the front (the child) or the back (this process)."""
+        if self.lock is not None:
+            self.lock.acquire()
+        try:
+            lo, hi = self.bounds[0], self.bounds[1]
+            if lo >= hi:
+                return None
+            if front:
+                self.bounds[0] = min(lo + CHUNK, hi)
+                return lo, self.bounds[0]
+            self.bounds[1] = max(hi - CHUNK, lo)
+            return self.bounds[1], hi
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _check(self, lo: int, hi: int) -> ParsedLiterals:
+        groups = self.groups[lo:hi] if self.groups is not None else None
+        return self.modality.check(self.lexical[lo:hi], self.datatypes[lo:hi], groups)
+
+    def _child(self, conn: Any) -> None:
+        done: list[tuple[int, ParsedLiterals]] = []
+        try:
+            while (chunk := self._take(front=True)) is not None:
+                done.append((chunk[0], self._check(*chunk)))
+            conn.send(done)
+        except BaseException:  # noqa: BLE001 - this process then checks the child's chunks
+            conn.send(None)
+        finally:
+            conn.close()
 
     def result(self) -> ParsedLiterals:
-        """The child's result, or the same check run in this process if it failed."""
-        out = None
+        """Check chunks from the back until the two sides meet; then the whole, in order."""
+        mine: list[tuple[int, ParsedLiterals]] = []
+        while (chunk := self._take(front=False)) is not None:
+            mine.append((chunk[0], self._check(*chunk)))
+        theirs = None
         if self.proc is not None:
             try:
-                out = self.conn.recv()
+                theirs = self.conn.recv()
             except (EOFError, OSError):
-                out = None
+                theirs = None
             finally:
                 self.conn.close()
                 self.proc.join()
-        if not isinstance(out, ParsedLiterals):
-            modality, lexical, datatypes, groups = self.args
-            out = modality.check(lexical, datatypes, groups)
-        return out
+        if theirs is None:  # the child failed: check what it had taken
+            front = self.bounds[0] if self.proc is not None else 0
+            theirs = [(lo, self._check(lo, min(lo + CHUNK, front))) for lo in range(0, front, CHUNK)]
+        parts = sorted(mine + theirs, key=lambda item: item[0])
+        if not parts:
+            return self.modality.check([], [], None)
+        return join([p for _, p in parts])

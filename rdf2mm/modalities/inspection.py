@@ -1,7 +1,7 @@
 """What ``rdf2mm inspect`` reports about a graph, as one plain dictionary."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -11,19 +11,24 @@ from rdf2mm.modalities.registry import MODALITY_NAMES, ModalityMap
 
 
 def inspect_graph(
-    kg: KnowledgeGraph, modality_map: ModalityMap | None = None, validate: bool = True, top: int = 10
+    kg: KnowledgeGraph, modality_map: ModalityMap | None = None, validate: bool = True, top: int = 10,
+    while_checking: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Counts of triples, entities, relations, literals per modality and datatype, ill-typed literals.
 
     Literal counts are per triple (occurrences); ``distinct`` counts distinct literals
     (lexical form, datatype, language). With ``validate`` every literal of a known
     modality is parsed and ill-typed ones are counted per datatype with reasons.
+    ``while_checking`` (the caller's other work) runs while the images are checked in a
+    child process (see :func:`~rdf2mm.modalities.preprocess.prepare_literals`), or at once.
     """
+    if not validate and while_checking is not None:
+        while_checking()
     per_dt, lit_mod = infer_modalities(kg, modality_map)
     occ_dt = kg.datatype_counts(occurrences=True)
     distinct_dt = kg.datatype_counts(occurrences=False)
     report = (
-        prepare_literals(kg, MODALITY_NAMES, modality_map, validate_only=True).report
+        prepare_literals(kg, MODALITY_NAMES, modality_map, validate_only=True, while_checking=while_checking).report
         if validate
         else {dt: {"ill_typed": None, "reasons": {}} for dt in kg.datatypes}
     )

@@ -15,7 +15,7 @@ import numpy as np
 
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.modalities.base import ParsedLiterals
-from rdf2mm.modalities.forked_check import MIN_LITERALS, ForkedCheck, can_fork, child_share, join
+from rdf2mm.modalities.forked_check import MIN_LITERALS, SharedCheck, can_fork
 from rdf2mm.modalities.registry import MODALITY_NAMES, ModalityMap, get_modality
 from rdf2mm.vocab import RDF_LANGSTRING
 
@@ -74,6 +74,7 @@ def prepare_literals(
     literal_ids: np.ndarray | None = None,
     on_stage: Callable[[str, str], None] | None = None,
     validate_only: bool = False,
+    while_checking: Callable[[], None] | None = None,
 ) -> PreparedLiterals:
     """Parse the literals of ``modalities`` (all six by default).
 
@@ -83,7 +84,9 @@ def prepare_literals(
     datatype, never fatal. ``on_stage(modality, "start" | "end")`` brackets the work on
     each modality that has literals to parse (for timings). With ``validate_only`` only
     the report is filled (each modality's :meth:`~rdf2mm.modalities.base.Modality.check`,
-    no arrays are kept in ``data``): what ``rdf2mm inspect`` needs.
+    no arrays are kept in ``data``): what ``rdf2mm inspect`` needs. ``while_checking`` is
+    other work of the caller's (inspect writes the parsed-graph cache), run once the
+    image check's child process has started (beside it), or else after the checks.
     """
     options = options or {}
     per_dt, lit_mod = infer_modalities(kg, modality_map)
@@ -101,16 +104,13 @@ def prepare_literals(
     groups = _first_predicate(kg)
     # counts are per triple (occurrence), like the literal counts they sit next to
     occurrences = np.bincount(kg.literal_edges[:, 2], minlength=kg.num_literals) if len(kg.literal_edges) else np.zeros(kg.num_literals, np.int64)
-    # Validation only: the images (by far the costliest literals to check) are checked
-    # partly in a forked child on the second CPU while this process checks the other
-    # modalities, then the rest of the images (rdf2mm.modalities.forked_check).
+    # Validation only: the images (by far the costliest literals to check) are checked by
+    # a forked child on the second CPU and by this process once its other work is done
+    # (rdf2mm.modalities.forked_check): the child is started first.
     order = [(code, name) for code, name in enumerate(MODALITY_NAMES) if name in wanted]
-    forked: dict[str, tuple[np.ndarray, ForkedCheck, int]] = {}
+    shared: dict[str, tuple[np.ndarray, SharedCheck]] = {}
     if validate_only and "visual" in wanted and can_fork():
-        order.sort(key=lambda item: item[1] != "visual")  # start the child first
-        per_code = np.bincount(lit_mod[selected], minlength=len(MODALITY_CODES))
-        images = int(per_code[MODALITY_NAMES.index("visual")])
-        others = sum(int(per_code[c]) for c, n in order if n != "visual")
+        order.sort(key=lambda item: item[1] != "visual")
     for code, name in order:
         ids = np.flatnonzero((lit_mod == code) & selected)
         if len(ids) == 0:
@@ -121,8 +121,10 @@ def prepare_literals(
             dts = [RDF_LANGSTRING if kg.literal_language[i] else d for i, d in zip(ids, dts)]
         modality = get_modality(name, **options.get(name, {}))
         if validate_only and name == "visual" and len(ids) >= MIN_LITERALS and can_fork():
-            k = round(child_share(images, others) * len(ids))
-            forked[name] = ids, ForkedCheck(modality, lexical[:k], dts[:k], groups[ids[:k]]), k
+            shared[name] = ids, SharedCheck(modality, lexical, dts, groups[ids])
+            if while_checking is not None:
+                while_checking()
+                while_checking = None
             continue
         if on_stage:
             on_stage(name, "start")
@@ -134,13 +136,12 @@ def prepare_literals(
         _record(prepared, kg, ids, parsed, modality, occurrences)
         if on_stage:
             on_stage(name, "end")
-    for name, (ids, job, k) in forked.items():
+    if while_checking is not None:
+        while_checking()
+    for name, (ids, job) in shared.items():
         if on_stage:
             on_stage(name, "start")
-        modality = job.args[0]
-        rest = [kg.literal_lexical[i] for i in ids[k:]]
-        here = modality.check(rest, [kg.datatypes[c] for c in kg.literal_datatype[ids[k:]]], groups[ids[k:]])
-        _record(prepared, kg, ids, join([job.result(), here]), modality, occurrences)
+        _record(prepared, kg, ids, job.result(), job.modality, occurrences)
         if on_stage:
             on_stage(name, "end")
     return prepared

@@ -9,7 +9,7 @@ from PIL import Image
 
 from rdf2mm.modalities import forked_check, preprocess
 from rdf2mm.modalities.base import ParsedLiterals
-from rdf2mm.modalities.forked_check import ForkedCheck, child_share, join
+from rdf2mm.modalities.forked_check import SharedCheck, join
 from rdf2mm.modalities.visual import VisualModality
 
 
@@ -24,27 +24,40 @@ DTS = ["http://kgbench.info/dt#base64Image"] * len(LEXICAL)
 
 
 @pytest.mark.skipif(not forked_check.can_fork(), reason="needs Linux and two CPUs")
-def test_the_forked_check_gives_what_the_check_gives():
+@pytest.mark.parametrize("chunk", [1, 7, 256])
+def test_the_shared_check_gives_what_the_check_gives(chunk, monkeypatch):
+    monkeypatch.setattr(forked_check, "CHUNK", chunk)
     modality = VisualModality()
     here = modality.check(LEXICAL, DTS)
-    job = ForkedCheck(modality, LEXICAL, DTS, None)
+    job = SharedCheck(modality, LEXICAL, DTS, None)
     assert job.proc is not None
     there = job.result()
     assert np.array_equal(there.valid, here.valid) and there.errors == here.errors
     assert here.valid.sum() == 40 and sum(here.errors.values()) == 6 and here.errors["not base64"] == 3
 
 
+def test_without_a_child_this_process_checks_everything():
+    modality = VisualModality()
+    job = SharedCheck(modality, LEXICAL, DTS, None, fork=False)
+    assert job.proc is None
+    out = job.result()
+    assert out.valid.tolist() == modality.check(LEXICAL, DTS).valid.tolist()
+
+
+@pytest.mark.skipif(not forked_check.can_fork(), reason="needs Linux and two CPUs")
 def test_a_failing_child_falls_back_to_checking_here(monkeypatch):
     parent = os.getpid()
+    monkeypatch.setattr(forked_check, "CHUNK", 5)
 
     class Broken(VisualModality):
         def check(self, lexical, datatypes, groups=None):
-            if os.getpid() != parent:  # fails in the child only
+            if os.getpid() != parent:  # fails in the child only, after it took a chunk
                 raise RuntimeError("boom")
             return super().check(lexical, datatypes, groups)
 
-    out = ForkedCheck(Broken(), LEXICAL, DTS, None).result()
+    out = SharedCheck(Broken(), LEXICAL, DTS, None).result()
     assert out.valid.sum() == 40 and sum(out.errors.values()) == 6
+    assert out.valid.tolist() == VisualModality().check(LEXICAL, DTS).valid.tolist()
 
 
 def test_join_concatenates_slices():
@@ -54,16 +67,6 @@ def test_join_concatenates_slices():
     j = join([a, b])
     assert j.valid.tolist() == [True, False, True, True, False] and j.errors["x"] == 2
     assert j.lenient["short"].tolist() == [True, False, False, False, False]
-
-
-def test_child_share_balances_the_two_processes():
-    assert child_share(1000, 0) == 0.5  # only images: half each
-    assert child_share(100, 10**9) == 1.0  # the parent is busy anyway: the child takes them all
-    s = child_share(20_000, 700_000)
-    assert 0.5 < s < 1.0
-    child = s * 20_000 * forked_check.COSTLY_US
-    parent = 700_000 * forked_check.OTHER_US + (1 - s) * 20_000 * forked_check.COSTLY_US
-    assert child == pytest.approx(parent)
 
 
 def test_inspect_reports_the_same_with_and_without_the_child(monkeypatch, tmp_path):
@@ -77,7 +80,9 @@ def test_inspect_reports_the_same_with_and_without_the_child(monkeypatch, tmp_pa
     path.write_text("\n".join(lines) + "\n")
     kg, _ = read_graph([path], cache=False)
     monkeypatch.setattr(preprocess, "MIN_LITERALS", 1)
-    forked = preprocess.prepare_literals(kg, validate_only=True).report
+    calls = []
+    forked = preprocess.prepare_literals(kg, validate_only=True, while_checking=lambda: calls.append(1)).report
+    assert calls == [1]  # the caller's work ran once
     monkeypatch.setattr(preprocess, "MIN_LITERALS", 10**9)
     alone = preprocess.prepare_literals(kg, validate_only=True).report
     assert forked == alone
