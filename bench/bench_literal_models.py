@@ -70,6 +70,14 @@ SYNTH_LP_MODELS = ("mrgcn", "transe", "distmult", "complex", "rotate", "tucker",
 MARGIN, NONE_TOLERANCE = 0.10, 0.02
 
 
+def default_synth_lp() -> Path:
+    """``../shared/data/synth-lp`` beside the checkout (a worktree one level deeper: beside its parent)."""
+    for base in (ROOT.parent, ROOT.parent.parent):
+        if (base / "shared" / "data" / "synth-lp").is_dir():
+            return base / "shared" / "data" / "synth-lp"
+    return ROOT.parent / "shared" / "data" / "synth-lp"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,8 +97,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--none-shuffled", action="store_true", help="also train the shuffled control on the none graph")
     ap.add_argument("--threads", default="2", help="torch threads per run")
     ap.add_argument("--work", type=Path, default=Path("/tmp/rdf2mm-bench-literal"), help="where the graphs go")
-    ap.add_argument("--synth-lp", type=Path, default=ROOT.parent.parent / "shared" / "data" / "synth-lp",
-                    help="synth-lp folder (train/valid/test.nt.gz)")
+    ap.add_argument("--synth-lp", type=Path, default=default_synth_lp(),
+                    help="synth-lp folder (train/valid/test.nt.gz; default ../shared/data/synth-lp of the checkout "
+                         "or of its parent folder)")
     ap.add_argument("--no-synth-lp", action="store_true", help="skip the synth-lp table")
     ap.add_argument("--no-planted", action="store_true", help="skip the planted grid")
     ap.add_argument("--synth-lp-models", default=",".join(SYNTH_LP_MODELS))
