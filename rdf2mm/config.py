@@ -99,6 +99,9 @@ class TrainConfig:
     weight_decay: float | None = None
     epochs: int = ModelSettings.epochs
     patience: int | None = None
+    #: early stopping also waits this many optimiser steps since the best (None: the
+    #: task's default: 0 for node classification, 100 for link prediction)
+    patience_steps: int | None = None
     clip: float = ModelSettings.clip
     device: str = "auto"
     #: intra-op CPU threads: a count, or auto (one for small graphs, up to the free cores for
@@ -232,6 +235,8 @@ class TrainConfig:
         for name in ("embed_dim", "hidden", "layers", "epochs", "seeds", "patience"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.patience_steps < 0:
+            raise UsageError("--patience-steps must be non-negative (0: the patience in epochs alone)")
         if self.bases is not None and self.bases < 0:
             raise UsageError("--bases must be non-negative (0: no basis decomposition)")
         if self.blocks is not None and self.blocks < 1:

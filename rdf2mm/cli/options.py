@@ -90,6 +90,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "weight_decay": _spec("--weight-decay", help=f"L2 weight decay ({_by_task('weight_decay')})."),
     "epochs": _spec("--epochs", help=f"Maximum epochs (default: {show(ModelSettings.epochs)})."),
     "patience": _spec("--patience", help=f"Early-stopping patience on validation ({_by_task('patience')})."),
+    "patience_steps": _spec("--patience-steps", help=f"Early stopping also waits this many optimiser steps since the best validation figure, so that a graph whose training triples fit one batch is not stopped after --patience steps; with none, the patience counts epochs alone ({_by_task('patience_steps')})."),
     "device": _spec("--device", help=f"{choices_text(DEVICES, DEFAULTS.device)}."),
     "threads": _spec("--threads", help=f"Intra-op CPU threads of training: a count, or {DEFAULTS.threads} (default: one thread for small graphs, for large ones up to the cores other processes leave free; RDF2MM_THREADS or OMP_NUM_THREADS decide when set). The run's config records the count used."),
     "seed": _spec("--seed", help=f"Random seed (default: {DEFAULTS.seed}); fixes results on CPU at a given thread count (--deterministic: at any)."),

@@ -36,6 +36,9 @@ class ModelSettings:
     weight_decay: float = 5e-4
     epochs: int = 200
     patience: int = 30
+    #: early stopping also waits this many optimiser steps since the best validation
+    #: figure (0: the patience in epochs alone; see rdf2mm.training.stopping)
+    patience_steps: int = 0
     clip: float = 1.0
     amp: bool = True
     self_loops: bool = True
@@ -88,6 +91,11 @@ class LPSettings(ModelSettings):
     entity_dropout: float = 0.0
     weight_decay: float = 0.0
     patience: int = 10
+    #: an epoch is one step when the training triples fit one batch (4096): 10 epochs of
+    #: patience would then be 10 Adam steps, too few for an entity table to leave its
+    #: initialisation (plain DistMult, MoSE, VL-KGE stopped at their epoch-1 weights on
+    #: small graphs), so patience also waits 100 steps since the best
+    patience_steps: int = 100
     batch_size: int = 4096
     aggregation: str = "mean"
     literals: str = "split"
@@ -147,8 +155,8 @@ TASK_SETTINGS: dict[str, type[ModelSettings]] = {"node-classification": NCSettin
 
 #: the settings whose default differs by task: a TrainConfig leaves them None until
 #: ``resolve()`` fills in the task's value
-TASK_DEPENDENT = ("embed_dim", "hidden", "layers", "weight_decay", "patience", "batch_size", "aggregation",
-                  "literals", "entity_dropout", "encoder_refresh")
+TASK_DEPENDENT = ("embed_dim", "hidden", "layers", "weight_decay", "patience", "patience_steps", "batch_size",
+                  "aggregation", "literals", "entity_dropout", "encoder_refresh")
 
 
 #: the share of a costly encoder's distinct values re-encoded with gradients per

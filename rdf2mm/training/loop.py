@@ -106,6 +106,8 @@ class TrainingLoop(ABC, Generic[R]):
         self.autocast = amp_autocast(settings, device)
         self.train_seconds = 0.0
         self.eval_seconds = 0.0
+        #: optimiser steps taken (this worker's), for early stopping's step floor
+        self.total_steps = 0
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -175,7 +177,7 @@ class TrainingLoop(ABC, Generic[R]):
         self.net = self.workers.wrap(self.model, self.device) if self.mini else self.model
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
         stopper = EarlyStopper(s.patience, self.eval_every, self.has_validation, self.worst_key,
-                               perfect=1.0 if self.stop_when_perfect else None)
+                               perfect=1.0 if self.stop_when_perfect else None, min_steps=s.patience_steps)
         best_state: dict[str, Tensor] | None = None
         curve: list[dict[str, float]] = []
         start = 1
@@ -185,6 +187,7 @@ class TrainingLoop(ABC, Generic[R]):
             restore_optimizer(self.opt, saved["opt_tensors"], saved["optimizer"])
             best_state = saved["best"]
             stopper.restore(saved["counters"])
+            self.total_steps = stopper.steps
             curve = saved["curve"]
             start = saved["epoch"] + 1
             restore_global_rngs(saved)
@@ -204,7 +207,7 @@ class TrainingLoop(ABC, Generic[R]):
             if self.on_event:
                 self.on_event(EpochEnded(self.seed, epoch, record))
             if key is not None:
-                if stopper.update(key, epoch, record.get("train_loss")):
+                if stopper.update(key, epoch, record.get("train_loss"), steps=self.total_steps):
                     best_state = copy_weights(self.model)
                     self.on_best(evaluated)
                 if stopper.should_stop:
@@ -251,6 +254,7 @@ class TrainingLoop(ABC, Generic[R]):
             self.opt.step()
             sums += stats
             steps += 1
+        self.total_steps += steps
         self.workers.all_reduce(sums)
         record: dict[str, float] = {"epoch": epoch, "seed": self.seed, **self.epoch_figures(sums.cpu(), steps)}
         s.check_loss(record["train_loss"], self.seed, epoch)

@@ -67,10 +67,10 @@ def test_task_defaults_come_from_the_settings_classes():
     # today's values, pinned: a run resolves exactly these
     assert TASK_DEFAULTS == {
         "node-classification": {"embed_dim": 32, "hidden": 32, "layers": 2, "weight_decay": 5e-4, "patience": 30,
-                                "batch_size": 512, "aggregation": "auto", "literals": "merged",
+                                "patience_steps": 0, "batch_size": 512, "aggregation": "auto", "literals": "merged",
                                 "entity_dropout": 0.5, "encoder_refresh": "auto"},
         "link-prediction": {"embed_dim": 64, "hidden": 64, "layers": 1, "weight_decay": 0.0, "patience": 10,
-                            "batch_size": 4096, "aggregation": "mean", "literals": "split", "entity_dropout": 0.0,
+                            "patience_steps": 100, "batch_size": 4096, "aggregation": "mean", "literals": "split", "entity_dropout": 0.0,
                             "encoder_refresh": "1"},
     }
     for task, cls in (("node-classification", NCSettings), ("link-prediction", LPSettings)):

@@ -177,3 +177,25 @@ def test_mrgcn_takes_the_distance_decoders(graph_file, decoder):
     m = train_link_prediction(_cfg(graph_file, None, "mrgcn", decoder=decoder, epochs=30, hidden=16,
                                    modalities="numeric")).metrics
     assert m["test_mrr"] > 2 * m["test_mrr_random"], m
+
+
+def test_the_link_prediction_defaults_train_an_entity_table_whose_triples_fit_one_batch(tmp_path):
+    """With the defaults (batch 4096, patience 10) a small graph's epoch is one step. Early
+    stopping's step floor (``patience_steps``, 100 for link prediction) keeps a plain
+    DistMult training past its first plateau; without it the seed stopped at epoch 11 on
+    its epoch-1 weights, at random ranking (bench/RESULTS.md, issue 17's planted graphs)."""
+    from rdf2mm.synthetic.lp_planted import generate_planted_lp
+    from rdf2mm.tasks.link_prediction import train_link_prediction
+
+    lp = generate_planted_lp(tmp_path / "g", entities=300, plant="numeric", missing=0.2, modalities="numeric",
+                             seed=2).out_dir / "lp"
+    files = {name: str(lp / f"{name}.nt") for name in ("train", "valid", "test")}
+    base = dict(graph=[files["train"]], task="link-prediction", model="distmult", device="cpu", cache=False,
+                embed_dim=16, seed=0, threads="1", checkpoint_every=0, epochs=150, **files)
+    run = train_link_prediction(TrainConfig(**base))
+    floored, random = run.per_seed[0], run.metrics["test_mrr_random"]
+    assert floored["best_epoch"] > 11 and floored["epochs_run"] > 21, floored
+    assert floored["test_mrr"] > 2.5 * random, (floored, random)
+    epochs_only = train_link_prediction(TrainConfig(**base, patience_steps=0)).per_seed[0]
+    assert epochs_only["epochs_run"] < floored["epochs_run"]
+    assert epochs_only["test_mrr"] < floored["test_mrr"] - 0.02, (epochs_only, floored)

@@ -64,6 +64,42 @@ def test_stopper_counts_epochs_and_stops_only_on_validation():
     assert again.best_key == (1.0, -2.0) and again.counters()["best_key"] == [1.0, -2.0]
 
 
+def test_patience_also_waits_the_step_floor_since_the_best():
+    s = EarlyStopper(patience=2, min_steps=10)
+    assert s.update(0.5, 1, steps=1) and s.best_steps == 1
+    assert not s.update(0.4, 2, steps=2) and not s.update(0.4, 3, steps=3)
+    assert s.stale == 2 and not s.should_stop  # two stale epochs, but only 2 steps since the best
+    for epoch in range(4, 11):
+        s.update(0.4, epoch, steps=epoch)
+        assert not s.should_stop, epoch
+    s.update(0.4, 11, steps=11)  # 10 steps since the best
+    assert s.should_stop and s.reason == "patience"
+    # many steps per epoch: the floor is met at once, the patience in epochs decides
+    wide = EarlyStopper(patience=2, min_steps=10)
+    wide.update(0.5, 1, steps=50)
+    wide.update(0.4, 2, steps=100)
+    assert not wide.should_stop
+    wide.update(0.4, 3, steps=150)
+    assert wide.should_stop
+    # the counters round-trip; a checkpoint from before the floor counts from where it resumes
+    again = EarlyStopper(patience=2, min_steps=10)
+    again.restore(wide.counters())
+    assert (again.steps, again.best_steps) == (150, 50)
+    old = EarlyStopper(patience=2, min_steps=10)
+    old.restore({"best_key": 0.5, "best_epoch": 1, "stale": 1})
+    assert (old.steps, old.best_steps) == (0, 0)
+
+
+def test_the_loop_counts_its_steps_for_the_floor():
+    # two steps per epoch, best at epoch 2 (step 4): patience 3 epochs alone stops at epoch 5,
+    # a floor of 10 steps since the best holds on to epoch 7 (step 14)
+    scores = [0.1, 0.9] + [0.2] * 8
+    plain = Toy(scores).run()
+    floored = Toy(scores, settings=ModelSettings(epochs=10, patience=3, patience_steps=10, lr=0.1)).run()
+    assert plain["metrics"]["epochs_run"] == 5
+    assert floored["metrics"]["epochs_run"] == 7 and floored["metrics"]["best_epoch"] == 2
+
+
 def test_best_weights_are_a_copy_and_are_restored():
     toy = Toy([0.1, 0.9, 0.2, 0.3, 0.4, 0.5, 0.6])  # best at epoch 2; stale 3 at epoch 5
     out = toy.run()
