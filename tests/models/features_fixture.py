@@ -1,61 +1,20 @@
-"""A minimal stand-in for :mod:`rdf2mm.encoding.entity_features` (INTERFACES.md section 1),
-for the tests of the literal KGE models: the two dataclasses with the fields and methods
-the models read, and a way to plant them in place of the real module so the training
-pipeline (``build_model``'s ``entity_features(inputs, ...)`` call) receives them.
+"""Entity features given directly, for the tests of the literal KGE models: the real
+dataclasses of :mod:`rdf2mm.encoding.entity_features` filled from arrays, and a way to
+plant them in place of what ``entity_features(inputs, ...)`` computes, so the training
+pipeline (``build_model``) receives them.
 
-The real module computes the features from a graph's literals; these tests give each
+The real function computes the features from a graph's literals; these tests give each
 entity its features directly, so they test the models on a signal they control.
 """
 from __future__ import annotations
 
-import sys
-import types
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-
-@dataclass
-class ModalityFeatures:
-    modality: str
-    predicates: tuple[str, ...]
-    values: torch.Tensor  # float32 [E, P, D]
-    mask: torch.Tensor  # bool [E, P]
-    item_values: torch.Tensor  # float32 [N, D]
-    item_entity: torch.Tensor  # int64 [N]
-    item_predicate: torch.Tensor  # int64 [N]
-
-    @property
-    def dim(self) -> int:
-        return int(self.values.shape[2])
-
-    def pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
-        m = self.mask.unsqueeze(-1).float()
-        total = (self.values * m).sum(1)
-        count = m.sum(1)
-        return total / count.clamp(min=1), self.mask.any(1)
-
-
-@dataclass
-class EntityFeatures:
-    num_entities: int
-    modalities: dict[str, ModalityFeatures]
-    report: dict[str, Any] = field(default_factory=dict)
-
-    def shuffled(self, seed: int) -> EntityFeatures:
-        """Per modality and predicate, the rows of the entities that have it permuted among them."""
-        rng = np.random.default_rng(seed)
-        out = {}
-        for name, mf in self.modalities.items():
-            values = mf.values.clone()
-            for p in range(values.shape[1]):
-                have = np.flatnonzero(mf.mask[:, p].numpy())
-                values[have, p] = mf.values[rng.permutation(have), p]
-            out[name] = ModalityFeatures(name, mf.predicates, values, mf.mask.clone(), mf.item_values,
-                                         mf.item_entity, mf.item_predicate)
-        return EntityFeatures(self.num_entities, out, dict(self.report))
+from rdf2mm.encoding import entity_features as entity_features_module
+from rdf2mm.encoding.entity_features import EntityFeatures, ModalityFeatures
 
 
 def modality(name: str, values: np.ndarray, mask: np.ndarray, predicates: tuple[str, ...] | None = None
@@ -83,9 +42,5 @@ def plant(monkeypatch: Any, make: Callable[[Any], EntityFeatures]) -> list[dict[
         features = make(inputs)
         return features if shuffle_seed is None else features.shuffled(shuffle_seed)
 
-    module = types.ModuleType("rdf2mm.encoding.entity_features")
-    module.entity_features = entity_features  # type: ignore[attr-defined]
-    module.EntityFeatures = EntityFeatures  # type: ignore[attr-defined]
-    module.ModalityFeatures = ModalityFeatures  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rdf2mm.encoding.entity_features", module)
+    monkeypatch.setattr(entity_features_module, "entity_features", entity_features)
     return calls

@@ -1,6 +1,6 @@
-"""Shared by the multi-score literal model tests (IKRL, MoSE, MoMoK): entity features as
-INTERFACES.md section 1 defines them (a local stand-in for rdf2mm.encoding.entity_features,
-which another module builds from the graph), a small planted link-prediction graph, and
+"""Shared by the multi-score literal model tests (IKRL, MoSE, MoMoK): entity features given
+directly (the real dataclasses of rdf2mm.encoding.entity_features, filled from
+arrays), a small planted link-prediction graph, and
 a run of the real training loop (LinkPredictorTraining) on a model built by a factory.
 
 The planted graph: ``items`` items in ``classes`` clusters; ``hasClass`` links each item
@@ -11,66 +11,17 @@ triples: a structure-only model can only guess, a model that reads the feature c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from unittest import mock
 
 import numpy as np
 import torch
-from torch import Tensor
+
+from rdf2mm.encoding.entity_features import EntityFeatures, ModalityFeatures
 
 EX = "http://example.org/"
-
-
-@dataclass
-class ModalityFeatures:
-    """INTERFACES.md section 1: one modality's features of every entity."""
-
-    modality: str
-    predicates: tuple[str, ...]
-    values: Tensor  # float32 [E, P, D]
-    mask: Tensor  # bool [E, P]
-    item_values: Tensor  # float32 [N, D]
-    item_entity: Tensor  # int64 [N]
-    item_predicate: Tensor  # int64 [N]
-
-    @property
-    def dim(self) -> int:
-        return int(self.values.shape[-1])
-
-    def pooled(self) -> tuple[Tensor, Tensor]:
-        m = self.mask.float()
-        n = m.sum(1)
-        return (self.values * m[..., None]).sum(1) / n.clamp_min(1)[:, None], n > 0
-
-
-@dataclass
-class EntityFeatures:
-    """INTERFACES.md section 1: per modality, the entities' features."""
-
-    num_entities: int
-    modalities: dict[str, ModalityFeatures]
-    report: dict[str, Any] = field(default_factory=dict)
-
-    def shuffled(self, seed: int) -> EntityFeatures:
-        """Per modality and predicate, the rows of the entities that have it permuted among them."""
-        rng = np.random.default_rng(seed)
-        out = {}
-        for name, mf in self.modalities.items():
-            values, mask = mf.values.clone(), mf.mask.clone()
-            item_entity = mf.item_entity.clone()
-            for p in range(mf.mask.shape[1]):
-                have = mf.mask[:, p].nonzero().squeeze(1)
-                perm = torch.as_tensor(rng.permutation(len(have)), dtype=torch.long)
-                # entity have[i] takes the values (and items) of entity have[perm[i]]
-                values[have, p] = mf.values[have[perm], p]
-                dst = torch.arange(self.num_entities)
-                dst[have[perm]] = have
-                of_p = mf.item_predicate == p
-                item_entity[of_p] = dst[mf.item_entity[of_p]]
-            out[name] = replace(mf, values=values, mask=mask, item_entity=item_entity)
-        return EntityFeatures(self.num_entities, out, dict(self.report))
 
 
 def modality_from_items(modality: str, num_entities: int, items: dict[int, list[np.ndarray]],
