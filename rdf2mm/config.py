@@ -16,7 +16,7 @@ from typing import Any
 
 from rdf2mm.errors import InputError, UsageError
 from rdf2mm.models.registry import (
-    DECODERS, IMAGE_ENCODERS, LITERAL_KGE_MODELS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text,
+    DECODERS, IMAGE_ENCODERS, KGE_MODELS, LITERAL_KGE_MODELS, MODELS, PLAIN_KGE_MODELS, TEXT_ENCODERS, choices_text,
 )
 from rdf2mm.tasks.settings import ENSEMBLES, TASK_SETTINGS, LPSettings, ModelSettings, refresh_fraction, task_defaults
 from rdf2mm.training.threads import environment_threads, parse_threads
@@ -195,20 +195,15 @@ class TrainConfig:
         if self.task not in TASKS:
             raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
         MODELS.check(self.model)
-        if self.model in PLAIN_KGE_MODELS:
+        if self.model in KGE_MODELS:
+            kind = "a plain KGE baseline" if self.model in PLAIN_KGE_MODELS else "a literal KGE model"
             if self.task != "link-prediction":
-                raise UsageError(f"--model {self.model} is a plain KGE baseline for link prediction only "
+                raise UsageError(f"--model {self.model} is {kind} for link prediction only "
                                  "(for now); node classification takes --model mrgcn")
             if self.batching == "mini":
                 raise UsageError(f"--model {self.model} trains its entity table in full batches: "
                                  "--batching mini samples neighbourhoods for a graph encoder it does not have")
         if self.model in LITERAL_KGE_MODELS:
-            if self.task != "link-prediction":
-                raise UsageError(f"--model {self.model} is a literal KGE model for link prediction only "
-                                 "(for now); node classification takes --model mrgcn")
-            if self.batching == "mini":
-                raise UsageError(f"--model {self.model} trains its entity table in full batches: "
-                                 "--batching mini samples neighbourhoods for a graph encoder it does not have")
             if self.modalities.strip().lower() == "none" or self.literals == "none":
                 raise UsageError(f"--model {self.model} reads the entities' literals: --modalities none and "
                                  "--literals none leave it none (a plain KGE model, e.g. --model distmult, reads none)")
