@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -105,6 +105,13 @@ def generate(
         split=split, lp_split=lp_split, link_strength=link_strength, modalities=modalities,
         image_style=image_style,
     )
+    return write_dataset(out_dir, _Generator(p).run, started)
+
+
+def write_dataset(out_dir: str | Path, run: Callable[[Path], dict[str, Any]], started: float) -> GeneratedDataset:
+    """``run(folder)`` writes a dataset into a fresh hidden folder beside ``out_dir`` and
+    returns its manifest; the files then move into ``out_dir`` all at once, so an
+    interrupted generator leaves no half-written dataset."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"output path {out} exists and is not a folder")
@@ -112,7 +119,7 @@ def generate(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     public_mode(tmp, folder=True)  # mkdtemp's 0700 would otherwise stick to a fresh out_dir
     try:
-        manifest = _Generator(p).run(tmp)
+        manifest = run(tmp)
         _move_into(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

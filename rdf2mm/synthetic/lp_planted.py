@@ -61,8 +61,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -71,10 +69,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from rdf2mm.errors import UsageError
-from rdf2mm.io.atomic import public_mode
-from rdf2mm.synthetic.generator import GeneratedDataset
+from rdf2mm.synthetic.generator import GeneratedDataset, write_dataset
 from rdf2mm.synthetic.literals import LiteralMixin, shape_images
-from rdf2mm.synthetic.output import _move_into, _Sink, _Syntax
+from rdf2mm.synthetic.output import _Sink, _Syntax
 from rdf2mm.synthetic.params import (
     _S_LABELS,
     ENTITY_CHUNK,
@@ -206,18 +203,7 @@ def generate_planted_lp(
                              f"({'shapes' if m == 'visual' else 'topics'}); got classes={p['classes']} "
                              f"(lower --classes or leave {m} out of --modalities)")
     p.update(entities=int(entities), plant=planted, missing=miss, planted_modalities=mods)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"output path {out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    public_mode(tmp, folder=True)
-    try:
-        manifest = _PlantedLP(p).run(tmp)
-        _move_into(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return GeneratedDataset(out_dir=out, manifest=manifest, elapsed_s=time.perf_counter() - started)
+    return write_dataset(out_dir, _PlantedLP(p).run, started)
 
 
 class _PlantedLP(StructureMixin, LiteralMixin):
