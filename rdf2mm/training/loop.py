@@ -69,9 +69,6 @@ class LoopOptions(TypedDict, total=False):
     #: saved every ``checkpoint.every`` epochs and resumed from when present
     checkpoint: TrainingCheckpoint | None
     on_event: EventCallback | None
-    #: stop at once when validation is perfect and flat (default True; False trains to
-    #: the patience, e.g. to study how the validation loss goes on falling)
-    stop_when_perfect: bool
 
 
 class TrainingLoop(ABC, Generic[R]):
@@ -98,7 +95,6 @@ class TrainingLoop(ABC, Generic[R]):
         self.workers = options.get("workers") or Workers()
         self.checkpoint = options.get("checkpoint")
         self.on_event = options.get("on_event")
-        self.stop_when_perfect = options.get("stop_when_perfect", True)
         self.eval_every = max(1, int(eval_every))
         self.has_validation = has_validation
         #: mini-batch training: steps are reported, and the model is DDP-wrapped
@@ -177,7 +173,7 @@ class TrainingLoop(ABC, Generic[R]):
         self.net = self.workers.wrap(self.model, self.device) if self.mini else self.model
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
         stopper = EarlyStopper(s.patience, self.eval_every, self.has_validation, self.worst_key,
-                               perfect=1.0 if self.stop_when_perfect else None, min_steps=s.patience_steps)
+                               perfect=1.0, min_steps=s.patience_steps)
         best_state: dict[str, Tensor] | None = None
         curve: list[dict[str, float]] = []
         start = 1
