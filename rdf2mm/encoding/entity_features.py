@@ -17,11 +17,15 @@ entity-literal triple of the graph (``kg.literal_edges``), whatever the run's
     the modality's own bounded and cyclic features (:data:`rdf2mm.modalities.temporal.FEATURES`).
 ``boolean`` (1)
     +1 / -1, as parsed.
-``spatial`` (11)
+``spatial`` (13)
     the parsed form is a vertex sequence ``[max_points, 18]``, not a fixed-length
     vector: the features are its 11 global channels (size, place, vertex, part and hole
     counts, dimensions, fill; :mod:`rdf2mm.modalities.spatial`), standardised with the
-    parse's own mean / std, as the spatial encoder does before its CNN.
+    parse's own mean / std, as the spatial encoder does before its CNN, then the
+    centroid's x and y in the geometry's own coordinates, standardised per predicate
+    column like numbers. The global channels keep place as ``sign * log1p`` (safe for a
+    CNN in any CRS), which squeezes far-apart places together; a model that reads the
+    features through one linear map or a small MLP needs place on its own linear scale.
 ``textual`` (384)
     frozen all-MiniLM-L6-v2 sentence features: the textual modality's ``minilm`` parse
     (offline, cached on disk per string), reused when the run already parsed text that way.
@@ -49,7 +53,7 @@ import torch
 
 from rdf2mm.encoding.shuffle import group_permutation
 from rdf2mm.modalities.base import ParsedLiterals
-from rdf2mm.modalities.layouts import SEQ_CHANNELS
+from rdf2mm.modalities.layouts import GLOBAL_CHANNELS, SEQ_CHANNELS
 from rdf2mm.modalities.preprocess import MODALITY_CODES, prepare_literals
 from rdf2mm.modalities.registry import MODALITY_NAMES, ModalityMap, get_modality
 
@@ -163,7 +167,7 @@ def entity_features(inputs: PreparedInputs, *, modalities: tuple[str, ...] | Non
     """Built once per PreparedInputs (memoised on it), from the same modality pipeline
     (rdf2mm/modalities/*) as MR-GCN's literal nodes; the frozen features per modality are
     described in the module docstring (numeric 1 column standardised per predicate,
-    temporal 28, boolean 1, spatial 11 global features, textual MiniLM 384, visual
+    temporal 28, boolean 1, spatial 11 global features and the centroid, textual MiniLM 384, visual
     EfficientNet-Lite0 1280).
 
     ``modalities`` (default: the run's, ``inputs.modalities``) chooses which; those the
@@ -277,6 +281,8 @@ def _modality(
     cols = col_of[good[:, 1]]
     if name == "numeric":
         item_values = _standardise_columns(item_values, cols, len(rel_ids))
+    elif name == "spatial":
+        item_values = _standardise_columns(item_values, cols, len(rel_ids), first=GLOBAL_CHANNELS)
     ent = torch.as_tensor(good[:, 0])
     col = torch.as_tensor(cols)
     vals = torch.as_tensor(np.ascontiguousarray(item_values, dtype=np.float32))
@@ -305,19 +311,24 @@ def _row_features(name: str, parsed: ParsedLiterals) -> np.ndarray:
         g = data[:, 0, SEQ_CHANNELS:].astype(np.float32)
         mean = np.asarray(parsed.meta.get("global_mean", np.zeros(g.shape[1])), dtype=np.float32)
         std = np.asarray(parsed.meta.get("global_std", np.ones(g.shape[1])), dtype=np.float32)
-        return (g - mean) / np.where(std > 0, std, 1.0)
+        # the centroid back from its sign * log1p form (channels 8, 9 = global 1, 2)
+        centroid = np.sign(g[:, 1:3]) * np.expm1(np.abs(g[:, 1:3]))
+        return np.concatenate([(g - mean) / np.where(std > 0, std, 1.0), centroid], axis=1).astype(np.float32)
     return np.asarray(data, dtype=np.float32).reshape(n, -1)
 
 
-def _standardise_columns(values: np.ndarray, cols: np.ndarray, P: int) -> np.ndarray:
-    """Mean 0, standard deviation 1 per predicate column (a constant column is only centred)."""
+def _standardise_columns(values: np.ndarray, cols: np.ndarray, P: int, first: int = 0) -> np.ndarray:
+    """Mean 0, standard deviation 1 per predicate column of the feature columns from
+    ``first`` on (a constant column is only centred); the columns before ``first`` are kept."""
     v = values.astype(np.float64)
-    count = np.bincount(cols, minlength=P).astype(np.float64)
-    mean = np.bincount(cols, weights=v[:, 0], minlength=P) / np.maximum(count, 1)
-    var = np.bincount(cols, weights=(v[:, 0] - mean[cols]) ** 2, minlength=P) / np.maximum(count, 1)
-    std = np.sqrt(var)
-    std = np.where(std > 1e-8, std, 1.0)
-    return ((v - mean[cols, None]) / std[cols, None]).astype(np.float32)
+    count = np.maximum(np.bincount(cols, minlength=P).astype(np.float64), 1)
+    for k in range(first, v.shape[1]):
+        mean = np.bincount(cols, weights=v[:, k], minlength=P) / count
+        var = np.bincount(cols, weights=(v[:, k] - mean[cols]) ** 2, minlength=P) / count
+        std = np.sqrt(var)
+        std = np.where(std > 1e-8, std, 1.0)
+        v[:, k] = (v[:, k] - mean[cols]) / std[cols]
+    return v.astype(np.float32)
 
 
 def _skip_reasons(name: str, bad_ids: np.ndarray, parsed: ParsedLiterals, kg: Any,

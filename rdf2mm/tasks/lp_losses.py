@@ -118,19 +118,27 @@ class _BlockedOneToN(torch.autograd.Function):
         total = q.new_zeros(())
         grad_q = torch.zeros_like(q)
         grad_c = torch.empty_like(cand)
-        for s in range(0, cand.shape[0], block):
+        # The known answers, sorted by entity, so each block's answers are one slice.
+        # They are subtracted from that block's scores and probabilities as scalars: a
+        # relation with thousands of answers per query (rdf:type, a hub) must not cost a
+        # gather and a scatter of a whole embedding row per answer.
+        order = torch.argsort(cols)
+        rows_s, cols_s = rows[order], cols[order]
+        starts = torch.arange(0, cand.shape[0] + block, block, device=cols.device)
+        bounds = torch.searchsorted(cols_s, starts).tolist()
+        for i, s in enumerate(range(0, cand.shape[0], block)):
             c = cand[s:s + block]
             scores = q @ c.t()
             total += F.softplus(scores).sum()
+            r_b, c_b = rows_s[bounds[i]:bounds[i + 1]], cols_s[bounds[i]:bounds[i + 1]] - s
+            total -= scores[r_b, c_b].sum()
             p = scores.sigmoid_()
+            p.index_put_((r_b, c_b), p.new_full((len(r_b),), -1.0), accumulate=True)
             grad_q.addmm_(p, c)
             torch.mm(p.t(), q, out=grad_c[s:s + block])
-        positives = (q[rows] * cand[cols]).sum()
-        grad_q.index_add_(0, rows, cand[cols], alpha=-1.0)
-        grad_c.index_add_(0, cols, q[rows], alpha=-1.0)
         ctx.save_for_backward(grad_q, grad_c)
         ctx.n = n
-        return (total - positives) / n
+        return total / n
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:

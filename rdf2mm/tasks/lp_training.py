@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from rdf2mm.models.rgcn import RelationalAdjacency
     from rdf2mm.tasks.inputs import PreparedInputs
 
-#: the permutation seed of the shuffled-literal control for the literal KGE models: one
-#: fixed permutation, so a saved run is rebuilt with the features it was trained on
+#: the permutation seed of the literal KGE models' shuffled-literal control when the inputs
+#: carry none; a run's inputs carry its --seed (as MR-GCN's), and a saved run is rebuilt
+#: with the same, so it gets the features it was trained on
 SHUFFLE_SEED = 0
 
 
@@ -55,7 +56,9 @@ def build_model(inputs: PreparedInputs, s: LPSettings) -> LinkPredictor | PlainK
     if s.model in LITERAL_KGE_MODELS:
         from rdf2mm.encoding.entity_features import entity_features  # noqa: PLC0415 - encoders load on demand
 
-        shuffle = SHUFFLE_SEED if s.shuffle_literals else None
+        # the run's shuffle seed (its --seed), the one MR-GCN's literal nodes are shuffled with
+        shuffle = (inputs.shuffle_seed if inputs.shuffle_seed is not None else SHUFFLE_SEED) \
+            if s.shuffle_literals else None
         features = entity_features(inputs, modalities=tuple(inputs.modalities), shuffle_seed=shuffle)
         literal_model: torch.nn.Module = MODELS.get(s.model).from_features(
             features, inputs.kg.num_entities, inputs.kg.num_relations, s)

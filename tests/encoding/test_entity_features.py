@@ -141,12 +141,14 @@ def test_ragged_values_masks_and_counts(graph, frozen, tmp_path):
     skip = FEATURES.index("time_local")  # scaled within the predicate: one date alone gives 0 either way
     assert np.allclose(np.delete(got, skip), np.delete(own, skip), atol=1e-6)
 
-    # spatial: 11 global features standardised over the two geometries
+    # spatial: 11 global features standardised over the two geometries, then the centroid
+    # (x 1 and 2, y 2 and 2) standardised per predicate
     spa = feats.modalities["spatial"]
-    assert spa.dim == 11 and spa.mask[:, 0].sum() == 2
+    assert spa.dim == 13 and spa.mask[:, 0].sum() == 2
     two = spa.values[[a, b], 0]
-    assert torch.allclose(two.sum(0), torch.zeros(11), atol=1e-5)
+    assert torch.allclose(two.sum(0), torch.zeros(13), atol=1e-5)
     assert set(np.round(np.abs(two.numpy()), 4).ravel()) <= {0.0, 1.0}
+    assert two[:, 11].tolist() == pytest.approx([-1.0, 1.0]) and two[:, 12].tolist() == pytest.approx([0.0, 0.0])
 
     # textual: MiniLM features through the textual modality's own path and cache
     tex = feats.modalities["textual"]
