@@ -50,6 +50,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_lp_scale import rdf2mm_train, run  # noqa: E402 - after the path is set
-from bench.peers.pykeen_lp import read_ntriples  # noqa: E402
+from bench.peers.pykeen_lp import read_ntriples  # noqa: E402 - after the path is set
 
 DATA = Path("/work/shared/data")
 #: rdf2mm model name -> PyKEEN model name, and whether PyKEEN's embedding_dim counts complex numbers
@@ -127,7 +128,7 @@ def rdf2mm_ranks(entities: list[str], relations: list[str], files: tuple[Path, P
                         if h in e_id and t in e_id and r in r_id], dtype=np.int64)
     index = FilterIndex.build(known, len(relations))
 
-    def rows(table: np.ndarray, anchor_col: int):  # noqa: ANN202
+    def rows(table: np.ndarray, anchor_col: int) -> Callable[[torch.Tensor, torch.Tensor, int, int], torch.Tensor]:
         # With the default memory budget every query of a direction is one batch (these
         # graphs have a few hundred entities): the scorer hands back the rows as given.
         def score(a: torch.Tensor, r: torch.Tensor, s: int, e: int) -> torch.Tensor:
@@ -246,23 +247,24 @@ def compare(o: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     nan = float("nan")
-    lines = ["| dataset | model | PyKEEN setup | rdf2mm MRR | PyKEEN MRR | diff | rdf2mm s/epoch | PyKEEN s/epoch "
-             "| ratio | bar |",
+    lines = [("| dataset | model | PyKEEN setup | rdf2mm MRR | PyKEEN MRR | diff | rdf2mm s/epoch | PyKEEN s/epoch "
+              "| ratio | bar |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         o, p = r["rdf2mm"], r["pykeen"]
         ok = "yes" if r.get("mrr_ok") and r.get("time_ok") else ("no" if "mrr_ok" in r else "n/a")
         lines.append(
             f"| {r['dataset']} | {r['model']} | {r['setup']} | {o.get('test_mrr') or nan:.4f} | "
-            f"{p.get('test_mrr') or nan:.4f} | {r.get('mrr_diff', nan):+.4f} | {o.get('seconds_per_epoch') or nan:.3f} | "
+            f"{p.get('test_mrr') or nan:.4f} | {r.get('mrr_diff', nan):+.4f} | "
+            f"{o.get('seconds_per_epoch') or nan:.3f} | "
             f"{p.get('seconds_per_epoch') or nan:.3f} | {r.get('epoch_ratio_pykeen_over_rdf2mm', '')} | {ok} |")
     return "\n".join(lines)
 
 
 def cross_table(rows: list[dict[str, Any]]) -> str:
     """The evaluator cross-check: the largest per-triple rank difference on the same scores."""
-    lines = ["| dataset | model | scores of | test triples (file / ranked) | rdf2mm-eval MRR | PyKEEN-eval MRR "
-             "| max rank diff | vs the run's ranks.tsv | rounded scores: max rank diff (tied tail rows) |",
+    lines = [("| dataset | model | scores of | test triples (file / ranked) | rdf2mm-eval MRR | PyKEEN-eval MRR "
+              "| max rank diff | vs the run's ranks.tsv | rounded scores: max rank diff (tied tail rows) |"),
              "|---|---|---|---|---|---|---|---|---|"]
     seen = set()
     for r in rows:

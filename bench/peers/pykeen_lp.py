@@ -57,7 +57,7 @@ def rdf2mm_xavier_(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def recording_evaluator():  # noqa: ANN201 - PyKEEN is imported late (its own virtualenv)
+def recording_evaluator():  # PyKEEN is imported late (its own virtualenv): no annotation
     """PyKEEN's filtered ``RankBasedEvaluator``, keeping each direction's realistic ranks
     per evaluated triple (``.triples[target]``, ``.realistic[target]``) in evaluation order."""
     from pykeen.evaluation import RankBasedEvaluator
@@ -69,7 +69,7 @@ def recording_evaluator():  # noqa: ANN201 - PyKEEN is imported late (its own vi
             self.triples: dict[str, list[np.ndarray]] = {"head": [], "tail": []}
             self.realistic: dict[str, list[np.ndarray]] = {"head": [], "tail": []}
 
-        def process_scores_(self, hrt_batch, target, scores, true_scores=None, dense_positive_mask=None):  # noqa: ANN001
+        def process_scores_(self, hrt_batch, target, scores, true_scores=None, dense_positive_mask=None):
             super().process_scores_(hrt_batch, target, scores, true_scores, dense_positive_mask)
             ranks = Ranks.from_scores(true_score=true_scores, all_scores=scores)
             self.triples[target].append(hrt_batch.cpu().numpy())
@@ -118,7 +118,7 @@ def rank_scores(args: argparse.Namespace) -> None:
         ranks[order] = np.concatenate(evaluator.realistic[target])
         out[f"{target}_ranks"] = ranks
     np.savez(args.ranks_out, **out)
-    print(json.dumps({"ranked": int(len(triples)), "pykeen_mrr": out["mrr"], "ranks_out": args.ranks_out}))
+    print(json.dumps({"ranked": len(triples), "pykeen_mrr": out["mrr"], "ranks_out": args.ranks_out}))
 
 
 def read_ntriples(path: str) -> np.ndarray:
