@@ -144,6 +144,8 @@ class TrainConfig:
     experts: int = LPSettings.experts
     #: momok: weight of the CLUB mutual-information loss between a modality's experts
     club_weight: float = LPSettings.club_weight
+    #: vlkge: probability that an entity's literal views are dropped in a training step
+    view_dropout: float = LPSettings.view_dropout
     # output
     out: str | None = None
     #: save a checkpoint every N epochs next to the run directory (0: never); see --resume
@@ -265,6 +267,8 @@ class TrainConfig:
             raise UsageError("--experts must be at least 1")
         if not (math.isfinite(self.club_weight) and self.club_weight >= 0):
             raise UsageError(f"--club-weight must be a non-negative finite number, not {self.club_weight!r}")
+        if not (math.isfinite(self.view_dropout) and 0.0 <= self.view_dropout < 1.0):
+            raise UsageError(f"--view-dropout must be at least 0 and below 1, not {self.view_dropout!r}")
         if self.batching not in BATCHING_MODES:
             raise UsageError(f"--batching must be {choices_text(BATCHING_MODES)}, not {self.batching!r}")
         if not self.fanout or any(int(f) < 0 for f in self.fanout):

@@ -112,6 +112,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "ensemble": _spec("--ensemble", help=f"Link prediction, --model mose: how the per-modality scores combine at inference: {LPSettings.ensemble} (default: equal weights) or fitted (weights per relation fitted on the validation split when training ends)."),
     "experts": _spec("--experts", help=f"Link prediction, --model momok: relation-guided experts per modality (default: {LPSettings.experts})."),
     "club_weight": _spec("--club-weight", help=f"Link prediction, --model momok: weight of the CLUB mutual-information loss between a modality's experts (default: {show(LPSettings.club_weight)})."),
+    "view_dropout": _spec("--view-dropout", help=f"Link prediction, --model vlkge: probability that an entity's projected literal views are left out of its fused embedding in a training step, so the projections cannot memorise the training entities through their features (default: {show(LPSettings.view_dropout)}; 0: never)."),
     "deterministic": _spec("--deterministic", help="Bit-exact results on CPU at any thread count: deterministic torch algorithms and one intra-op thread (slower; stored in the config)."),
 }
 

@@ -68,6 +68,7 @@ def train_command(
     ensemble: Optional[str] = option("ensemble"),
     experts: Optional[int] = option("experts"),
     club_weight: Optional[float] = option("club_weight"),
+    view_dropout: Optional[float] = option("view_dropout"),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     force: bool = typer.Option(False, "--force", help="Let --out replace a folder or file rdf2mm did not write (its contents are deleted). Without it, only an empty folder or an rdf2mm run directory is replaced."),
     deterministic: Optional[bool] = option("deterministic"),
@@ -132,6 +133,7 @@ def train_command(
             "store": store, "checkpoint_every": checkpoint_every, "deterministic": deterministic,
             "encoder_refresh": encoder_refresh, "shuffle_literals": shuffle_literals,
             "ensemble": ensemble, "experts": experts, "club_weight": club_weight,
+            "view_dropout": view_dropout,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:

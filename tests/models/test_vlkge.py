@@ -50,7 +50,7 @@ def test_the_fused_embedding_is_structure_plus_the_mean_of_the_views_it_has():
     rng = np.random.default_rng(0)
     features = EntityFeatures(E, {"visual": modality("visual", rng.normal(size=(E, 1, 5)), img_mask),
                                   "textual": modality("textual", rng.normal(size=(E, 2, 3)), txt_mask)})
-    model = VLKGE.from_features(features, E, 2, LPSettings(embed_dim=6))
+    model = VLKGE.from_features(features, E, 2, LPSettings(embed_dim=6)).eval()
     with torch.no_grad():
         out = model()
         e = model.entity.weight
@@ -61,6 +61,26 @@ def test_the_fused_embedding_is_structure_plus_the_mean_of_the_views_it_has():
     torch.testing.assert_close(out[2], e[2] + txt[2, 1])  # the second text predicate only
     torch.testing.assert_close(out[3], e[3])  # nothing: the structure embedding alone
     torch.testing.assert_close(model(nodes=torch.tensor([2, 0])), out[[2, 0]])
+
+
+def test_view_dropout_leaves_whole_entities_with_their_structure_row_in_training_only():
+    E = 2000
+    rng = np.random.default_rng(0)
+    features = EntityFeatures(E, {"visual": modality("visual", rng.normal(size=(E, 1, 5)), np.ones((E, 1), bool))})
+    model = VLKGE.from_features(features, E, 2, LPSettings(embed_dim=6, view_dropout=0.3))
+    with torch.no_grad():
+        fused = model.eval()()
+        torch.manual_seed(0)
+        dropped = model.train()()
+    e = model.entity.weight.detach()
+    alone = torch.isclose(dropped, e, atol=1e-7).all(1)
+    kept = torch.isclose(dropped, fused, atol=1e-7).all(1)
+    assert bool((alone | kept).all()) and not bool((alone & kept).any())  # whole entities, never part of one
+    assert 0.25 < float(alone.float().mean()) < 0.35
+    assert not torch.isclose(fused, e, atol=1e-7).all(1).any()  # evaluation fuses every view
+    off = VLKGE.from_features(features, E, 2, LPSettings(embed_dim=6, view_dropout=0.0)).train()
+    with torch.no_grad():
+        torch.testing.assert_close(off(), off.eval()())
 
 
 def test_a_state_dict_round_trip_gives_identical_scores():
@@ -77,7 +97,7 @@ def test_a_state_dict_round_trip_gives_identical_scores():
     b.load_state_dict(state)
     t, r = torch.tensor([1, 5]), torch.tensor([1, 0])
     with torch.no_grad():
-        ea, eb = a(), b()
+        ea, eb = a.eval()(), b.eval()()
         torch.testing.assert_close(a.decoder.score_all_heads(ea[t], r, ea), b.decoder.score_all_heads(eb[t], r, eb),
                                    rtol=0, atol=0)
 
