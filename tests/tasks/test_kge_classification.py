@@ -172,3 +172,28 @@ def test_a_seed_is_reproduced_exactly_and_the_hidden_layer_option_is_read(struct
     assert a["test_loss"] == b["test_loss"] and a["embedding_valid_mrr"] == b["embedding_valid_mrr"]
     h = train(_cfg(structure_graph, "distmult", epochs=20, classifier_hidden=16)).per_seed[0]
     assert h["embedding_valid_mrr"] == a["embedding_valid_mrr"] and h["test_loss"] != a["test_loss"]
+
+
+def test_an_interrupted_run_resumes_to_the_straight_result(structure_graph, tmp_path, monkeypatch):
+    """Seed 0 finished, seed 1 interrupted: ``resume`` reads seed 0 back from the checkpoint
+    and trains seed 1, giving the figures of a run that was never interrupted."""
+    import rdf2mm.tasks.kge_classification as kc
+    from rdf2mm.pipeline import resume, train
+
+    straight = train(_cfg(structure_graph, "distmult", tmp_path / "straight", epochs=15, seeds=2))
+    real = kc.train_two_stage
+
+    def interrupted(inputs, labels, cfg, seed, *args, **kw):
+        if seed == 1:
+            raise KeyboardInterrupt
+        return real(inputs, labels, cfg, seed, *args, **kw)
+
+    monkeypatch.setattr(kc, "train_two_stage", interrupted)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(structure_graph, "distmult", out, epochs=15, seeds=2, checkpoint_every=5))
+    monkeypatch.setattr(kc, "train_two_stage", real)
+    again = resume(out)
+    assert again.per_seed[0]["test_loss"] == straight.per_seed[0]["test_loss"]
+    assert again.metrics["test_accuracy"] == straight.metrics["test_accuracy"]
+    assert (out / "predictions.tsv").read_text() == (tmp_path / "straight" / "predictions.tsv").read_text()
