@@ -170,9 +170,7 @@ def train_kge_classification(
             if r is not best:
                 r.release()
     metrics = {**summarise(results, cfg), "threads": int(cfg.threads), "workers": 1,
-               "batching": "full", "batching_reason": "an entity-table model trains in full batches",
-               "stages": "embedding (link prediction without the label triples), then a classifier on the "
-                         "frozen entity embeddings"}
+               "batching": "full", "batching_reason": "an entity-table model trains in full batches"}
     for key in ("embedding_valid_mrr", "embedding_seconds_per_epoch", "embedding_epochs_run", "seconds"):
         values = [float(r.metrics[key]) for r in results if key in r.metrics]
         if values:
