@@ -78,9 +78,10 @@ class TrainConfig:
     #: entities (literal nodes) of the same predicate, seeded by --seed
     shuffle_literals: bool = ModelSettings.shuffle_literals
     # model (None: the task's default, see rdf2mm.tasks.settings; the saved config holds the value used)
-    #: mrgcn, or a plain KGE baseline (transe, distmult, complex, rotate, tucker: link prediction
-    #: only, no literals, no graph encoder), or a literal KGE model (literale, vlkge: an entity
-    #: table fused with entity literal features, link prediction only); see rdf2mm.models.registry
+    #: mrgcn, or a plain KGE baseline (transe, distmult, complex, rotate, tucker: no literals, no
+    #: graph encoder), or a literal KGE model (literale, vlkge, ikrl, mose, momok: an entity table
+    #: fused with entity literal features); see rdf2mm.models.registry. The KGE models classify
+    #: nodes in two stages (rdf2mm.tasks.kge_classification)
     model: str = ModelSettings.model
     embed_dim: int | None = None
     hidden: int | None = None
@@ -146,6 +147,9 @@ class TrainConfig:
     club_weight: float = LPSettings.club_weight
     #: vlkge: probability that an entity's literal views are dropped in a training step
     view_dropout: float = LPSettings.view_dropout
+    #: node classification with an entity-table model: hidden ReLU units of the classifier
+    #: on the frozen embeddings (0: softmax regression)
+    classifier_hidden: int = 0
     # output
     out: str | None = None
     #: save a checkpoint every N epochs next to the run directory (0: never); see --resume
@@ -162,7 +166,9 @@ class TrainConfig:
 
     def resolve(self) -> TrainConfig:
         """Fill settings left as None with the task's defaults (in place); returns self."""
-        for key, value in task_defaults(self.task).items():
+        # An entity-table model trains its link-prediction objective for either task (node
+        # classification then fits a classifier on its embeddings): link prediction's defaults.
+        for key, value in task_defaults("link-prediction" if self.model in KGE_MODELS else self.task).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
         if self.model in PLAIN_KGE_MODELS:
@@ -198,10 +204,6 @@ class TrainConfig:
             raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
         MODELS.check(self.model)
         if self.model in KGE_MODELS:
-            kind = "a plain KGE baseline" if self.model in PLAIN_KGE_MODELS else "a literal KGE model"
-            if self.task != "link-prediction":
-                raise UsageError(f"--model {self.model} is {kind} for link prediction only "
-                                 "(for now); node classification takes --model mrgcn")
             if self.batching == "mini":
                 raise UsageError(f"--model {self.model} trains its entity table in full batches: "
                                  "--batching mini samples neighbourhoods for a graph encoder it does not have")
@@ -252,7 +254,7 @@ class TrainConfig:
         if not (math.isfinite(self.clip) and self.clip >= 0):
             raise UsageError(f"clip must be a non-negative finite number (0: no clipping), not {self.clip!r}")
         DECODERS.check(self.decoder)
-        if self.task == "link-prediction":
+        if self.task == "link-prediction" or self.model in KGE_MODELS:
             # complex-valued scorers split each embedding into real and imaginary halves
             scorer = self.model if self.model in PLAIN_KGE_MODELS else self.decoder
             option, width = ("--hidden", self.hidden) if self.model not in (*PLAIN_KGE_MODELS, *LITERAL_KGE_MODELS) \
@@ -263,6 +265,8 @@ class TrainConfig:
             raise UsageError("--negatives must be >= 0; --batch-size, --eval-every, --eval-memory-mb >= 1")
         if self.ensemble not in ENSEMBLES:
             raise UsageError(f"--ensemble must be {choices_text(ENSEMBLES)}, not {self.ensemble!r}")
+        if self.classifier_hidden < 0:
+            raise UsageError("--classifier-hidden must be non-negative (0: softmax regression on the embeddings)")
         if self.experts < 1:
             raise UsageError("--experts must be at least 1")
         if not (math.isfinite(self.club_weight) and self.club_weight >= 0):

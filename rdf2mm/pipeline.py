@@ -21,6 +21,7 @@ from rdf2mm.graph.ingest import read_graph
 from rdf2mm.graph.knowledge_graph import KnowledgeGraph
 from rdf2mm.io.targets import check_folder_target, is_checkpoint_dir, is_run_dir
 from rdf2mm.modalities.registry import ModalityMap
+from rdf2mm.models.registry import KGE_MODELS
 from rdf2mm.runs.node_classification import write_nc_run
 from rdf2mm.runs.result import RunResult
 from rdf2mm.tasks.distributed import Workers, from_environment, local_device
@@ -28,7 +29,7 @@ from rdf2mm.tasks.inputs import PreparedInputs, prepare_inputs, resolve_device
 from rdf2mm.tasks.memory import check_fits, estimate_minibatch_memory
 from rdf2mm.tasks.minibatch import Batching
 from rdf2mm.tasks.model_selection import clear_winner, select_on_validation
-from rdf2mm.tasks.run_common import Progress, input_identity, mean_std, plan_batching, workers_checkpoint
+from rdf2mm.tasks.run_common import Progress, input_identity, plan_batching, summarise, workers_checkpoint
 from rdf2mm.tasks.label_graph import remove_targets
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
 from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
@@ -118,6 +119,10 @@ def train_node_classification(cfg: TrainConfig, progress: Progress | None = None
     note("literals", {"ill_typed": inputs.prepared.ill_typed_total(), "nodes": inputs.mg.num_nodes,
                       "edges": int(inputs.mg.edge_index.shape[1])})
     use_training_threads(cfg, inputs)  # cfg.threads: the count used
+    if cfg.model in KGE_MODELS:  # an entity table: its embeddings first, then a classifier on them
+        from rdf2mm.tasks.kge_classification import train_kge_classification  # noqa: PLC0415
+
+        return train_kge_classification(cfg, kg, inputs, labels, fingerprint, device, workers, note, resume, started)
     settings = NCSettings.from_config(cfg)
     batching, estimate = plan_batching(cfg, inputs, settings, labels.num_classes, workers, device, note)
     if device.type == "cpu":
@@ -256,14 +261,3 @@ def release_all_but_best(results: list[NCResult]) -> None:
         for r in results:
             if r is not best:
                 r.release()
-
-
-def summarise(results: list[NCResult], cfg: TrainConfig) -> dict[str, Any]:
-    metrics: dict[str, Any] = {"task": cfg.task, "seeds": len(results)}
-    keys = [k for k in results[0].metrics if k.endswith(("accuracy", "macro_f1", "_loss"))]
-    for k in keys:
-        mean, std = mean_std([r.metrics.get(k, float("nan")) for r in results])
-        metrics[k] = mean
-        metrics[f"{k}_std"] = std
-    metrics["seconds_per_epoch"] = float(np.mean([r.metrics["seconds_per_epoch"] for r in results]))
-    return metrics

@@ -96,6 +96,12 @@ def sentence(stage: str, data: dict[str, Any]) -> str | None:
         seeds = f" of the first {over} seed{'s' if over != 1 else ''}" if over else ""
         return (f"aggregation: {data['aggregation']}, chosen on mean validation figures{seeds} "
                 f"({format_selection(data['selection'])})")
+    if stage == "stage":  # a two-stage run (an entity-table model classifying nodes)
+        if data.get("stage") == "embedding":
+            sizes = data.get("triples") or {}
+            return (f"seed {data['seed']}, stage 1: entity embeddings by link prediction on {_n(sizes.get('train'))} "
+                    f"triples without the label predicate ({_n(sizes.get('valid'))} held out for early stopping)")
+        return f"seed {data['seed']}, stage 2: classifier on the frozen embeddings (stage 1 valid MRR {_fig(data.get('valid_mrr'))})"
     if stage == "seed_done":
         test = data.get("test_accuracy", data.get("test_mrr"))
         name = "accuracy" if "test_accuracy" in data else "filtered MRR"

@@ -69,6 +69,7 @@ def train_command(
     experts: Optional[int] = option("experts"),
     club_weight: Optional[float] = option("club_weight"),
     view_dropout: Optional[float] = option("view_dropout"),
+    classifier_hidden: Optional[int] = option("classifier_hidden"),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run RUN_DIR from its last checkpoint (same settings, same result)."),
     force: bool = typer.Option(False, "--force", help="Let --out replace a folder or file rdf2mm did not write (its contents are deleted). Without it, only an empty folder or an rdf2mm run directory is replaced."),
     deterministic: Optional[bool] = option("deterministic"),
@@ -98,6 +99,8 @@ def train_command(
       rdf2mm train graph.nt --task link-prediction --model rotate   # a plain KGE baseline
 
       rdf2mm train graph.nt --task link-prediction --model literale --decoder complex   # LiteralE
+
+      rdf2mm train graph.nt --target ex:label --model distmult   # embeddings, then a classifier on them
 
       torchrun --nproc-per-node 2 -m rdf2mm train graph.nt --target ex:label   # data parallel
 
@@ -134,6 +137,7 @@ def train_command(
             "encoder_refresh": encoder_refresh, "shuffle_literals": shuffle_literals,
             "ensemble": ensemble, "experts": experts, "club_weight": club_weight,
             "view_dropout": view_dropout,
+            "classifier_hidden": classifier_hidden,
         }
         settings.update({k: v for k, v in flags.items() if v is not None})
         if graph:

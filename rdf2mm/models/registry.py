@@ -127,16 +127,18 @@ MODELS.register("momok", "rdf2mm.models.momok:MoMoK",
                 "MoMoK: relation-guided experts per modality (--experts), a joint modality, TuckER scores, CLUB")
 
 #: the models that are an entity table scored by the decoder of the same name: no
-#: literals, no graph encoder, link prediction only
+#: literals, no graph encoder
 PLAIN_KGE_MODELS = ("transe", "distmult", "complex", "rotate", "tucker")
 
 #: the models that read entity-level literal features (rdf2mm.encoding.entity_features):
 #: an entity table fused with them (or one per modality), scored by KGE decoders; built by
-#: their ``from_features`` classmethod, link prediction only
+#: their ``from_features`` classmethod
 LITERAL_KGE_MODELS = ("literale", "vlkge", "ikrl", "mose", "momok")
 
 #: every model that is an entity table (plain or fused with literal features) rather
-#: than a graph encoder: full-batch training, no message passing
+#: than a graph encoder: full-batch training, no message passing; node classification in
+#: two stages (link prediction for the embeddings, then a classifier on them:
+#: rdf2mm.tasks.kge_classification)
 KGE_MODELS = PLAIN_KGE_MODELS + LITERAL_KGE_MODELS
 
 #: triple scorers on top of the entity embeddings (link prediction)

@@ -64,7 +64,9 @@ def check_weights_fit_config(cfg: TrainConfig, state: dict[str, torch.Tensor], w
     built only as large as the weights file, never around a tampered size (a 400 GB
     allocation for an ``embed_dim`` of 10^9)."""
     problems = []
-    # MR-GCN's input embeddings, or a plain KGE model's entity table (``entity.weight``)
+    # MR-GCN's input embeddings, or a plain KGE model's entity table (``entity.weight``; under
+    # ``embedder.`` in a two-stage node classifier)
+    state = {k.removeprefix("embedder."): v for k, v in state.items()}
     entity = next((v for k, v in state.items() if k.endswith("features.entity.weight") or k == "entity.weight"), None)
     if entity is not None and (entity.dim() != 2 or entity.shape[1] != cfg.embed_dim):
         problems.append(f"embed_dim is {cfg.embed_dim} but the entity embeddings are {tuple(entity.shape)}")

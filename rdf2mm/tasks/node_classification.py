@@ -92,15 +92,19 @@ class NodeClassifierTraining(TrainingLoop[NCResult]):
         self.sampler = NeighbourSampler(mg.edge_index, mg.edge_type, mg.num_nodes, list(self.batching.fanout),
                                         self.settings.aggregation) if self.mini and self.batching else None
         self.adj = None if self.mini else inputs.adjacency(device)
-
-        def tensors(split: LabelSplit) -> tuple[torch.Tensor, torch.Tensor]:
-            return torch.as_tensor(split.nodes, device=device), torch.as_tensor(split.classes, device=device)
-
-        self.tr_nodes, self.tr_y = tensors(labels.train)
-        self.va_nodes, self.va_y = tensors(labels.valid)
-        # Where each training node sits in the label arrays: batches are positions into them.
-        self.train_pos = np.arange(len(labels.train), dtype=np.int64)
+        self.label_tensors()
         return model
+
+    def label_tensors(self) -> None:
+        """The training and validation nodes and classes on the device, and the positions
+        batches index them by."""
+        def tensors(split: LabelSplit) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.as_tensor(split.nodes, device=self.device), torch.as_tensor(split.classes, device=self.device)
+
+        self.tr_nodes, self.tr_y = tensors(self.labels.train)
+        self.va_nodes, self.va_y = tensors(self.labels.valid)
+        # Where each training node sits in the label arrays: batches are positions into them.
+        self.train_pos = np.arange(len(self.labels.train), dtype=np.int64)
 
     def all_outputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits of every node (and, mini-batch, the embeddings), in eval mode."""

@@ -5,7 +5,7 @@ ranks the entities completing a triple with a link-prediction run. Both rebuild 
 run's model around its saved weights (safetensors: loading runs no code), reading the
 run directory through :mod:`rdf2mm.runs`.
 
-``predict_nodes`` works on the run's own graph or on an updated one. On an updated
+``predict_nodes`` works on the run's own graph or (MR-GCN) on an updated one. On an updated
 graph, entity embeddings are carried over by IRI (entities new to the graph start from
 the mean embedding, so they are classified from their literals and neighbours),
 datatype vectors by datatype IRI, and the text vocabulary of the run is reused so
@@ -29,7 +29,9 @@ from rdf2mm.runs import layout as L
 from rdf2mm.runs.link_prediction import graph_digest, plain_iri
 from rdf2mm.runs.read import RunFiles, load_run_config, trained_in_minibatches
 from rdf2mm.runs.weights import check_weights_fit_config, load_model_state
+from rdf2mm.models.registry import KGE_MODELS
 from rdf2mm.tasks.inputs import prepare_inputs, resolve_device
+from rdf2mm.tasks.kge_classification import check_same_entities, rebuild_two_stage
 from rdf2mm.tasks.label_graph import has_types, remove_targets, unlabelled_candidates
 from rdf2mm.models.link_predictor import LinkPredictor
 from rdf2mm.tasks.link_prediction import LPData, load_lp_data
@@ -62,11 +64,19 @@ def predict_nodes(
                             text_vocab=meta.get("parsed_meta", {}).get("textual", {}).get("vocab"),
                             shuffle_seed=cfg.seed if cfg.shuffle_literals else None,
                             image_encoder=cfg.image_encoder)
-    model = build_classifier(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
-    _load_weights(model, state, kg, run_dir, meta)
+    entity_table = cfg.model in KGE_MODELS
+    if entity_table:  # two stages: the entity table and the classifier on its embeddings
+        check_same_entities(kg, run_dir, cfg.model)
+        model: torch.nn.Module = rebuild_two_stage(inputs, len(meta["class_names"]), cfg, state, run_dir)
+    else:
+        model = build_classifier(inputs, len(meta["class_names"]), NCSettings.from_config(cfg))
+        _load_weights(model, state, kg, run_dir, meta)
     dev = resolve_device(device)
     model.to(dev).eval()
-    if trained_in_minibatches(run_dir):
+    if entity_table:
+        with torch.no_grad():
+            logits = model().float()
+    elif trained_in_minibatches(run_dir):
         # A graph that needed mini-batches to train would not fit a full forward pass either.
         logits, _ = whole_graph_outputs(model, inputs.mg, dev)
     else:

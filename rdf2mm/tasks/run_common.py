@@ -93,3 +93,16 @@ def workers_checkpoint(cfg: TrainConfig, workers: Workers, resume: bool, num_tra
     if num_train < workers.world:
         raise UsageError(f"{num_train} {what} cannot be shared by {workers.world} workers")
     return None
+
+
+def summarise(results: list[Any], cfg: TrainConfig) -> dict[str, Any]:
+    """A node-classification run's figures over its seeds: mean and std of each accuracy,
+    macro-F1 and loss, and the mean time per epoch."""
+    metrics: dict[str, Any] = {"task": cfg.task, "seeds": len(results)}
+    keys = [k for k in results[0].metrics if k.endswith(("accuracy", "macro_f1", "_loss"))]
+    for k in keys:
+        mean, std = mean_std([r.metrics.get(k, float("nan")) for r in results])
+        metrics[k] = mean
+        metrics[f"{k}_std"] = std
+    metrics["seconds_per_epoch"] = float(np.mean([r.metrics["seconds_per_epoch"] for r in results]))
+    return metrics

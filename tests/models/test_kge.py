@@ -84,8 +84,10 @@ def test_config_takes_the_model_and_refuses_what_it_cannot_do():
     assert TrainConfig(graph=["g.nt"]).resolve().model == "mrgcn"
     with pytest.raises(UsageError, match="^--model must be mrgcn, transe, .*, not 'nope'$"):
         TrainConfig(graph=["g.nt"], task="link-prediction", model="nope").resolve().validate()
-    with pytest.raises(UsageError, match="link prediction only"):
-        TrainConfig(graph=["g.nt"], model="transe").resolve().validate()
+    # node classification: two stages, the first trained with link prediction's defaults
+    nc = TrainConfig(graph=["g.nt"], model="transe").resolve()
+    nc.validate()
+    assert (nc.task, nc.embed_dim, nc.patience, nc.weight_decay, nc.aggregation) == ("node-classification", 64, 10, 0.0, "mean")
     with pytest.raises(UsageError, match="--batching mini"):
         TrainConfig(graph=["g.nt"], task="link-prediction", model="transe", batching="mini").resolve().validate()
 

@@ -261,7 +261,7 @@ def test_the_cli_refuses_what_a_literal_model_cannot_do(planted, tmp_path):
     base = ["train", str(files["train"]), "--device", "cpu", "--epochs", "1", "--no-cache", "--out", str(tmp_path / "r")]
     runner = CliRunner()
     for extra, message in [
-        (["--target", f"{EX}level", "--model", "literale"], "link prediction only"),
+        (["--target", f"{EX}level", "--model", "literale", "--modalities", "none"], "reads the entities' literals"),
         (["--task", "link-prediction", "--model", "vlkge", "--modalities", "none"], "reads the entities' literals"),
         (["--task", "link-prediction", "--model", "literale", "--batching", "mini"], "full batches"),
         (["--task", "link-prediction", "--model", "literale", "--literal-dim", "0"], "--literal-dim must be at least 1"),

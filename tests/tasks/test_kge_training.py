@@ -158,13 +158,15 @@ def test_a_plain_model_resumes_to_the_same_result(graph_file, tmp_path):
     assert (tmp_path / "straight" / "curve.csv").read_text() == (out / "curve.csv").read_text()
 
 
-def test_bad_model_and_node_classification_exit_2(graph_file, tmp_path):
+def test_bad_model_and_bad_classifier_exit_2(graph_file, tmp_path):
     runner = CliRunner()
     base = ["train", str(graph_file), "--device", "cpu", "--epochs", "1", "--no-cache", "--out", str(tmp_path / "r")]
     r = runner.invoke(app, [*base, "--task", "link-prediction", "--model", "nope"])
     assert r.exit_code == 2 and "--model must be mrgcn, transe" in r.output, r.output
-    r = runner.invoke(app, [*base, "--target", f"{EX}memberOf", "--model", "distmult"])
-    assert r.exit_code == 2 and "link prediction only" in r.output, r.output
+    r = runner.invoke(app, [*base, "--target", f"{EX}memberOf", "--model", "distmult", "--classifier-hidden", "-1"])
+    assert r.exit_code == 2 and "--classifier-hidden must be non-negative" in r.output, r.output
+    r = runner.invoke(app, [*base, "--target", f"{EX}memberOf", "--model", "complex", "--embed-dim", "9"])
+    assert r.exit_code == 2 and "--embed-dim must be even" in r.output, r.output
     assert not (tmp_path / "r").exists()
     r = runner.invoke(app, ["train", "--help"])
     assert "--model" in r.output
