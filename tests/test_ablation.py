@@ -8,7 +8,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from rdf2mm.ablation import _check_grid, betainc, cell_config, default_grid, t_cdf, welch_t_test
+from rdf2mm.ablation import betainc, cell_config, check_grid, default_grid, t_cdf, welch_t_test
 from rdf2mm.cli import app
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
@@ -55,13 +55,13 @@ def test_welch_t_test():
 
 
 def test_grid_checks():
-    assert _check_grid(["numeric", "all"], ["split"]) == ["none", "numeric", "all"]
-    assert _check_grid(["numeric", "shuffled"], ["split"]) == ["none", "numeric", "shuffled"]
-    assert _check_grid(["shuffle-literals", "all"], ["split"]) == ["none", "shuffled", "all"]
+    assert check_grid(["numeric", "all"], ["split"]) == ["none", "numeric", "all"]
+    assert check_grid(["numeric", "shuffled"], ["split"]) == ["none", "numeric", "shuffled"]
+    assert check_grid(["shuffle-literals", "all"], ["split"]) == ["none", "shuffled", "all"]
     with pytest.raises(UsageError):
-        _check_grid(["colour"], ["split"])
+        check_grid(["colour"], ["split"])
     with pytest.raises(UsageError):
-        _check_grid(["none"], ["both"])
+        check_grid(["none"], ["both"])
 
 
 # ----------------------------------------------------------------- end to end on a tiny graph
