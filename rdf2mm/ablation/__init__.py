@@ -15,7 +15,7 @@ from rdf2mm.ablation.grid import (
     ALL, LITERAL_MODES, METRICS, SHUFFLED, STRUCTURE, check_grid, default_grid, grid_of, present_modalities, row_label,
 )
 from rdf2mm.ablation.plan import (
-    ENTITY, NO_LITERALS, PlannedCell, cell_config, literals_label, model_rows, parse_models, plan_cells,
+    ENTITY, NO_LITERALS, PlannedCell, cell_config, config_label, literals_label, model_rows, parse_models, plan_cells,
 )
 from rdf2mm.ablation.result import AblationCell, AblationResult
 from rdf2mm.ablation.run import ABLATION_FILE, run_ablation
@@ -23,7 +23,7 @@ from rdf2mm.ablation.welch import betainc, t_cdf, welch_t_test
 
 __all__ = [
     "ABLATION_FILE", "ALL", "ENTITY", "LITERAL_MODES", "METRICS", "NO_LITERALS", "SHUFFLED", "STRUCTURE",
-    "AblationCell", "AblationResult", "PlannedCell", "betainc", "cell_config", "check_grid", "default_grid",
+    "AblationCell", "AblationResult", "PlannedCell", "betainc", "cell_config", "check_grid", "config_label", "default_grid",
     "grid_of", "literals_label", "model_rows", "parse_models", "plan_cells", "present_modalities", "row_label", "run_ablation",
     "t_cdf", "welch_t_test",
 ]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from rdf2mm.ablation.grid import ALL, SHUFFLED, STRUCTURE
+from rdf2mm.ablation.grid import ALL, SHUFFLED, STRUCTURE, row_label
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
 from rdf2mm.models.registry import (
@@ -38,6 +38,12 @@ NO_LITERALS = "none"
 def literals_label(literals: str) -> str:
     """How a heading or a progress line says a cell's literals column."""
     return {NO_LITERALS: "no literals", ENTITY: "entity literal features"}.get(literals, f"{literals} literals")
+
+
+def config_label(row: str, model: str | None, trained: str | None) -> str:
+    """How a table names a cell's row: a literal KGE model's structure row says which plain
+    model was trained for it ("structure only (distmult)")."""
+    return row_label(row) + (f" ({trained})" if trained and trained != model else "")
 
 
 @dataclass
@@ -151,5 +157,8 @@ def plan_cells(base_cfg: TrainConfig, models: list[str], grid: list[str], litera
 def check_cells(cells: list[PlannedCell]) -> None:
     """Raise the UsageError of the first cell no run can use, before anything trains
     (a literal KGE model on node classification must not fail after an hour of mrgcn)."""
+    checked: set[str] = set()
     for cell in cells:
-        copy.deepcopy(cell.cfg).resolve().validate()
+        if cell.key not in checked:
+            checked.add(cell.key)
+            copy.deepcopy(cell.cfg).resolve().validate()

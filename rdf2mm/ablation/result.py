@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rdf2mm.ablation.grid import SHUFFLED, STRUCTURE, row_label
+from rdf2mm.ablation.grid import SHUFFLED, STRUCTURE
+from rdf2mm.ablation.plan import config_label
 
 #: what the literals column says (in ablation.json)
 LITERALS_NOTE = ("split / merged: MR-GCN's literal nodes, one per occurrence / per distinct literal; "
@@ -37,10 +38,7 @@ class AblationCell:
 
     @property
     def label(self) -> str:
-        name = row_label(self.name)
-        if self.trained_model != self.model:
-            name += f" ({self.trained_model})"
-        return f"{self.model}: {name} ({self.literals})"
+        return f"{self.model}: {config_label(self.name, self.model, self.trained_model)} ({self.literals})"
 
     def values(self, key: str) -> list[float]:
         return [float(s.get(key, float("nan"))) for s in self.per_seed]

@@ -26,8 +26,8 @@ def ablate_command(
     seeds: int = typer.Option(5, "--seeds", help="Seeds per grid cell (Welch's t-test needs at least 2)."),
     modalities_grid: Optional[str] = typer.Option(None, "--modalities-grid", help="Grid rows, comma list of none, all, shuffled (all modalities, literals shuffled: the control) and modality names (default: none, each modality present in the graph, all, shuffled)."),
     literals: str = typer.Option("split,merged", "--literals", help="Literal modes to run: split, merged or split,merged (mrgcn's literal nodes; the literal KGE models read entity-level features and run once, shown as 'entity')."),
-    models: Optional[str] = typer.Option(None, "--models", help="Models to compare over the same grid and seeds, comma list (e.g. mrgcn,literale,ikrl,distmult; default: --model). Each runs the rows it reads; a literal KGE model's structure-only row is its plain KGE counterpart (literale, vlkge, mose: --decoder's; ikrl: transe; momok: tucker), trained once for all that share it; a plain KGE model has just that row."),
-    model: Optional[str] = option("model", help="One model to ablate (same as --models NAME; default: mrgcn). See rdf2mm train --help for each."),
+    models: Optional[str] = typer.Option(None, "--models", metavar="MODEL[,MODEL...]", help="Models to compare over the same grid and seeds, comma list (e.g. mrgcn,literale,ikrl,distmult; default: --model). Each runs the rows it reads; a literal KGE model's structure-only row is its plain KGE counterpart (literale, vlkge, mose: --decoder's; ikrl: transe; momok: tucker), trained once for all that share it; a plain KGE model has just that row."),
+    model: Optional[str] = option("model"),
     out_dir: Optional[str] = option("out", help="Folder for the cells' run directories (default: runs/ablate-<time>)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout instead of a table."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV to this file."),
@@ -161,7 +161,7 @@ def _fmt(mean: Any, std: Any) -> str:
 def _print_table(result: Any) -> None:
     from rich.table import Table
 
-    from rdf2mm.ablation import SHUFFLED, row_label
+    from rdf2mm.ablation import SHUFFLED, config_label
 
     metric_name = "test MRR (filtered)" if result.task == "link-prediction" else "test accuracy"
     second_name = "test Hits@10" if result.task == "link-prediction" else "test macro-F1"
@@ -171,13 +171,12 @@ def _print_table(result: Any) -> None:
     columns = [("model", "left"), ("config", "left"), ("literals", "left"), (metric_name, "right"),
                (second_name, "right"), ("p vs structure", "right"), *([("p vs shuffled", "right")] if controlled else [])]
     for name, justify in columns:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        # fold, not cut: "structure only (distmult)" must stay readable on 80 columns
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row, cell in zip(result.rows(), result.cells):
         ps = [row["p_value"], *([row["p_value_shuffled"]] if controlled else [])]
-        # a literal KGE model's structure row is its plain counterpart's run: say which
-        config = row_label(cell.name) + (f" ({cell.trained_model})" if cell.trained_model != cell.model else "")
         table.add_row(
-            cell.model, config, cell.literals,
+            cell.model, config_label(cell.name, cell.model, cell.trained_model), cell.literals,
             _fmt(row[result.metric], row[f"{result.metric}_std"]),
             _fmt(row[result.secondary], row[f"{result.secondary}_std"]),
             *("-" if p is None else f"{p:.3g}" for p in ps),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rdf2mm.ablation.plan import literals_label
+from rdf2mm.ablation.plan import config_label, literals_label
 from rdf2mm.charts.svg import bar_chart, confusion_chart, esc, line_chart, scatter_chart
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open
@@ -130,9 +130,7 @@ def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
                    if several else "") + "</p>"]
 
     def name(c: dict[str, Any]) -> str:
-        shown = "structure only" if c["config"] == "none" else c["config"]
-        trained = c.get("trained_model")
-        return shown + (f" ({trained})" if trained and trained != c.get("model") else "")
+        return config_label(c["config"], c.get("model"), c.get("trained_model"))
 
     for model in dict.fromkeys(c.get("model") for c in cells_all):
         of_model = [c for c in cells_all if c.get("model") == model]
