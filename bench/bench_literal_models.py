@@ -52,17 +52,10 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: the literal models and the modalities each reads
-READS: dict[str, tuple[str, ...]] = {
-    "literale": ("numeric", "textual", "visual", "spatial"),
-    "vlkge": ("numeric", "textual", "visual", "spatial"),
-    "ikrl": ("visual",),
-    "mose": ("numeric", "textual", "visual", "spatial"),
-    "momok": ("numeric", "textual", "visual", "spatial"),
-}
-#: the plain KGE model a literal model is measured against (None: the --decoder's)
-PLAIN_OF: dict[str, str | None] = {"literale": None, "vlkge": None, "mose": None, "ikrl": "transe",
-                                   "momok": "tucker"}
+from rdf2mm.models.registry import (  # noqa: E402
+    LITERAL_KGE_MODELS, PLAIN_COUNTERPARTS, PLAIN_KGE_MODELS, plain_counterpart, reads_modality,
+)
+
 PLANTS = ("numeric", "textual", "visual", "spatial", "none")
 SYNTH_LP_MODELS = ("mrgcn", "transe", "distmult", "complex", "rotate", "tucker",
                    "literale", "vlkge", "ikrl", "mose", "momok")
@@ -82,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--plants", default=",".join(PLANTS), help="planted graphs to build (and none)")
-    ap.add_argument("--models", default=",".join(READS), help="literal models of the planted grid")
+    ap.add_argument("--models", default=",".join(LITERAL_KGE_MODELS), help="literal models of the planted grid")
     ap.add_argument("--entities", type=int, default=2000, help="items per planted graph")
     ap.add_argument("--missing", type=float, default=0.2, help="share of items without each modality")
     ap.add_argument("--graph-seed", type=int, default=0, help="the generator's seed")
@@ -114,8 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if p not in PLANTS:
             ap.error(f"unknown plant {p!r}; choose among {', '.join(PLANTS)}")
     for m in args.model_list:
-        if m not in READS:
-            ap.error(f"unknown literal model {m!r}; choose among {', '.join(READS)}")
+        if m not in LITERAL_KGE_MODELS:
+            ap.error(f"unknown literal model {m!r}; choose among {', '.join(LITERAL_KGE_MODELS)}")
     args.overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")
@@ -124,11 +117,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         except json.JSONDecodeError:
             args.overrides[key] = value
     return args
-
-
-def plain_model(model: str, decoder: str) -> str:
-    """The plain KGE model a literal model is compared with."""
-    return PLAIN_OF[model] or decoder
 
 
 class Runs:
@@ -237,13 +225,14 @@ def planted_grid(args: argparse.Namespace, runs: Runs) -> list[dict[str, Any]]:
                  "seeds": args.seeds}
         print(f"{plant} graph: {folder}", file=sys.stderr)
         for model in args.model_list:
-            if plant != "none" and plant not in READS[model]:
+            if plant != "none" and not reads_modality(model, plant):
                 continue
             modalities = "all" if plant == "none" else plant
             lit = {**common(args, model), **files, "modalities": modalities}
-            if model in ("literale", "vlkge", "mose"):
+            if PLAIN_COUNTERPARTS[model] is None:  # literale, vlkge, mose score with --decoder
                 lit["decoder"] = args.decoder
-            plain_name = plain_model(model, args.decoder)
+            plain_name = plain_counterpart(model, args.decoder)
+            assert plain_name is not None  # every literal model has one
             real = runs.run(lit, f"{plant}: {model}")
             shuffled = runs.run({**lit, "shuffle_literals": True}, f"{plant}: {model} shuffled") \
                 if plant != "none" or args.none_shuffled else None
@@ -281,7 +270,7 @@ def synth_lp_table(args: argparse.Namespace, runs: Runs) -> list[dict[str, Any]]
     print(f"synth-lp: {d}", file=sys.stderr)
     for model in [m.strip() for m in args.synth_lp_models.split(",") if m.strip()]:
         cfg = {**common(args, model), **files}
-        if model in ("transe", "distmult", "complex", "rotate", "tucker"):
+        if model in PLAIN_KGE_MODELS:
             cfg["modalities"] = "none"
         rows.append({"model": model, "run": runs.run(cfg, f"synth-lp: {model}")})
     return rows

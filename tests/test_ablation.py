@@ -4,11 +4,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from rdf2mm.ablation import _check_grid, betainc, cell_config, default_grid, t_cdf, welch_t_test
+from rdf2mm.ablation import betainc, cell_config, check_grid, default_grid, t_cdf, welch_t_test
 from rdf2mm.cli import app
 from rdf2mm.config import TrainConfig
 from rdf2mm.errors import UsageError
@@ -55,13 +56,13 @@ def test_welch_t_test():
 
 
 def test_grid_checks():
-    assert _check_grid(["numeric", "all"], ["split"]) == ["none", "numeric", "all"]
-    assert _check_grid(["numeric", "shuffled"], ["split"]) == ["none", "numeric", "shuffled"]
-    assert _check_grid(["shuffle-literals", "all"], ["split"]) == ["none", "shuffled", "all"]
+    assert check_grid(["numeric", "all"], ["split"]) == ["none", "numeric", "all"]
+    assert check_grid(["numeric", "shuffled"], ["split"]) == ["none", "numeric", "shuffled"]
+    assert check_grid(["shuffle-literals", "all"], ["split"]) == ["none", "shuffled", "all"]
     with pytest.raises(UsageError):
-        _check_grid(["colour"], ["split"])
+        check_grid(["colour"], ["split"])
     with pytest.raises(UsageError):
-        _check_grid(["none"], ["both"])
+        check_grid(["none"], ["both"])
 
 
 # ----------------------------------------------------------------- end to end on a tiny graph
@@ -153,3 +154,64 @@ def test_ablate_shuffled_row_is_the_control(numeric_literals, tmp_path):
     assert float(rows[1]["p_value_shuffled"]) == pytest.approx(cells["numeric"]["p_value_shuffled"])
     page = build_report(out)
     assert "p vs shuffled literals" in page and "shuffled" in page
+
+
+# ----------------------------------------------------------------- several models: the plan
+
+
+def test_plan_of_several_models_shares_equal_runs():
+    from rdf2mm.ablation import model_rows, plan_cells
+
+    base = TrainConfig(graph=["g.nt"], task="link-prediction", out="runs/m")
+    grid = ["none", "numeric", "visual", "all", "shuffled"]
+    present = lambda: ["numeric", "visual"]  # noqa: E731
+    cells, notes = plan_cells(base, ["mrgcn", "literale", "ikrl", "distmult", "vlkge"], grid, ["split", "merged"],
+                              3, present)
+    rows = {}
+    for c in cells:
+        rows.setdefault(c.model, []).append((c.row, c.literals, c.trained, Path(c.cfg.out).name))
+    assert rows["mrgcn"] == [(r, m, "mrgcn", f"mrgcn-{m}-{r}") for m in ("split", "merged") for r in grid]
+    assert rows["literale"] == [("none", "none", "distmult", "distmult-none"),
+                                *[(r, "entity", "literale", f"literale-{r}") for r in grid[1:]]]
+    # ikrl reads images only: no numeric row, no "all" (one modality), its structure is transe
+    assert rows["ikrl"] == [("none", "none", "transe", "transe-none"), ("visual", "entity", "ikrl", "ikrl-visual"),
+                            ("shuffled", "entity", "ikrl", "ikrl-shuffled")]
+    assert rows["distmult"] == [("none", "none", "distmult", "distmult-none")]
+    assert model_rows("ikrl", grid, lambda: ["numeric"]) == ["none", "visual"]
+    # literale's, vlkge's and distmult's structure rows are one training
+    keys = {c.key for c in cells if c.trained == "distmult"}
+    assert len(keys) == 1
+    assert all(c.cfg.seeds == 3 for c in cells)
+    shuffled = next(c for c in cells if c.model == "literale" and c.row == "shuffled")
+    assert (shuffled.cfg.modalities, shuffled.cfg.shuffle_literals) == ("all", True)
+    assert any("ikrl reads only visual" in n for n in notes)
+    assert any("run once" in n and "literale" in n for n in notes)
+
+
+def test_a_single_mrgcn_keeps_the_mode_row_folders():
+    from rdf2mm.ablation import plan_cells
+
+    cells, _ = plan_cells(TrainConfig(graph=["g.nt"], out="runs/a"), ["mrgcn"], ["none", "numeric"], ["split"], 2,
+                          lambda: [])
+    assert [Path(c.cfg.out).name for c in cells] == ["split-none", "split-numeric"]
+
+
+def test_parse_models():
+    from rdf2mm.ablation import parse_models
+
+    assert parse_models(None, "mrgcn") == ["mrgcn"]
+    assert parse_models("LiteralE, distmult,literale", "mrgcn") == ["literale", "distmult"]
+    with pytest.raises(UsageError, match="unknown model 'gcn'"):
+        parse_models("mrgcn,gcn", "mrgcn")
+
+
+def test_plain_counterparts_and_modalities_read():
+    from rdf2mm.models.ikrl import IMAGE_MODALITY
+    from rdf2mm.models.registry import LITERAL_KGE_MODELS, PLAIN_KGE_MODELS, plain_counterpart, reads_modality
+
+    assert [plain_counterpart(m, "complex") for m in LITERAL_KGE_MODELS] == [
+        "complex", "complex", "transe", "complex", "tucker"]
+    assert plain_counterpart("rotate", "distmult") == "rotate" and plain_counterpart("mrgcn", "distmult") is None
+    assert reads_modality("ikrl", IMAGE_MODALITY) and not reads_modality("ikrl", "numeric")
+    assert reads_modality("mose", "spatial") and reads_modality("mrgcn", "textual")
+    assert not any(reads_modality(m, "numeric") for m in PLAIN_KGE_MODELS)

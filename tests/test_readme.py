@@ -131,6 +131,19 @@ def test_readme_ablation_shows_what_the_literals_add(walkthrough):
     assert control["test_accuracy"] <= structure["test_accuracy"] + 0.05
 
 
+def test_readme_ablation_of_several_models_shares_the_plain_run(walkthrough):
+    import json
+
+    root, _ = walkthrough
+    summary = json.loads(_readme_output(root, "runs/ablate-models/ablation.json").read_text())
+    cells = {(c["model"], c["config"]): c for c in summary["cells"]}
+    assert summary["models"] == ["literale", "vlkge", "distmult"]
+    # one DistMult run is every model's structure only
+    assert {c["dir"] for c in summary["cells"] if c["config"] == "none"} == {"distmult-none"}
+    for model in ("literale", "vlkge"):  # the planted number is what predicts the tails
+        assert cells[(model, "numeric")]["test_mrr"] > cells[(model, "none")]["test_mrr"] + 0.05
+
+
 def test_readme_link_prediction_learns_and_predicts_the_right_kind(walkthrough):
     import json
 

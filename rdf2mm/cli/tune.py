@@ -31,6 +31,8 @@ def tune_command(
     prune: bool = typer.Option(True, "--prune/--no-prune", help="Stop trials whose validation curve falls below the median of earlier trials at the same epoch."),
     epochs: Optional[int] = option("epochs"),
     format: Optional[str] = option("format"),
+    model: Optional[str] = option("model"),
+    decoder: Optional[str] = option("decoder"),
     modalities: Optional[str] = option("modalities"),
     text_encoder: Optional[str] = option("text_encoder"),
     image_encoder: Optional[str] = option("image_encoder"),
@@ -46,7 +48,7 @@ def tune_command(
 ) -> None:
     """Search hyperparameters on validation with Optuna (TPE, median pruning), then retrain the best over --seeds and test once.
 
-    The first trial is the default configuration, so the best trial is at least as good on validation. Every trial is a run directory under OUT/trials; the study lives in OUT/study.db (--resume continues it); OUT/config.toml reproduces the final run with rdf2mm train --config. Needs the optional extra: pip install 'rdf2mm\\[tune]'.
+    The first trial is the default configuration, so the best trial is at least as good on validation. --model chooses the model tuned (default: mrgcn); the default space searches only the settings it reads: an entity-table model (the plain and literal KGE models) has no --hidden, --layers, --dropout or --aggregation, a plain one no --decoder; literale adds --literal-dim, mose --ensemble, momok --experts. A --space file naming a setting the model does not read is refused. Every trial is a run directory under OUT/trials; the study lives in OUT/study.db (--resume continues it); OUT/config.toml reproduces the final run with rdf2mm train --config. Needs the optional extra: pip install 'rdf2mm\\[tune]'.
 
     Examples:
 
@@ -55,6 +57,8 @@ def tune_command(
       rdf2mm tune data/graph.nt.gz --train train.nt --valid valid.nt --test test.nt --trials 20 --out runs/tune-1 --resume
 
       rdf2mm tune graph.nt --target http://ex.org/label --space space.toml --timeout 3600 --json
+
+      rdf2mm tune lp/train.nt --task link-prediction --train lp/train.nt --valid lp/valid.nt --test lp/test.nt --model literale --trials 20
 
       rdf2mm train --config runs/tune-1/config.toml
     """
@@ -69,7 +73,7 @@ def tune_command(
         tracking = make_tracking(tracker, tracking_uri, experiment, folder=folder)
         settings: dict[str, Any] = load_config_file(config) if config else {}
         flags = {"task": task, "target": target, "train": train, "valid": valid, "test": test, "format": format,
-                 "modalities": modalities, "text_encoder": text_encoder, "image_encoder": image_encoder,
+                 "model": model, "decoder": decoder, "modalities": modalities, "text_encoder": text_encoder, "image_encoder": image_encoder,
                  "epochs": epochs, "device": device, "threads": threads, "seed": seed,
                  "shuffle_literals": shuffle_literals}
         settings.update({k: v for k, v in flags.items() if v is not None})
@@ -98,7 +102,7 @@ def tune_command(
         elif resume:
             search_space = parse_space(saved_settings(str(out_dir))["space"], base, source="the saved space")
         else:
-            search_space = default_space(base.task)
+            search_space = default_space(base.task, base.model)
         try:
             result = run_search(base, search_space, folder, trials, timeout=timeout, resume=resume, seeds=seeds,
                                 trial_seeds=trial_seeds, prune=prune, progress=_note,

@@ -96,7 +96,8 @@ def is_ablation_csv(path: Path) -> bool:
             first = fh.readline()
     except OSError:
         return False
-    return first.startswith("config,literals,")
+    # tables from before the model column start with config
+    return first.startswith(("model,config,literals,", "config,literals,"))
 
 
 def check_folder_target(path: str | Path, ours: Callable[[Path], bool], what: str, force: bool = False) -> bool:

@@ -141,6 +141,33 @@ LITERAL_KGE_MODELS = ("literale", "vlkge", "ikrl", "mose", "momok")
 #: rdf2mm.tasks.kge_classification)
 KGE_MODELS = PLAIN_KGE_MODELS + LITERAL_KGE_MODELS
 
+#: the plain KGE model each literal KGE model is measured against: its scorer on an entity
+#: table alone (None: the model's ``--decoder``); IKRL scores TransE energies, MoMoK TuckER
+PLAIN_COUNTERPARTS: dict[str, str | None] = {"literale": None, "vlkge": None, "mose": None,
+                                             "ikrl": "transe", "momok": "tucker"}
+
+#: the literal modalities of the models that read only some (IKRL attends over an entity's
+#: images: ``rdf2mm.models.ikrl.IMAGE_MODALITY``); every other literal model and mrgcn read all
+MODALITIES_READ: dict[str, tuple[str, ...]] = {"ikrl": ("visual",)}
+
+
+def plain_counterpart(model: str, decoder: str) -> str | None:
+    """The plain KGE model that is ``model`` without its literals (a literal KGE model's
+    scorer, ``decoder`` where it takes one; a plain KGE model itself); None for mrgcn, whose
+    structure-only form is itself with ``--modalities none``."""
+    if model in PLAIN_KGE_MODELS:
+        return model
+    if model in LITERAL_KGE_MODELS:
+        return PLAIN_COUNTERPARTS[model] or decoder
+    return None
+
+
+def reads_modality(model: str, modality: str) -> bool:
+    """Whether ``model`` reads literals of ``modality`` (a plain KGE model reads none)."""
+    if model in PLAIN_KGE_MODELS:
+        return False
+    return modality in MODALITIES_READ.get(model, (modality,))
+
 #: triple scorers on top of the entity embeddings (link prediction)
 DECODERS = Registry("decoder", "--decoder")
 DECODERS.register("distmult", "rdf2mm.models.decoders:DistMult", "the MR-GCN paper's; symmetric in head and tail")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rdf2mm.ablation.plan import config_label, literals_label
 from rdf2mm.charts.svg import bar_chart, confusion_chart, esc, line_chart, scatter_chart
 from rdf2mm.errors import InputError
 from rdf2mm.io.atomic import atomic_open
@@ -114,50 +115,69 @@ def _kept_seed_figures(metrics: dict[str, Any], config: dict[str, Any]) -> tuple
 
 
 def build_ablation_report(folder: Path, summary: dict[str, Any]) -> str:
-    """The page for an ``rdf2mm ablate`` output folder: one bar per grid cell (mean, ± std), and the table."""
+    """The page for an ``rdf2mm ablate`` output folder: per model (and literal mode) one bar
+    per grid cell (mean, ± std), and the table. Summaries from before ``--models`` (no
+    ``model`` in the cells) are one model's, and drawn as before."""
     metric = summary["metric"]
     seeds = summary.get("seeds")
+    cells_all = summary["cells"]
+    several = any("model" in c for c in cells_all)  # written since --models: a model per cell
     sections = [f'<p class="note">Bars: mean {_esc(metric)} over {_esc(seeds)} seeds per configuration; '
-                "whiskers: ± one standard deviation. p: Welch's t-test against structure only (and against "
-                "the shuffled-literal control, where the grid has one) with the same literal mode.</p>"]
-    name = lambda c: "structure only" if c == "none" else c  # noqa: E731
-    for mode in sorted({c["literals"] for c in summary["cells"]}):
-        cells = [c for c in summary["cells"] if c["literals"] == mode]
-        values = {name(c["config"]): float(c[metric] or 0.0) for c in cells}
-        errors = {name(c["config"]): float(c[f"{metric}_std"]) for c in cells
-                  if isinstance(c.get(f"{metric}_std"), float)}
-        sections.append(f"<h2>{_esc(metric)} per configuration ({_esc(mode)} literals)</h2>"
-                        + bar_chart(f"ablation-{mode}", values, metric, errors=errors, wide=True))
+                "whiskers: ± one standard deviation. p: Welch's t-test against the model's structure only (and "
+                "against its shuffled-literal control, where the grid has one) with the same literal mode."
+                + (" A literal KGE model's structure only is its plain KGE counterpart (named in brackets); "
+                   "it reads entity-level literal features, whatever the literal mode (literals: entity)."
+                   if several else "") + "</p>"]
+
+    def name(c: dict[str, Any]) -> str:
+        return config_label(c["config"], c.get("model"), c.get("trained_model"))
+
+    for model in dict.fromkeys(c.get("model") for c in cells_all):
+        of_model = [c for c in cells_all if c.get("model") == model]
+        # a plain KGE row (literals none) is the structure only of every mode of its model
+        modes = list(dict.fromkeys(c["literals"] for c in of_model if c["literals"] != "none")) or ["none"]
+        for mode in (sorted(modes) if not several else modes):
+            cells = [c for c in of_model if c["literals"] in (mode, "none")]
+            values = {name(c): float(c[metric] or 0.0) for c in cells}
+            errors = {name(c): float(c[f"{metric}_std"]) for c in cells if isinstance(c.get(f"{metric}_std"), float)}
+            chart_id, title = (f"ablation-{mode}", f"({literals_label(mode)})") if not several else \
+                (f"ablation-{model}-{mode}", f"{model} ({literals_label(mode)})")
+            sections.append(f"<h2>{_esc(metric)} per configuration, {_esc(title)}</h2>"
+                            + bar_chart(chart_id, values, metric, errors=errors, wide=True))
     secondary = summary.get("secondary")
     # summaries written before the control existed have no shuffled row: no column for it
-    controlled = any(c["config"] == "shuffled" for c in summary["cells"])
+    controlled = any(c["config"] == "shuffled" for c in cells_all)
 
     def shown_p(p: Any) -> str:
         return "—" if not isinstance(p, float) else f"p = {p:.4f}" + (" (significant at 0.05)" if p < 0.05 else "")
 
     rows = []
-    for c in summary["cells"]:
-        row = [name(c["config"]), c["literals"], _pm(c.get(metric), c.get(f"{metric}_std"))]
+    for c in cells_all:
+        row = [*([c.get("model", "")] if several else []), name(c), c["literals"],
+               _pm(c.get(metric), c.get(f"{metric}_std"))]
         if secondary:
             row.append(_pm(c.get(secondary), c.get(f"{secondary}_std")))
         row.append(shown_p(c.get("p_value")))
         if controlled:
             row.append(shown_p(c.get("p_value_shuffled")))
         rows.append(tuple(row))
-    header = ("configuration", "literals", f"{metric} (mean ± std)",
+    header = (*(("model",) if several else ()), "configuration", "literals", f"{metric} (mean ± std)",
               *((f"{secondary} (mean ± std)",) if secondary else ()), "p vs structure only",
               *(("p vs shuffled literals",) if controlled else ()))
     sections.append("<h2>Results</h2>" + table("ablation", rows, header))
     # the cell with every modality encoded parsed every literal: its ill-typed counts are the graph's
-    cells = sorted(summary["cells"], key=lambda c: c["config"] != "all")
-    first = next((folder / f"{c['literals']}-{c['config']}" for c in cells), None)
-    if first is not None and (first / L.LITERALS).is_file():
+    dirs = [folder / (c.get("dir") or f"{c['literals']}-{c['config']}")
+            for c in sorted(cells_all, key=lambda c: c["config"] != "all")]
+    first = next((d for d in dirs if (d / L.LITERALS).is_file()), None)
+    if first is not None:
         config = _json(first, L.CONFIG_JSON) or {}
         sections.append(summary_section(_json(first, L.LITERALS) or {},
                                         run_prefixes(config.get("graph"), first), config.get("modalities"))
                         + f'<p class="note">From the run of {_esc(first.name)}.</p>')
+    models = ", ".join(str(m) for m in summary.get("models") or [])
     return page(f"rdf2mm ablation {folder.name}",
-                 f"task: {summary['task']}; {seeds} seeds per configuration; test: {summary.get('test', '')}", sections)
+                f"task: {summary['task']}; {f'models: {models}; ' if several and models else ''}"
+                f"{seeds} seeds per configuration; test: {summary.get('test', '')}", sections)
 
 
 def _pm(mean: Any, std: Any) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 from rdf2mm.config import TrainConfig, read_toml
 from rdf2mm.errors import UsageError
-from rdf2mm.models.registry import DECODERS
+from rdf2mm.models.registry import DECODERS, KGE_MODELS, PLAIN_COUNTERPARTS, PLAIN_KGE_MODELS
 
 KINDS = ("float", "int", "categorical")
 
@@ -117,6 +117,43 @@ DEFAULT_SPACES: dict[str, tuple[Param, ...]] = {
 }
 
 
+#: settings only MR-GCN's graph encoder and literal nodes read: an entity-table model
+#: (``KGE_MODELS``) has neither (its literal features are frozen, whatever the encoders)
+ENCODER_SETTINGS = frozenset({
+    "hidden", "layers", "bases", "blocks", "aggregation", "dropout", "entity_dropout", "literals",
+    "encoder_refresh", "self_loops", "fanout", "text_encoder", "image_encoder",
+})
+#: settings of one literal KGE model's own
+MODEL_SETTINGS: dict[str, tuple[str, ...]] = {
+    "literal_dim": ("literale",), "ensemble": ("mose",), "experts": ("momok",), "club_weight": ("momok",),
+}
+#: settings that choose or change literals, which a plain KGE model reads none of
+LITERAL_SETTINGS = frozenset({"modalities", "shuffle_literals", "modality_map"})
+
+#: each model's own settings in its default link-prediction space, around their defaults
+MODEL_PARAMS: tuple[Param, ...] = (
+    Param("literal_dim", "int", 8, 32, step=8),
+    Param("ensemble", "categorical", choices=("mean", "fitted")),
+    Param("experts", "int", 1, 4),
+)
+
+
+def reads_setting(model: str, name: str) -> bool:
+    """Whether ``model``'s training reads train setting ``name`` (a search over one it
+    does not read would only repeat trials)."""
+    if name in MODEL_SETTINGS:
+        return model in MODEL_SETTINGS[name]
+    if model not in KGE_MODELS:
+        return True
+    if name in ENCODER_SETTINGS:
+        return False
+    if model in PLAIN_KGE_MODELS and name in LITERAL_SETTINGS:
+        return False
+    if name == "decoder":  # a plain model is its scorer; ikrl and momok have their own
+        return model not in PLAIN_KGE_MODELS and PLAIN_COUNTERPARTS[model] is None
+    return True
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """The searched settings of a study, in order."""
@@ -147,10 +184,13 @@ class SearchSpace:
         return {p.name: p.to_dict() for p in self.params}
 
 
-def default_space(task: str) -> SearchSpace:
+def default_space(task: str, model: str = "mrgcn") -> SearchSpace:
+    """The task's default space, kept to the settings ``model`` reads (with its own, e.g.
+    momok's experts, for link prediction)."""
     if task not in DEFAULT_SPACES:
         raise UsageError(f"no default search space for task {task!r}")
-    return SearchSpace(DEFAULT_SPACES[task])
+    params = DEFAULT_SPACES[task] + (MODEL_PARAMS if task == "link-prediction" else ())
+    return SearchSpace(tuple(p for p in params if reads_setting(model, p.name)))
 
 
 def load_space(path: str | Path, base: TrainConfig) -> SearchSpace:
@@ -175,6 +215,11 @@ def parse_space(data: dict[str, Any], base: TrainConfig, source: str = "space") 
             raise UsageError(f"{where}: must be a table with type = \"float\", \"int\" or \"categorical\"")
         params.append(_parse_param(name, table, where))
     space = SearchSpace(tuple(params))
+    if "model" not in space.names:  # one model: a setting it never reads cannot be searched
+        for p in space.params:
+            if not reads_setting(base.model, p.name):
+                raise UsageError(f"{source}: [{p.name}]: --model {base.model} does not read {p.name}; "
+                                 "leave it out of the space")
     _check_values(space, base, source)
     return space
 
