@@ -109,18 +109,6 @@ def test_bad_models_are_refused_before_training(argv, message, planted, tmp_path
     assert not out.exists()
 
 
-def test_a_link_prediction_model_on_node_classification_fails_before_any_cell(tmp_path):
-    from rdf2mm.synthetic import generate
-
-    ds = generate(tmp_path / "g", triples=600, signal=("numeric",), seed=0)
-    out = tmp_path / "runs"
-    r = runner.invoke(app, ["ablate", str(ds.graph_path), "--train", str(ds.labels_path("train")),
-                            "--valid", str(ds.labels_path("valid")), "--test", str(ds.labels_path("test")),
-                            "--models", "mrgcn,literale", "--seeds", "1", "--epochs", "1", "--out", str(out)])
-    assert r.exit_code == 2, r.output
-    assert "link prediction only" in r.output and not out.exists()
-
-
 def test_ablate_help_documents_models():
     r = runner.invoke(app, ["ablate", "--help"], env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "--models" in r.output and "counterpart" in r.output
