@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from rdf2mm.runs.checkpoint import TrainingCheckpoint, checkpoint_folder
@@ -32,7 +31,9 @@ from rdf2mm.tasks.model_selection import clear_winner, select_on_validation
 from rdf2mm.tasks.run_common import Progress, input_identity, plan_batching, summarise, workers_checkpoint
 from rdf2mm.tasks.label_graph import remove_targets
 from rdf2mm.tasks.labels import Labels, labels_from_files, labels_from_target
-from rdf2mm.tasks.node_classification import NCResult, NCSettings, build_model, kept_rank, train_node_classifier
+from rdf2mm.tasks.node_classification import (
+    NCResult, NCSettings, build_model, kept_rank, release_all_but_best, train_node_classifier,
+)
 from rdf2mm.training.events import as_note
 from rdf2mm.training.seeding import deterministic_mode
 from rdf2mm.training.threads import cpu_threads, use_training_threads
@@ -251,13 +252,3 @@ def train_seeds(inputs: PreparedInputs, labels: Labels, settings: NCSettings, se
         done_note(res)
         release_all_but_best(results)
     return results
-
-
-def release_all_but_best(results: list[NCResult]) -> None:
-    """Only the best seed's model is written: free the others' graph-sized tensors now,
-    so that several seeds (and candidates) never hold more than one each."""
-    if results:
-        best = max(results, key=kept_rank)
-        for r in results:
-            if r is not best:
-                r.release()

@@ -156,7 +156,7 @@ def plan_cells(base_cfg: TrainConfig, models: list[str], grid: list[str], litera
 
 def check_cells(cells: list[PlannedCell]) -> None:
     """Raise the UsageError of the first cell no run can use, before anything trains
-    (a literal KGE model on node classification must not fail after an hour of mrgcn)."""
+    (a bad setting for one model must not fail after an hour of the others)."""
     checked: set[str] = set()
     for cell in cells:
         if cell.key not in checked:

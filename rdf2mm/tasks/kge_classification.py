@@ -44,8 +44,8 @@ from rdf2mm.tasks.labels import Labels
 from rdf2mm.tasks.lp_splits import LinkSplits, auto_split
 from rdf2mm.tasks.lp_training import build_model as build_embedder
 from rdf2mm.tasks.lp_training import train_link_predictor
-from rdf2mm.tasks.node_classification import NCResult, NodeClassifierTraining, kept_rank
-from rdf2mm.tasks.run_common import Progress, input_identity, summarise, workers_checkpoint
+from rdf2mm.tasks.node_classification import NCResult, NodeClassifierTraining, kept_rank, release_all_but_best
+from rdf2mm.tasks.run_common import Progress, input_identity, mean_std, summarise, workers_checkpoint
 from rdf2mm.tasks.settings import LPSettings, NCSettings
 from rdf2mm.training.events import as_note
 
@@ -165,17 +165,13 @@ def train_kge_classification(
                            extra={"probabilities": res.probabilities, "embeddings": res.embeddings})
         results.append(res)
         note("seed_done", {"seed": seed, **res.metrics})
-        best = max(results, key=kept_rank)
-        for r in results:  # only the kept seed's model is written
-            if r is not best:
-                r.release()
+        release_all_but_best(results)
     metrics = {**summarise(results, cfg), "threads": int(cfg.threads), "workers": 1,
                "batching": "full", "batching_reason": "an entity-table model trains in full batches"}
     for key in ("embedding_valid_mrr", "embedding_seconds_per_epoch", "embedding_epochs_run", "seconds"):
         values = [float(r.metrics[key]) for r in results if key in r.metrics]
         if values:
-            metrics[key] = float(np.mean(values))
-            metrics[f"{key}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            metrics[key], metrics[f"{key}_std"] = mean_std(values)
     run_dir = None
     if cfg.out:
         run_dir = write_nc_run(Path(cfg.out), cfg, kg, inputs, labels, results, max(results, key=kept_rank),

@@ -47,6 +47,16 @@ def kept_rank(result: NCResult) -> tuple[float, int]:
     return (result.metrics.get("valid_accuracy", 0.0), -result.seed)
 
 
+def release_all_but_best(results: list[NCResult]) -> None:
+    """Only the best seed's model is written: free the others' graph-sized tensors now,
+    so that several seeds (and candidates) never hold more than one each."""
+    if results:
+        best = max(results, key=kept_rank)
+        for r in results:
+            if r is not best:
+                r.release()
+
+
 def build_model(inputs: PreparedInputs, num_classes: int, s: NCSettings) -> MRGCN:
     return build_encoder(inputs, s, out_dim=num_classes)
 

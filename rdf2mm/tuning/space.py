@@ -126,6 +126,7 @@ ENCODER_SETTINGS = frozenset({
 #: settings of one literal KGE model's own
 MODEL_SETTINGS: dict[str, tuple[str, ...]] = {
     "literal_dim": ("literale",), "ensemble": ("mose",), "experts": ("momok",), "club_weight": ("momok",),
+    "view_dropout": ("vlkge",),
 }
 #: settings that choose or change literals, which a plain KGE model reads none of
 LITERAL_SETTINGS = frozenset({"modalities", "shuffle_literals", "modality_map"})
